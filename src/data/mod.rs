@@ -1,0 +1,14 @@
+//! The Well data layer: the HDF5 format, datasets, windows, normalisation, mixtures, loading.
+//!
+//! Tensor layout: a window is `(channels, time, height, width)`, a batch
+//! `(batch, channels, time, height, width)`. Channels are the flattened field
+//! components in The Well's order: every scalar (t0) field, then every vector (t1)
+//! field's components (`velocity_x, velocity_y`), then every tensor (t2) field's
+//! (`D_xx, D_xy, D_yx, D_yy`), each group in its `field_names` order.
+
+mod well;
+
+pub use well::{
+    BoundaryCondition, BoundaryType, FieldData, GridType, ScalarData, TensorOrder, WellFile,
+    component_names,
+};

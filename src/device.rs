@@ -1,0 +1,82 @@
+//! Device and dtype choice.
+//!
+//! Everything runs on the CPU by default, in `f32` (candle's CPU conv2d has no bf16 kernel
+//! and its bf16 matmul converts to f32). With the `cuda` feature a notebook moves training
+//! to a GPU with one value: `DeviceChoice::Cuda(0)` or `DeviceChoice::Auto`.
+
+use candle_core::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+
+/// Where tensors live and kernels run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum DeviceChoice {
+    /// The CPU (the default; what tests, doc tests and CI use).
+    #[default]
+    Cpu,
+    /// The CUDA GPU with this ordinal (needs the `cuda` feature).
+    Cuda(usize),
+    /// The first CUDA GPU when the `cuda` feature is on and a GPU is present, else the CPU.
+    Auto,
+}
+
+impl DeviceChoice {
+    /// The candle device for this choice.
+    ///
+    /// `Cuda(n)` without the `cuda` feature, or with no such GPU, is an error that says so.
+    pub fn device(self) -> Result<Device> {
+        match self {
+            DeviceChoice::Cpu => Ok(Device::Cpu),
+            DeviceChoice::Cuda(ordinal) => Ok(Device::new_cuda(ordinal)?),
+            DeviceChoice::Auto => Ok(Device::cuda_if_available(0)?),
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceChoice::Cpu => write!(f, "cpu"),
+            DeviceChoice::Cuda(n) => write!(f, "cuda:{n}"),
+            DeviceChoice::Auto => write!(f, "auto"),
+        }
+    }
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "auto" => Ok(DeviceChoice::Auto),
+            "cuda" | "gpu" => Ok(DeviceChoice::Cuda(0)),
+            _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
+                Some(Ok(n)) => Ok(DeviceChoice::Cuda(n)),
+                _ => Err(crate::ConfigError::Unknown {
+                    kind: "device",
+                    name: s.to_string(),
+                    known: "cpu, auto, cuda, cuda:N".to_string(),
+                }
+                .into()),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_device_names() {
+        assert_eq!("cpu".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cpu);
+        assert_eq!("cuda:3".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda(3));
+        assert!(matches!(
+            "tpu".parse::<DeviceChoice>(),
+            Err(crate::Error::Config(crate::ConfigError::Unknown { .. }))
+        ));
+        assert!(DeviceChoice::Cpu.device().unwrap().is_cpu());
+    }
+}

@@ -1,0 +1,92 @@
+//! The crate's error type.
+//!
+//! One [`Error`] enum for everything that can go wrong at run time, and one
+//! [`ConfigError`] with a variant per configuration rule, so that tests and callers can
+//! match on the rule that was broken (`matches!(e, ConfigError::NotPowerOfTwo { .. })`)
+//! rather than on message text.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout phystok.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A configuration rule that a setting broke. Checked by every `check()` before anything runs.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A size that must be a power of two is not.
+    #[error("{name} must be a power of two, got {value}")]
+    NotPowerOfTwo { name: &'static str, value: usize },
+    /// A time length that must be one plus a power of two is not.
+    #[error("{name} must be 1 + a power of two, got {value}")]
+    NotOnePlusPowerOfTwo { name: &'static str, value: usize },
+    /// A count or size that must be positive is zero.
+    #[error("{name} must be positive, got {value}")]
+    NotPositive { name: &'static str, value: f64 },
+    /// A value is outside the range it must lie in.
+    #[error("{name} must lie in {range}, got {value}")]
+    OutOfRange { name: &'static str, range: &'static str, value: f64 },
+    /// Two settings that must agree do not.
+    #[error("{name} ({value}) does not fit {other}")]
+    Mismatch { name: &'static str, value: String, other: String },
+    /// A list that must not be empty is empty.
+    #[error("{name} must not be empty")]
+    Empty { name: &'static str },
+    /// A name that must be known is not.
+    #[error("unknown {kind} `{name}`; known: {known}")]
+    Unknown { kind: &'static str, name: String, known: String },
+}
+
+/// Everything that can fail in phystok.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration broke one of its rules.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// A tensor operation failed inside candle.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// A Well-format file is missing something or holds something of the wrong kind.
+    #[error("{path}: {what}")]
+    Format { path: PathBuf, what: String },
+    /// The HDF5 library reported an error.
+    #[error("{path}: hdf5: {message}")]
+    Hdf5 { path: PathBuf, message: String },
+    /// Data holds a NaN or an infinity where a finite number is needed.
+    #[error("non-finite value in {what}")]
+    NonFinite { what: String },
+    /// An index lies past the end of what it indexes.
+    #[error("{what}: index {index} out of range (len {len})")]
+    OutOfRange { what: String, index: usize, len: usize },
+    /// Two things that must have the same shape do not.
+    #[error("shape mismatch: {what}: {left:?} vs {right:?}")]
+    Shape { what: String, left: Vec<usize>, right: Vec<usize> },
+    /// Something is empty that must hold at least one item.
+    #[error("{what} is empty")]
+    Empty { what: String },
+    /// A loss became NaN or infinite during training.
+    #[error("loss is {value} at step {step}")]
+    Divergence { step: usize, value: f32 },
+    /// JSON (de)serialisation failed.
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Any other failure, with what was being done.
+    #[error("{0}")]
+    Msg(String),
+}
+
+impl Error {
+    /// An I/O error tagged with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// A format error tagged with the path it concerns.
+    pub fn format(path: impl Into<PathBuf>, what: impl Into<String>) -> Self {
+        Error::Format { path: path.into(), what: what.into() }
+    }
+}

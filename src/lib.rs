@@ -1,0 +1,21 @@
+//! # phystok
+//!
+//! Tokeniser pretraining for physics foundation models, from evcxr Jupyter notebooks.
+//!
+//! phystok builds the causal-convolution tokeniser of *On the Value of Tokeniser
+//! Pretraining in Physics Foundation Models* (MAGVIT-Simple with runtime-adjustable
+//! spatiotemporal compression), pretrains it as an autoencoder, puts a Walrus-style
+//! transformer processor on top, chooses which tokeniser parameters stay frozen, trains
+//! next-frame emulators on The Well–format physics data, and measures what happened across
+//! spatial scales (VRMSE, NEPS power spectra).
+//!
+//! Data flows as plain values: simulators ([`sim`]) write Well-format HDF5 files that
+//! [`data`] reads into windows of `(channels, time, height, width)`.
+#![warn(missing_docs)]
+
+pub mod data;
+pub mod device;
+pub mod error;
+
+pub use device::DeviceChoice;
+pub use error::{ConfigError, Error, Result};

@@ -160,3 +160,80 @@ fn same_seed_same_outputs_and_drop_path_only_in_train() -> phystok::Result<()> {
     );
     Ok(())
 }
+
+/// The weights of `tests/reference/processor_block.py::weight_values`: a deterministic
+/// function of each parameter's name.
+fn reference_weights(name: &str, shape: &[usize]) -> Vec<f32> {
+    let n: usize = shape.iter().product();
+    let phase = 0.01 * name.bytes().map(f64::from).sum::<f64>();
+    let (base, amp) = if name.ends_with("norm.weight") {
+        (1.0, 0.2)
+    } else if name.ends_with("bias") && !name.contains("rel_pos") {
+        (0.0, 0.1)
+    } else if name.contains("rel_pos") {
+        (0.0, 1.0)
+    } else {
+        (0.0, 1.0 / (shape[1] as f64).sqrt())
+    };
+    (0..n)
+        .map(|i| (base + amp * (0.731 * i as f64 + phase).sin()) as f32)
+        .collect()
+}
+
+#[test]
+fn block_matches_pytorch_reference() -> phystok::Result<()> {
+    use phystok::processor::ProcessorBlock;
+    use rand::SeedableRng;
+
+    let (b, t, gh, gw, dim) = (2, 5, 3, 2, 64);
+    let cfg = ProcessorConfig::tiny().with_dim(dim).with_n_heads(4);
+    let vm = VarMap::new();
+    let block = ProcessorBlock::new(&cfg, 0.0, &Params::new(&vm, &Device::Cpu, 0))?;
+    for (name, var) in vm.data().lock().unwrap().iter() {
+        let values = reference_weights(name, var.dims());
+        var.set(&Tensor::from_vec(values, var.dims(), &Device::Cpu)?)?;
+    }
+    let n = b * t * gh * gw * dim;
+    let x: Vec<f32> = (0..n)
+        .map(|i| ((0.13 * i as f64).sin() + 0.5 * (0.07 * i as f64).cos()) as f32)
+        .collect();
+    let x = Tensor::from_vec(x, (b, t, gh * gw, dim), &Device::Cpu)?;
+    let tables = block.spatial().rope().tables(&[gh, gw], &Device::Cpu)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let y: Vec<f64> = block
+        .forward(&x, &tables, Mode::Eval, &mut rng)?
+        .flatten_all()?
+        .to_vec1::<f32>()?
+        .into_iter()
+        .map(f64::from)
+        .collect();
+
+    // printed by tests/reference/processor_block.py (PyTorch 2.x, float32)
+    let (sum, sum_sq, weighted) = (6.867551, 2704.829599, 15.761620);
+    let values = [
+        (0, 0.344809),
+        (77, 0.207304),
+        (1234, -0.329271),
+        (2999, 0.074146),
+        (3839, 0.406486),
+    ];
+    let got_weighted: f64 = y
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v * (0.05 * i as f64).cos())
+        .sum();
+    assert!(
+        (y.iter().sum::<f64>() - sum).abs() < 2e-3,
+        "sum {}",
+        y.iter().sum::<f64>()
+    );
+    assert!((y.iter().map(|v| v * v).sum::<f64>() - sum_sq).abs() < 2e-3 * sum_sq);
+    assert!(
+        (got_weighted - weighted).abs() < 2e-3,
+        "weighted {got_weighted}"
+    );
+    for (i, want) in values {
+        assert!((y[i] - want).abs() < 1e-4, "y[{i}] = {} vs {want}", y[i]);
+    }
+    Ok(())
+}

@@ -30,27 +30,30 @@ DIM, HEADS, MLP = 64, 4, 256
 HD = DIM // HEADS
 BUCKETS, MAX_DISTANCE, MAX_FREQ = 32, 32, 256.0
 
-SHAPES = {
-    "spatial.norm.weight": (DIM,),
-    "spatial.fused.weight": (MLP + 3 * DIM, DIM),
-    "spatial.fused.bias": (MLP + 3 * DIM,),
-    "spatial.q_norm.weight": (HD,),
-    "spatial.q_norm.bias": (HD,),
-    "spatial.k_norm.weight": (HD,),
-    "spatial.k_norm.bias": (HD,),
-    "spatial.attn_out.weight": (DIM, DIM),
-    "spatial.ff_out.weight": (DIM, MLP // 2),
-    "spatial.ff_out.bias": (DIM,),
-    "temporal.norm.weight": (DIM,),
-    "temporal.qkv.weight": (3 * DIM, DIM),
-    "temporal.qkv.bias": (3 * DIM,),
-    "temporal.q_norm.weight": (HD,),
-    "temporal.q_norm.bias": (HD,),
-    "temporal.k_norm.weight": (HD,),
-    "temporal.out.weight": (DIM, DIM),
-    "temporal.out.bias": (DIM,),
-    "temporal.rel_pos.weight": (BUCKETS, HEADS),
-}
+
+def param_shapes():
+    """Parameter shapes of one block at the current module-level sizes."""
+    return {
+        "spatial.norm.weight": (DIM,),
+        "spatial.fused.weight": (MLP + 3 * DIM, DIM),
+        "spatial.fused.bias": (MLP + 3 * DIM,),
+        "spatial.q_norm.weight": (HD,),
+        "spatial.q_norm.bias": (HD,),
+        "spatial.k_norm.weight": (HD,),
+        "spatial.k_norm.bias": (HD,),
+        "spatial.attn_out.weight": (DIM, DIM),
+        "spatial.ff_out.weight": (DIM, MLP // 2),
+        "spatial.ff_out.bias": (DIM,),
+        "temporal.norm.weight": (DIM,),
+        "temporal.qkv.weight": (3 * DIM, DIM),
+        "temporal.qkv.bias": (3 * DIM,),
+        "temporal.q_norm.weight": (HD,),
+        "temporal.q_norm.bias": (HD,),
+        "temporal.k_norm.weight": (HD,),
+        "temporal.out.weight": (DIM, DIM),
+        "temporal.out.bias": (DIM,),
+        "temporal.rel_pos.weight": (BUCKETS, HEADS),
+    }
 
 
 def weight_values(name, shape):
@@ -145,7 +148,7 @@ def temporal(x, p):
 
 def main():
     torch.set_default_dtype(torch.float32)
-    p = {name: weight_values(name, shape) for name, shape in SHAPES.items()}
+    p = {name: weight_values(name, shape) for name, shape in param_shapes().items()}
     i = np.arange(B * T * N * DIM, dtype=np.float64)
     x = torch.tensor((np.sin(0.13 * i) + 0.5 * np.cos(0.07 * i)).astype(np.float32).reshape(B, T, N, DIM))
     y = x + spatial(x, p)

@@ -14,16 +14,43 @@ use phystok::nn::{Mode, Params};
 use phystok::processor::{ProcessorBlock, ProcessorConfig};
 use rand::SeedableRng;
 
-/// `(name, dim, heads, batch, time, height, width, repeats)`: a moderate CPU width, and the
-/// paper's width (1088, 16 heads) on the latent grid of a 128² field after 8× spatial and
-/// 4× temporal compression (9 frames → 3, 16 × 16 tokens).
-const SHAPES: [(&str, usize, usize, usize, usize, usize, usize, usize); 2] = [
-    ("moderate", 256, 4, 2, 3, 16, 16, 15),
-    ("paper-width", 1088, 16, 2, 3, 16, 16, 3),
+/// One benchmark shape: block width, heads, and a `(batch, time, height, width)` latent grid.
+#[derive(Clone, Copy)]
+struct Shape {
+    name: &'static str,
+    dim: usize,
+    heads: usize,
+    grid: [usize; 4],
+    repeats: usize,
+}
+
+/// A moderate CPU width, and the paper's width (1088, 16 heads) on the latent grid of a
+/// 128² field after 8× spatial and 4× temporal compression (9 frames → 3, 16 × 16 tokens).
+const SHAPES: [Shape; 2] = [
+    Shape {
+        name: "moderate",
+        dim: 256,
+        heads: 4,
+        grid: [2, 3, 16, 16],
+        repeats: 15,
+    },
+    Shape {
+        name: "paper-width",
+        dim: 1088,
+        heads: 16,
+        grid: [2, 3, 16, 16],
+        repeats: 3,
+    },
 ];
 
-fn run(shape: (&str, usize, usize, usize, usize, usize, usize, usize)) -> phystok::Result<()> {
-    let (name, dim, heads, b, t, h, w, repeats) = shape;
+fn run(shape: Shape) -> phystok::Result<()> {
+    let Shape {
+        name,
+        dim,
+        heads,
+        grid: [b, t, h, w],
+        repeats,
+    } = shape;
     let cfg = ProcessorConfig::paper()
         .with_dim(dim)
         .with_n_heads(heads)
@@ -67,7 +94,13 @@ fn main() -> phystok::Result<()> {
                 .map_err(|e| phystok::Error::Msg(format!("argument {i}: {e}")))
         };
         let name: &'static str = Box::leak(args[0].clone().into_boxed_str());
-        return run((name, n(1)?, n(2)?, n(3)?, n(4)?, n(5)?, n(6)?, n(7)?));
+        return run(Shape {
+            name,
+            dim: n(1)?,
+            heads: n(2)?,
+            grid: [n(3)?, n(4)?, n(5)?, n(6)?],
+            repeats: n(7)?,
+        });
     }
     for shape in SHAPES {
         run(shape)?;

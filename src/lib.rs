@@ -16,6 +16,8 @@
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod nn;
+pub mod processor;
 
 pub use device::DeviceChoice;
 pub use error::{ConfigError, Error, Result};

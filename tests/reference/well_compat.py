@@ -17,7 +17,13 @@ import numpy as np
 
 
 def formula(f, traj, t, x, y, c):
-    return (f + 1.0) * 100.0 + traj * 10.0 + t + x * 0.01 + y * 0.0001 + c * 0.1
+    # float32 at every step, in the order of tests/common/mod.rs
+    f32 = np.float32
+    v = (f32(f) + f32(1.0)) * f32(100.0) + f32(traj) * f32(10.0)
+    v = v + f32(t)
+    v = v + f32(x) * f32(0.01)
+    v = v + f32(y) * f32(0.0001)
+    return v + f32(c) * f32(0.1)
 
 
 # channel -> (field index, component) for density, velocity_{x,y}, D_{xx,xy,yx,yy}

@@ -440,6 +440,8 @@ pub struct WellReader {
     file: hdf5::File,
     header: WellFile,
     stored: Vec<StoredField>,
+    /// One open handle per stored field (same order), so window reads skip the lookups.
+    datasets: Vec<Dataset>,
 }
 
 impl WellReader {
@@ -455,7 +457,11 @@ impl WellReader {
         guard_global_heaps(&path)?;
         let file = hdf5::File::open(&path).map_err(h5err(&path))?;
         let (header, stored) = read_header(&path, &file)?;
-        Ok(WellReader { path, file, header, stored })
+        let datasets = stored
+            .iter()
+            .map(|sf| dataset(&path, &group(&path, &file, sf.order.group())?, &sf.name))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(WellReader { path, file, header, stored, datasets })
     }
 
     /// The file's path.
@@ -504,24 +510,27 @@ impl WellReader {
                 right: vec![want],
             });
         }
-        let mut channel = 0;
+        let len = n_steps * frame;
+        let mut rest = &mut *out;
         for order in ORDERS {
-            for sf in self.stored.iter().filter(|s| s.order == order) {
-                let comps = order.n_components(n_dims);
-                let values = self.read_field_window(sf, traj, t0, n_steps, dt)?;
-                // values: (n_steps, *spatial, comps) -> out[(channel + c), t, *spatial]
-                for t in 0..n_steps {
-                    for p in 0..frame {
-                        let src = (t * frame + p) * comps;
-                        for c in 0..comps {
-                            out[((channel + c) * n_steps + t) * frame + p] = values[src + c];
+            let comps = order.n_components(n_dims);
+            for (sf, ds) in self.stored.iter().zip(&self.datasets).filter(|(s, _)| s.order == order) {
+                let values = self.read_field_window(sf, ds, traj, t0, n_steps, dt)?;
+                let (block, tail) = std::mem::take(&mut rest).split_at_mut(comps * len);
+                rest = tail;
+                // values: (n_steps, *spatial, comps) -> block[c, t, *spatial]
+                if comps == 1 {
+                    block.copy_from_slice(&values);
+                } else {
+                    for (c, dst) in block.chunks_exact_mut(len).enumerate() {
+                        for (d, v) in dst.iter_mut().zip(values.chunks_exact(comps)) {
+                            *d = v[c];
                         }
                     }
                 }
-                channel += comps;
             }
         }
-        if let Some(i) = out.iter().position(|x| !x.is_finite()) {
+        if let Some(i) = first_non_finite(out) {
             let (c, rest) = (i / (n_steps * frame), i % (n_steps * frame));
             return Err(Error::NonFinite {
                 what: format!(
@@ -545,14 +554,13 @@ impl WellReader {
     fn read_field_window(
         &self,
         sf: &StoredField,
+        ds: &Dataset,
         traj: usize,
         t0: usize,
         n_steps: usize,
         dt: usize,
     ) -> Result<Vec<f32>> {
         let h = &self.header;
-        let g = self.file.group(sf.order.group()).map_err(h5err(&self.path))?;
-        let ds = dataset(&self.path, &g, &sf.name)?;
         let n_dims = h.n_spatial_dims();
         use hdf5::SliceOrIndex as S;
         let mut sel = Vec::new();
@@ -601,7 +609,11 @@ impl WellReader {
                 path: self.path.clone(),
                 message: format!("field `{}`: {e}", sf.name),
             })?;
-        let data: Vec<f32> = arr.iter().copied().collect();
+        let data: Vec<f32> = if arr.is_standard_layout() {
+            arr.into_raw_vec_and_offset().0
+        } else {
+            arr.iter().copied().collect()
+        };
         // tile back to (n_steps, *spatial, comps)
         let comps = sf.order.n_components(n_dims);
         let mut src_shape = vec![if sf.time_varying { n_steps } else { 1 }];
@@ -612,7 +624,7 @@ impl WellReader {
         let mut dst_shape = vec![n_steps];
         dst_shape.extend(&h.spatial_shape);
         dst_shape.push(comps);
-        Ok(tile(&data, &src_shape, &dst_shape))
+        Ok(if src_shape == dst_shape { data } else { tile(&data, &src_shape, &dst_shape) })
     }
 
     /// Reads every field and scalar of the file.
@@ -620,12 +632,12 @@ impl WellReader {
         let h = &self.header;
         let mut out = h.clone();
         let n = h.n_steps();
-        for (f, sf) in out.fields.iter_mut().zip(&self.stored) {
+        for ((f, sf), ds) in out.fields.iter_mut().zip(&self.stored).zip(&self.datasets) {
             let mut data = Vec::with_capacity(h.field_len(f.order));
             for traj in 0..h.n_trajectories {
-                data.extend(self.read_field_window(sf, traj, 0, n, 1)?);
+                data.extend(self.read_field_window(sf, ds, traj, 0, n, 1)?);
             }
-            if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+            if let Some(i) = first_non_finite(&data) {
                 let per_traj = h.field_len(f.order) / h.n_trajectories.max(1);
                 return Err(Error::NonFinite {
                     what: format!(
@@ -657,6 +669,16 @@ impl WellReader {
         }
         Ok(out)
     }
+}
+
+/// Index of the first NaN or infinity, scanning in blocks the compiler vectorises.
+fn first_non_finite(xs: &[f32]) -> Option<usize> {
+    const BLOCK: usize = 1024;
+    let (k, block) = xs
+        .chunks(BLOCK)
+        .enumerate()
+        .find(|(_, b)| !b.iter().fold(true, |ok, x| ok & x.is_finite()))?;
+    block.iter().position(|x| !x.is_finite()).map(|i| k * BLOCK + i)
 }
 
 /// Broadcasts `data` of `src` shape (each axis equal to `dst`'s or 1) to `dst`.

@@ -442,6 +442,11 @@ pub struct WellReader {
     stored: Vec<StoredField>,
     /// One open handle per stored field (same order), so window reads skip the lookups.
     datasets: Vec<Dataset>,
+    /// Per stored field, the byte offset of its values when they can be read directly
+    /// from the file (see [`raw_offset`]); `None` reads through HDF5.
+    raw: Vec<Option<u64>>,
+    /// The file opened for those direct reads.
+    data_file: std::fs::File,
 }
 
 impl WellReader {
@@ -461,7 +466,10 @@ impl WellReader {
             .iter()
             .map(|sf| dataset(&path, &group(&path, &file, sf.order.group())?, &sf.name))
             .collect::<Result<Vec<_>>>()?;
-        Ok(WellReader { path, file, header, stored, datasets })
+        let data_file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let file_len = data_file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        let raw = stored.iter().zip(&datasets).map(|(sf, ds)| raw_offset(&header, sf, ds, file_len)).collect();
+        Ok(WellReader { path, file, header, stored, datasets, raw, data_file })
     }
 
     /// The file's path.
@@ -514,10 +522,15 @@ impl WellReader {
         let mut rest = &mut *out;
         for order in ORDERS {
             let comps = order.n_components(n_dims);
-            for (sf, ds) in self.stored.iter().zip(&self.datasets).filter(|(s, _)| s.order == order) {
-                let values = self.read_field_window(sf, ds, traj, t0, n_steps, dt)?;
+            for k in (0..self.stored.len()).filter(|&k| self.stored[k].order == order) {
                 let (block, tail) = std::mem::take(&mut rest).split_at_mut(comps * len);
                 rest = tail;
+                if let Some(offset) = self.raw[k] {
+                    self.read_raw_window(offset, comps, traj, t0, n_steps, dt, block)?;
+                    continue;
+                }
+                let (sf, ds) = (&self.stored[k], &self.datasets[k]);
+                let values = self.read_field_window(sf, ds, traj, t0, n_steps, dt)?;
                 // values: (n_steps, *spatial, comps) -> block[c, t, *spatial]
                 if comps == 1 {
                     block.copy_from_slice(&values);
@@ -540,6 +553,57 @@ impl WellReader {
                     t0 + dt * (rest / frame)
                 ),
             });
+        }
+        Ok(())
+    }
+
+    /// Reads one fully stored field's window straight from the file at `offset` into
+    /// `block`, `(comps, n_steps, *spatial)`, splitting interleaved components on the way.
+    #[allow(clippy::too_many_arguments)]
+    fn read_raw_window(
+        &self,
+        offset: u64,
+        comps: usize,
+        traj: usize,
+        t0: usize,
+        n_steps: usize,
+        dt: usize,
+        block: &mut [f32],
+    ) -> Result<()> {
+        /// Values per read when components are split: small enough to stay in cache.
+        const CHUNK: usize = 1 << 14;
+        let h = &self.header;
+        let frame = h.frame_len();
+        let len = n_steps * frame;
+        let at = |t: usize, p: usize| offset + 4 * (((traj * h.n_steps() + t) * frame + p) * comps) as u64;
+        let read = |buf: &mut [f32], pos: u64| {
+            read_exact_at(&self.data_file, bytemuck::cast_slice_mut(buf), pos)
+                .map_err(|e| Error::io(&self.path, e))
+        };
+        if comps == 1 {
+            // the whole window at once when its frames are adjacent
+            if dt <= 1 {
+                return read(block, at(t0, 0));
+            }
+            for (i, dst) in block.chunks_exact_mut(frame).enumerate() {
+                read(dst, at(t0 + i * dt, 0))?;
+            }
+            return Ok(());
+        }
+        let pixels = (CHUNK / comps).max(1);
+        let mut buf = vec![0f32; pixels.min(frame) * comps];
+        for i in 0..n_steps {
+            for p0 in (0..frame).step_by(pixels) {
+                let n = pixels.min(frame - p0);
+                let b = &mut buf[..n * comps];
+                read(b, at(t0 + i * dt, p0))?;
+                for (c, channel) in block.chunks_exact_mut(len).enumerate() {
+                    let dst = &mut channel[i * frame + p0..i * frame + p0 + n];
+                    for (d, v) in dst.iter_mut().zip(b.chunks_exact(comps)) {
+                        *d = v[c];
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -669,6 +733,35 @@ impl WellReader {
         }
         Ok(out)
     }
+}
+
+/// The byte offset of a field's values if they can be read with plain positioned reads:
+/// every axis stored, contiguous layout (no chunks, hence no filters), native `f32`, and
+/// storage of exactly the expected size inside the file. Anything else reads through HDF5.
+fn raw_offset(h: &WellFile, sf: &StoredField, ds: &Dataset, file_len: u64) -> Option<u64> {
+    if !cfg!(unix) || !sf.sample_varying || !sf.time_varying || sf.dim_varying.contains(&false) {
+        return None;
+    }
+    let mut shape = vec![h.n_trajectories, h.n_steps()];
+    shape.extend(&h.spatial_shape);
+    shape.extend(std::iter::repeat_n(h.n_spatial_dims(), sf.order.rank()));
+    let bytes = shape.iter().try_fold(4u64, |n, &d| n.checked_mul(d as u64))?;
+    let native_f32 = ds.dtype().is_ok_and(|t| t.is::<f32>());
+    if !native_f32 || ds.layout() != hdf5::dataset::Layout::Contiguous || ds.shape() != shape {
+        return None;
+    }
+    let offset = ds.offset()?;
+    (ds.storage_size() == bytes && offset.checked_add(bytes)? <= file_len).then_some(offset)
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &std::fs::File, buf: &mut [u8], pos: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, pos)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(_: &std::fs::File, _: &mut [u8], _: u64) -> std::io::Result<()> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "positioned reads"))
 }
 
 /// Index of the first NaN or infinity, scanning in blocks the compiler vectorises.

@@ -9,9 +9,11 @@
 //! channels density, pressure, velocity_x, velocity_y: 192 MiB of data) is written first if
 //! it is missing. Each repeat opens the dataset, starts a [`Loader`] (batch size 2, prefetch
 //! on), takes `warmup` batches untimed, then times `windows / 2` batches, each turned into a
-//! tensor and normalised by its samplewise per-field RMS ([`SampleRms`]). Prints
-//! `phystok windows_per_s MEDIAN min MIN max MAX` and, with `--split`, a breakdown of
-//! where the time goes without prefetch.
+//! tensor and normalised by its samplewise per-field RMS ([`SampleRms`]). The tensor comes
+//! from `Batch::to_tensor` (a copy) and, in a second pass, `Batch::into_tensor` (a
+//! move). Prints `phystok_to_tensor windows_per_s MEDIAN min MIN max MAX`, the same for
+//! `phystok_into_tensor`, and with `--split` a breakdown of where the time goes without
+//! prefetch.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -40,7 +42,11 @@ fn value(field: usize, traj: usize, t: usize, x: usize, y: usize) -> f32 {
 /// Writes `root/bench_well` unless its train file exists; returns the dataset directory.
 fn ensure_dataset(root: &Path) -> Result<PathBuf> {
     let dir = root.join(NAME);
-    if dir.join("data/train").join(format!("{NAME}_00.hdf5")).is_file() {
+    if dir
+        .join("data/train")
+        .join(format!("{NAME}_00.hdf5"))
+        .is_file()
+    {
         return Ok(dir);
     }
     let time: Vec<f32> = (0..N_STEPS).map(|t| t as f32 * 0.01).collect();
@@ -84,13 +90,17 @@ fn warm_page_cache(dir: &Path) -> Result<u64> {
 }
 
 /// Seconds to take `n_batches` batches after `warmup` untimed ones.
-fn time_loader(dir: &Path, seed: u64, warmup: usize, n_batches: usize) -> Result<f64> {
+fn time_loader(dir: &Path, seed: u64, warmup: usize, n_batches: usize, into: bool) -> Result<f64> {
     let ds = WellDataset::open(dir, Split::Train, WindowSpec::new(9, 1))?;
     let field_of_channel = ds.header().field_of_channel();
     let mut loader = Loader::new(vec![ds], LoaderConfig::new(BATCH).with_seed(seed))?;
     let mut step = || -> Result<()> {
         let batch = loader.next()?;
-        let xs = batch.to_tensor(&Device::Cpu)?;
+        let xs = if into {
+            batch.into_tensor(&Device::Cpu)?
+        } else {
+            batch.to_tensor(&Device::Cpu)?
+        };
         let rms = SampleRms::fit(&xs, &field_of_channel, RmsGrouping::PerField)?;
         std::hint::black_box(rms.normalise(&xs)?);
         Ok(())
@@ -135,13 +145,17 @@ fn split_times(dir: &Path, n_batches: usize) -> Result<()> {
 
 fn main() -> Result<()> {
     let split = std::env::args().any(|a| a == "--split");
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let root = PathBuf::from(args.first().ok_or_else(|| {
         Error::Msg("usage: data DIR [windows] [repeats] [warmup] [--split]".into())
     })?);
     let n = |i: usize, default: usize| -> Result<usize> {
         args.get(i).map_or(Ok(default), |a| {
-            a.parse().map_err(|e| Error::Msg(format!("argument {i}: {e}")))
+            a.parse()
+                .map_err(|e| Error::Msg(format!("argument {i}: {e}")))
         })
     };
     let (windows, repeats, warmup) = (n(1, 400)?, n(2, 5)?, n(3, 4)?);
@@ -150,18 +164,24 @@ fn main() -> Result<()> {
     if split {
         split_times(&dir, windows / BATCH)?;
     }
-    let mut rates: Vec<f64> = (0..repeats)
-        .map(|r| Ok((windows / BATCH * BATCH) as f64 / time_loader(&dir, r as u64, warmup, windows / BATCH)?))
-        .collect::<Result<_>>()?;
-    rates.sort_by(f64::total_cmp);
-    println!(
-        "phystok windows_per_s {:.2} min {:.2} max {:.2} ({} windows x {} repeats, file {} MiB)",
-        rates[rates.len() / 2],
-        rates[0],
-        rates[rates.len() - 1],
-        windows / BATCH * BATCH,
-        repeats,
-        bytes >> 20
-    );
+    // `to_tensor` (copies the batch, as the brief's loop does) and `into_tensor` (moves it)
+    for (name, into) in [("phystok_to_tensor", false), ("phystok_into_tensor", true)] {
+        let mut rates: Vec<f64> = (0..repeats)
+            .map(|r| {
+                let secs = time_loader(&dir, r as u64, warmup, windows / BATCH, into)?;
+                Ok((windows / BATCH * BATCH) as f64 / secs)
+            })
+            .collect::<Result<_>>()?;
+        rates.sort_by(f64::total_cmp);
+        println!(
+            "{name} windows_per_s {:.2} min {:.2} max {:.2} ({} windows x {} repeats, file {} MiB)",
+            rates[rates.len() / 2],
+            rates[0],
+            rates[rates.len() - 1],
+            windows / BATCH * BATCH,
+            repeats,
+            bytes >> 20
+        );
+    }
     Ok(())
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Windows per second read, normalised and batched: phystok (benches/data.rs: WellDataset +
-# Loader + Batch::to_tensor + SampleRms) vs The Well's WellDataset + torch DataLoader
+# Loader + Batch::to_tensor, or Batch::into_tensor in the last row, + SampleRms) vs The Well's WellDataset + torch DataLoader
 # (benches/data_thewell.py), on the same 256x256, 4-channel Well file, in the same run.
 #
 # The rounds interleave the two sides (phystok, then the-well with 0, 1, 2 DataLoader
@@ -40,15 +40,17 @@ for line in open(sys.argv[1]):
     parts = line.split()
     if len(parts) > 2 and parts[1] == "windows_per_s":
         rates[parts[0]].append(float(parts[2]))
-p = rates["phystok"]
+p = rates["phystok_to_tensor"]
 workers = sorted(k for k in rates if k.startswith("thewell_workers"))
 med = {k: statistics.median(v) for k, v in rates.items()}
 best = max(workers, key=lambda k: med[k])
 print(f"\n{len(p)} rounds, 256x256, 4 channels, 10-frame windows, batch 2")
-print(f"{'name':<28} {'phystok_windows_per_s':>22} {'thewell_windows_per_s':>22} {'ratio':>7} {'paired_ratio':>13}")
-rows = [(f"batch2_{k.removeprefix('thewell_')}", k) for k in workers]
-rows.append((f"batch2_best_of_workers({best.removeprefix('thewell_workers')})", best))
-for name, k in rows:
-    paired = statistics.median(a / b for a, b in zip(p, rates[k]))
-    print(f"{name:<28} {med['phystok']:>22.1f} {med[k]:>22.1f} {med['phystok'] / med[k]:>7.2f} {paired:>13.2f}")
+print(f"{'name':<36} {'phystok_windows_per_s':>22} {'thewell_windows_per_s':>22} {'ratio':>7} {'paired_ratio':>13}")
+rows = [(f"batch2_{k.removeprefix('thewell_')}", "phystok_to_tensor", k) for k in workers]
+b = best.removeprefix("thewell_workers")
+rows.append((f"batch2_best_of_workers({b})", "phystok_to_tensor", best))
+rows.append((f"batch2_best_of_workers({b})_into_tensor", "phystok_into_tensor", best))
+for name, ours, k in rows:
+    paired = statistics.median(x / y for x, y in zip(rates[ours], rates[k]))
+    print(f"{name:<36} {med[ours]:>22.1f} {med[k]:>22.1f} {med[ours] / med[k]:>7.2f} {paired:>13.2f}")
 EOF

@@ -368,3 +368,264 @@ fn causal_conv_rejects_bad_shapes_with_typed_errors() {
         Err(phystok::Error::Shape { .. })
     ));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Adaptive field heads, flexible sampling, residual blocks
+
+use candle_nn::{VarBuilder, VarMap};
+use phystok::nn::{
+    AdaptiveFieldConv, CausalConv3dConfig, FieldSide, FlexDownsample, FlexUpsample, ResidualBlock,
+    ScaleFactor, seeded_var_builder,
+};
+
+fn vb(seed: u64) -> (VarMap, VarBuilder<'static>) {
+    let varmap = VarMap::new();
+    let vb = seeded_var_builder(&varmap, seed, DType::F32, &Device::Cpu);
+    (varmap, vb)
+}
+
+fn wavy(shape: (usize, usize, usize, usize, usize), k: f64) -> Tensor {
+    let n = shape.0 * shape.1 * shape.2 * shape.3 * shape.4;
+    Tensor::from_vec(
+        formula(n, |i| (k * i as f64).sin() as f32),
+        shape,
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims());
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar()
+        .unwrap()
+}
+
+/// Every present gradient is nonzero somewhere; every listed variable has one.
+fn assert_grads_reach(loss: &Tensor, vars: &[(&str, &Tensor)]) {
+    let grads = loss.backward().unwrap();
+    for (name, v) in vars {
+        let g = grads
+            .get(v)
+            .unwrap_or_else(|| panic!("no gradient for {name}"));
+        let norm: f32 = g.sqr().unwrap().sum_all().unwrap().to_scalar().unwrap();
+        assert!(
+            norm > 0.0 && norm.is_finite(),
+            "zero or non-finite gradient for {name}: {norm}"
+        );
+    }
+}
+
+#[test]
+fn encoder_head_on_a_field_subset_equals_zero_filled_rescaled_full_input() {
+    let (_vm, vb) = vb(1);
+    let head = AdaptiveFieldConv::new(CausalConv3dConfig::new(5, 4), FieldSide::Input, vb).unwrap();
+    let active = [3, 0];
+    let xs = wavy((2, 2, 3, 4, 4), 0.21);
+    let ys = head.forward(&xs, &active).unwrap();
+    // the same input embedded in all 5 fields (zeros elsewhere), scaled by sqrt(5/2)
+    let zeros = Tensor::zeros((2, 1, 3, 4, 4), DType::F32, &Device::Cpu).unwrap();
+    let f0 = xs.narrow(1, 1, 1).unwrap();
+    let f3 = xs.narrow(1, 0, 1).unwrap();
+    let full = Tensor::cat(&[&f0, &zeros, &zeros, &f3, &zeros], 1).unwrap();
+    let full = (full * (5.0f64 / 2.0).sqrt()).unwrap();
+    let want = head.conv().forward(&full).unwrap();
+    assert!(max_abs_diff(&ys, &want) < 1e-5);
+    assert!(matches!(
+        head.forward(&xs, &[0, 5]),
+        Err(phystok::Error::OutOfRange { index: 5, .. })
+    ));
+    assert!(matches!(
+        head.forward(&xs, &[1, 1]),
+        Err(phystok::Error::Config(_))
+    ));
+    assert!(matches!(
+        head.forward(&xs, &[1, 2, 3]),
+        Err(phystok::Error::Shape { .. })
+    ));
+}
+
+#[test]
+fn decoder_head_on_a_field_subset_selects_output_fields() {
+    let (varmap, vb) = vb(2);
+    let head =
+        AdaptiveFieldConv::new(CausalConv3dConfig::new(4, 5), FieldSide::Output, vb).unwrap();
+    let xs = Var::from_tensor(&wavy((1, 4, 3, 4, 4), 0.13)).unwrap();
+    let ys = head.forward(xs.as_tensor(), &[4, 1]).unwrap();
+    let full = head.conv().forward(xs.as_tensor()).unwrap();
+    assert!(max_abs_diff(&ys.narrow(1, 0, 1).unwrap(), &full.narrow(1, 4, 1).unwrap()) < 1e-6);
+    assert!(max_abs_diff(&ys.narrow(1, 1, 1).unwrap(), &full.narrow(1, 1, 1).unwrap()) < 1e-6);
+    let vars = varmap.all_vars();
+    let loss = ys.sqr().unwrap().sum_all().unwrap();
+    let mut list = vec![("input", xs.as_tensor())];
+    list.extend(vars.iter().map(|v| ("head parameter", v.as_tensor())));
+    assert_grads_reach(&loss, &list);
+}
+
+/// A field sampled at cell centres of an `n x n` grid on the unit square, `frames` frames, two
+/// channels, constant in time.
+fn sampled_field(n: usize, frames: usize, f: impl Fn(usize, f64, f64) -> f64) -> Tensor {
+    let mut v = Vec::with_capacity(2 * frames * n * n);
+    for c in 0..2 {
+        for _ in 0..frames {
+            for i in 0..n {
+                for j in 0..n {
+                    v.push(f(c, (i as f64 + 0.5) / n as f64, (j as f64 + 0.5) / n as f64) as f32);
+                }
+            }
+        }
+    }
+    Tensor::from_vec(v, (1, 2, frames, n, n), &Device::Cpu).unwrap()
+}
+
+#[test]
+fn flexible_downsampling_kernels_reproduce_the_base_response_on_smooth_fields() {
+    let (_vm, vb) = vb(3);
+    let down = FlexDownsample::new(2, 3, ScaleFactor::new(2, 4), vb).unwrap();
+    let affine = |c: usize, x: f64, y: f64| 0.3 + (1.2 + c as f64) * x - 0.7 * y;
+    let smooth = |c: usize, x: f64, y: f64| (2.0 * x + c as f64).sin() * (1.5 * y).cos();
+    // base: 16x16 grid, 5 frames at (2, 4) → 3 frames of 4x4 tokens, each a 1/4-wide cell
+    for (field, tol) in [
+        (&affine as &dyn Fn(usize, f64, f64) -> f64, 1e-5f32),
+        (&smooth, 0.05),
+    ] {
+        let fine = down
+            .forward(&sampled_field(16, 5, field), ScaleFactor::new(2, 4))
+            .unwrap();
+        // (2, 2) on the 8x8 grid: same cells, same temporal kernel → every frame matches
+        let half = down
+            .forward(&sampled_field(8, 5, field), ScaleFactor::new(2, 2))
+            .unwrap();
+        let scale = fine
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(
+            max_abs_diff(&fine, &half) <= tol * scale,
+            "(2,2): {}",
+            max_abs_diff(&fine, &half)
+        );
+        // (1, 2) on an 8x8 grid with 3 frames (half the frame rate): frames after the first
+        // (the first sees the base kernel's zero padding) match
+        let coarse = down
+            .forward(&sampled_field(8, 3, field), ScaleFactor::new(1, 2))
+            .unwrap();
+        let (a, b) = (
+            fine.narrow(2, 1, 2).unwrap(),
+            coarse.narrow(2, 1, 2).unwrap(),
+        );
+        assert!(
+            max_abs_diff(&a, &b) <= tol * scale,
+            "(1,2): {}",
+            max_abs_diff(&a, &b)
+        );
+    }
+    assert!(matches!(
+        down.kernel(ScaleFactor::new(4, 2)),
+        Err(phystok::Error::Config(_))
+    ));
+    assert_eq!(
+        down.kernel(ScaleFactor::new(1, 2)).unwrap().dims(),
+        &[3, 2, 1, 2, 2]
+    );
+}
+
+#[test]
+fn flexible_downsampling_gradient_reaches_base_kernel_at_every_factor() {
+    for factor in [
+        ScaleFactor::new(1, 2),
+        ScaleFactor::new(2, 2),
+        ScaleFactor::new(1, 4),
+        ScaleFactor::new(2, 4),
+    ] {
+        let (varmap, vb) = vb(4);
+        let down = FlexDownsample::new(2, 3, ScaleFactor::new(2, 4), vb).unwrap();
+        let xs = Var::from_tensor(&wavy((1, 2, 5, 8, 8), 0.3)).unwrap();
+        let ys = down.forward(xs.as_tensor(), factor).unwrap();
+        assert_eq!(
+            ys.dims(),
+            &[
+                1,
+                3,
+                4 / factor.time + 1,
+                8 / factor.space,
+                8 / factor.space
+            ]
+        );
+        let loss = ys.sqr().unwrap().sum_all().unwrap();
+        let vars = varmap.all_vars();
+        let mut list = vec![("input", xs.as_tensor())];
+        list.extend(vars.iter().map(|v| ("down parameter", v.as_tensor())));
+        assert_grads_reach(&loss, &list);
+    }
+}
+
+fn every(xs: &Tensor, dim: usize, step: usize) -> Tensor {
+    let n = xs.dim(dim).unwrap();
+    let idx: Vec<u32> = (0..n).step_by(step).map(|i| i as u32).collect();
+    let idx = Tensor::from_vec(idx.clone(), idx.len(), &Device::Cpu).unwrap();
+    xs.contiguous().unwrap().index_select(&idx, dim).unwrap()
+}
+
+#[test]
+fn flexible_upsampling_at_a_smaller_factor_subsamples_the_base_output() {
+    let (varmap, vb) = vb(5);
+    let up = FlexUpsample::new(3, 2, ScaleFactor::new(2, 4), vb).unwrap();
+    let xs = Var::from_tensor(&wavy((2, 3, 3, 2, 2), 0.17)).unwrap();
+    let base = up.forward(xs.as_tensor(), ScaleFactor::new(2, 4)).unwrap();
+    assert_eq!(base.dims(), &[2, 2, 5, 8, 8]);
+    for factor in [
+        ScaleFactor::new(1, 2),
+        ScaleFactor::new(2, 2),
+        ScaleFactor::new(1, 4),
+        ScaleFactor::new(1, 1),
+    ] {
+        let ys = up.forward(xs.as_tensor(), factor).unwrap();
+        let (eta_t, eta_s) = (2 / factor.time, 4 / factor.space);
+        let want = every(&every(&every(&base, 2, eta_t), 3, eta_s), 4, eta_s);
+        assert_eq!(
+            ys.dims(),
+            &[
+                2,
+                2,
+                factor.time * 2 + 1,
+                2 * factor.space,
+                2 * factor.space
+            ]
+        );
+        assert!(max_abs_diff(&ys, &want) < 1e-6, "{factor}");
+    }
+    let loss = base.sqr().unwrap().sum_all().unwrap();
+    let vars = varmap.all_vars();
+    let mut list = vec![("input", xs.as_tensor())];
+    list.extend(vars.iter().map(|v| ("up parameter", v.as_tensor())));
+    assert_grads_reach(&loss, &list);
+}
+
+#[test]
+fn residual_block_gradients_reach_input_and_parameters() {
+    let (varmap, vb) = vb(6);
+    let block = ResidualBlock::new(3, vb).unwrap();
+    let xs = Var::from_tensor(&wavy((1, 3, 3, 4, 4), 0.4)).unwrap();
+    let ys = block.forward(xs.as_tensor()).unwrap();
+    assert_eq!(ys.dims(), xs.dims());
+    assert_eq!(block.n_parameters(), 2 * (3 * 3 * 27 + 3));
+    let loss = ys.sqr().unwrap().sum_all().unwrap();
+    let vars = varmap.all_vars();
+    assert_eq!(vars.len(), 4);
+    let mut list = vec![("input", xs.as_tensor())];
+    list.extend(vars.iter().map(|v| ("block parameter", v.as_tensor())));
+    assert_grads_reach(&loss, &list);
+}

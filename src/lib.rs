@@ -17,6 +17,8 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod nn;
+pub mod tokeniser;
 
 pub use device::DeviceChoice;
 pub use error::{ConfigError, Error, Result};
+pub use tokeniser::{Compression, Tokeniser, TokeniserConfig};

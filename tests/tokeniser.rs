@@ -629,3 +629,366 @@ fn residual_block_gradients_reach_input_and_parameters() {
     list.extend(vars.iter().map(|v| ("block parameter", v.as_tensor())));
     assert_grads_reach(&loss, &list);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The tokeniser
+
+use phystok::tokeniser::{Compression, Tokeniser, TokeniserConfig};
+
+fn tokeniser(config: TokeniserConfig) -> (VarMap, Tokeniser) {
+    let varmap = VarMap::new();
+    let tok = Tokeniser::seeded(config, &varmap, &Device::Cpu).unwrap();
+    (varmap, tok)
+}
+
+fn n_elements(varmap: &VarMap) -> usize {
+    varmap.all_vars().iter().map(|v| v.elem_count()).sum()
+}
+
+#[test]
+fn paper_preset_has_the_documented_parameter_count_and_clean_names() {
+    let (varmap, tok) = tokeniser(TokeniserConfig::paper());
+    let summary = tok.parameter_summary();
+    assert_eq!(summary.total(), 4_848_100, "{summary}");
+    assert_eq!(n_elements(&varmap), summary.total());
+    assert_eq!(summary.heads_and_bottlenecks(), 47_924);
+    let names: Vec<String> = varmap.data().lock().unwrap().keys().cloned().collect();
+    for name in [
+        "encoder.head.weight",
+        "encoder.head.bias",
+        "encoder.bottleneck.weight",
+        "decoder.bottleneck.weight",
+        "decoder.head.weight",
+        "decoder.head.bias",
+    ] {
+        assert!(names.iter().any(|n| n == name), "missing {name}");
+    }
+    // what "mostly frozen" trains is exactly the head and bottleneck prefixes
+    let frozen_trainable: usize = varmap
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(n, _)| {
+            [
+                "encoder.head.",
+                "decoder.head.",
+                "encoder.bottleneck.",
+                "decoder.bottleneck.",
+            ]
+            .iter()
+            .any(|p| n.starts_with(p))
+        })
+        .map(|(_, v)| v.elem_count())
+        .sum();
+    assert_eq!(frozen_trainable, 47_924);
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with("encoder.") || n.starts_with("decoder."))
+    );
+    let html = format!("{}", summary.to_html());
+    assert!(
+        html.contains("<table>")
+            && html.contains("encoder.levels.1.down")
+            && html.contains("4,848,100")
+    );
+}
+
+#[test]
+fn every_compression_round_trips_shapes() {
+    let (_vm, tok) = tokeniser(TokeniserConfig::tiny());
+    let all = tok.config().all_compressions();
+    assert_eq!(all.len(), 16);
+    let xs = wavy((1, 3, 5, 32, 32), 0.05);
+    for c in all {
+        let zs = tok.encode(&xs, &[0, 1, 2], &c).unwrap();
+        let (st, ss) = (c.time(), c.space());
+        assert_eq!(zs.dims(), &[1, 4, 4 / st + 1, 32 / ss, 32 / ss], "{c}");
+        let ys = tok.decode(&zs, &[0, 1, 2], &c).unwrap();
+        assert_eq!(ys.dims(), xs.dims(), "{c}");
+        assert!(
+            ys.flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+                .iter()
+                .all(|v| v.is_finite())
+        );
+    }
+}
+
+#[test]
+fn tokeniser_is_causal_in_time() {
+    let (_vm, tok) = tokeniser(TokeniserConfig::tiny().with_res_blocks(1));
+    let shape = (1, 2, 9, 16, 16);
+    let base = wavy(shape, 0.09);
+    for c in [
+        Compression::paper_validation(),
+        Compression::new([(1, 2), (1, 2), (2, 2)]),
+        Compression::new([(1, 2), (1, 2), (1, 2)]),
+    ] {
+        let s = c.time();
+        let z0 = tok.encode(&base, &[0, 1], &c).unwrap();
+        let y0 = tok.decode(&z0, &[0, 1], &c).unwrap();
+        for t in [0, 1, 2, 4, 5, 8] {
+            let bump = Tensor::zeros(shape, DType::F32, &Device::Cpu)
+                .unwrap()
+                .slice_assign(
+                    &[0..1, 0..2, t..t + 1, 0..16, 0..16],
+                    &Tensor::ones((1, 2, 1, 16, 16), DType::F32, &Device::Cpu).unwrap(),
+                )
+                .unwrap();
+            let xs = (&base + bump).unwrap();
+            let z1 = tok.encode(&xs, &[0, 1], &c).unwrap();
+            let y1 = tok.decode(&z1, &[0, 1], &c).unwrap();
+            let dz = (&z1 - &z0)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_keepdim(4)
+                .unwrap()
+                .max_keepdim(3)
+                .unwrap()
+                .max_keepdim(1)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let dy = (&y1 - &y0)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_keepdim(4)
+                .unwrap()
+                .max_keepdim(3)
+                .unwrap()
+                .max_keepdim(1)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            for (j, d) in dz.iter().enumerate() {
+                // latent j is aligned with pixel frame s·j and sees nothing later
+                if s * j < t {
+                    assert_eq!(*d, 0.0, "{c}: frame {t} changed latent {j}");
+                }
+            }
+            assert!(
+                dz[t.div_ceil(s)] > 1e-6,
+                "{c}: frame {t} did not reach latent {}",
+                t.div_ceil(s)
+            );
+            for (f, d) in dy.iter().enumerate() {
+                if s * f.div_ceil(s) < t {
+                    assert_eq!(*d, 0.0, "{c}: frame {t} changed reconstructed frame {f}");
+                }
+            }
+            assert!(
+                dy[t] > 1e-6,
+                "{c}: frame {t} did not reach its reconstruction"
+            );
+        }
+    }
+}
+
+#[test]
+fn tokeniser_gradients_reach_input_and_every_parameter() {
+    let (varmap, tok) = tokeniser(TokeniserConfig::tiny().with_res_blocks(1));
+    // every depth at its largest factor, so that every base-kernel channel is used
+    let c = Compression::new([(1, 2), (2, 4), (2, 4)]);
+    let xs = Var::from_tensor(&wavy((1, 3, 5, 32, 32), 0.11)).unwrap();
+    let ys = tok.autoencode(xs.as_tensor(), &[0, 1, 2], &c).unwrap();
+    let loss = (ys - xs.as_tensor())
+        .unwrap()
+        .sqr()
+        .unwrap()
+        .mean_all()
+        .unwrap();
+    let data = varmap.data().lock().unwrap();
+    let mut list = vec![("input".to_string(), xs.as_tensor().clone())];
+    list.extend(data.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())));
+    drop(data);
+    let list: Vec<(&str, &Tensor)> = list.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    assert!(list.len() > 30);
+    assert_grads_reach(&loss, &list);
+}
+
+#[test]
+fn a_field_subset_runs_and_trains_only_its_head_columns() {
+    let (varmap, tok) = tokeniser(TokeniserConfig::tiny());
+    let c = tok.validation_compression();
+    let xs = wavy((2, 2, 5, 16, 16), 0.07);
+    let ys = tok.autoencode(&xs, &[2, 0], &c).unwrap();
+    assert_eq!(ys.dims(), xs.dims());
+    let loss = (ys - &xs).unwrap().sqr().unwrap().mean_all().unwrap();
+    let grads = loss.backward().unwrap();
+    let data = varmap.data().lock().unwrap();
+    let enc = grads.get(data["encoder.head.weight"].as_tensor()).unwrap();
+    let dec = grads.get(data["decoder.head.weight"].as_tensor()).unwrap();
+    let per_field = |g: &Tensor, dim: usize| -> Vec<f32> {
+        (0..3)
+            .map(|f| {
+                g.narrow(dim, f, 1)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let (e, d) = (per_field(enc, 1), per_field(dec, 0));
+    assert!(
+        e[0] > 0.0 && e[2] > 0.0 && e[1] == 0.0,
+        "encoder head columns {e:?}"
+    );
+    assert!(
+        d[0] > 0.0 && d[2] > 0.0 && d[1] == 0.0,
+        "decoder head rows {d:?}"
+    );
+}
+
+#[test]
+fn bad_shapes_fields_and_compressions_are_typed_errors() {
+    use phystok::{ConfigError, Error};
+    let (_vm, tok) = tokeniser(TokeniserConfig::tiny());
+    let c = Compression::paper_validation();
+    let z = |s: (usize, usize, usize, usize, usize)| {
+        Tensor::zeros(s, DType::F32, &Device::Cpu).unwrap()
+    };
+    let e = tok.encode(&z((1, 2, 6, 16, 16)), &[0, 1], &c).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Config(ConfigError::NotOnePlusPowerOfTwo {
+                name: "input frames",
+                value: 6
+            })
+        ),
+        "{e}"
+    );
+    let e = tok.encode(&z((1, 2, 3, 16, 16)), &[0, 1], &c).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Config(ConfigError::Mismatch {
+                name: "input frames",
+                ..
+            })
+        ),
+        "{e}"
+    );
+    let e = tok.encode(&z((1, 2, 5, 24, 16)), &[0, 1], &c).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Config(ConfigError::NotPowerOfTwo {
+                name: "input height",
+                value: 24
+            })
+        ),
+        "{e}"
+    );
+    let e = tok.encode(&z((1, 2, 5, 16, 4)), &[0, 1], &c).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Config(ConfigError::Mismatch {
+                name: "input width",
+                ..
+            })
+        ),
+        "{e}"
+    );
+    let e = tok.encode(&z((1, 3, 5, 16, 16)), &[0, 1], &c).unwrap_err();
+    assert!(matches!(e, Error::Shape { .. }), "{e}");
+    let e = tok.encode(&z((1, 2, 5, 16, 16)), &[0, 3], &c).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::OutOfRange {
+                index: 3,
+                len: 3,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = tok
+        .encode(
+            &z((1, 2, 5, 16, 16)),
+            &[0, 1],
+            &Compression::new([(1, 2), (4, 2), (2, 2)]),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Config(ConfigError::Mismatch {
+                name: "scale factor",
+                ..
+            })
+        ),
+        "{e}"
+    );
+    let e = tok
+        .encode(
+            &z((1, 2, 5, 16, 16)),
+            &[0, 1],
+            &Compression::new([(1, 2), (2, 2)]),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Config(ConfigError::Mismatch {
+                name: "compression depths",
+                ..
+            })
+        ),
+        "{e}"
+    );
+    let e = tok.decode(&z((1, 5, 2, 2, 2)), &[0, 1], &c).unwrap_err();
+    assert!(matches!(e, Error::Shape { .. }), "{e}");
+    let e = Tokeniser::seeded(
+        TokeniserConfig::tiny().with_channels([4, 8]),
+        &VarMap::new(),
+        &Device::Cpu,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Config(ConfigError::Mismatch {
+                name: "channels",
+                ..
+            })
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn training_compressions_are_seeded_uniform_draws_from_table_7() {
+    let (_vm, a) = tokeniser(TokeniserConfig::tiny());
+    let (_vm2, b) = tokeniser(TokeniserConfig::tiny());
+    let all = a.config().all_compressions();
+    let mut counts = std::collections::HashMap::new();
+    for _ in 0..1600 {
+        let c = a.sample_compression();
+        assert_eq!(c, b.sample_compression());
+        assert!(all.contains(&c), "{c}");
+        *counts.entry(c).or_insert(0usize) += 1;
+    }
+    assert_eq!(counts.len(), 16);
+    // 100 expected per combination; a 5-sigma band
+    assert!(
+        counts.values().all(|&n| (50..=150).contains(&n)),
+        "{counts:?}"
+    );
+}

@@ -18,6 +18,8 @@ pub mod device;
 pub mod error;
 pub mod nn;
 pub mod processor;
+pub mod tokeniser;
 
 pub use device::DeviceChoice;
 pub use error::{ConfigError, Error, Result};
+pub use tokeniser::{Compression, Tokeniser, TokeniserConfig};

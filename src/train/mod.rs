@@ -14,3 +14,12 @@ pub use adamw::{AdamW, AdamWConfig};
 pub use clip::{clip_grad_norm, global_grad_norm};
 pub use optimiser::{GradClip, Optimiser, OptimiserKind, OptimiserState, ParamGroup, StepStats, sorted_vars};
 pub use soap::{BiasCorrection, DimMerging, OneDimPreconditioning, Soap, SoapConfig, UpdateNormalisation};
+mod checkpoint;
+mod history;
+mod schedule;
+mod weights;
+
+pub use checkpoint::{Checkpoint, RngState};
+pub use history::{History, StepRecord, ValidationRecord, ValidationRow};
+pub use schedule::{LrSchedule, ScheduleConfig, ScheduleKind, Stepping};
+pub use weights::{Unused, WeightSelection};

@@ -19,6 +19,7 @@ pub mod error;
 pub mod nn;
 pub mod processor;
 pub mod tokeniser;
+pub mod train;
 
 pub use device::DeviceChoice;
 pub use error::{ConfigError, Error, Result};

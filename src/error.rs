@@ -13,17 +13,31 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A configuration rule that a setting broke. Checked by every `check()` before anything runs.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
-#[allow(missing_docs)] // each variant's doc says what its fields hold
 pub enum ConfigError {
     /// A size that must be a power of two is not.
     #[error("{name} must be a power of two, got {value}")]
-    NotPowerOfTwo { name: &'static str, value: usize },
+    NotPowerOfTwo {
+        /// The setting or item.
+        name: &'static str,
+        /// The value given.
+        value: usize,
+    },
     /// A time length that must be one plus a power of two is not.
     #[error("{name} must be 1 + a power of two, got {value}")]
-    NotOnePlusPowerOfTwo { name: &'static str, value: usize },
+    NotOnePlusPowerOfTwo {
+        /// The setting or item.
+        name: &'static str,
+        /// The value given.
+        value: usize,
+    },
     /// A count or size that must be positive is zero.
     #[error("{name} must be positive, got {value}")]
-    NotPositive { name: &'static str, value: f64 },
+    NotPositive {
+        /// The setting or item.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+    },
     /// A value is outside the range it must lie in.
     #[error("{name} must lie in {range}, got {value}")]
     OutOfRange {
@@ -40,7 +54,10 @@ pub enum ConfigError {
     },
     /// A list that must not be empty is empty.
     #[error("{name} must not be empty")]
-    Empty { name: &'static str },
+    Empty {
+        /// The setting or item.
+        name: &'static str,
+    },
     /// A name that must be known is not.
     #[error("unknown {kind} `{name}`; known: {known}")]
     Unknown {
@@ -53,7 +70,6 @@ pub enum ConfigError {
 /// Everything that can fail in phystok.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-#[allow(missing_docs)] // each variant's doc says what its fields hold
 pub enum Error {
     /// A configuration broke one of its rules.
     #[error("invalid configuration: {0}")]
@@ -69,13 +85,26 @@ pub enum Error {
     },
     /// A Well-format file is missing something or holds something of the wrong kind.
     #[error("{path}: {what}")]
-    Format { path: PathBuf, what: String },
+    Format {
+        /// The file concerned.
+        path: PathBuf,
+        /// What was being handled.
+        what: String,
+    },
     /// The HDF5 library reported an error.
     #[error("{path}: hdf5: {message}")]
-    Hdf5 { path: PathBuf, message: String },
+    Hdf5 {
+        /// The file concerned.
+        path: PathBuf,
+        /// The library's message.
+        message: String,
+    },
     /// Data holds a NaN or an infinity where a finite number is needed.
     #[error("non-finite value in {what}")]
-    NonFinite { what: String },
+    NonFinite {
+        /// What was being handled.
+        what: String,
+    },
     /// An index lies past the end of what it indexes.
     #[error("{what}: index {index} out of range (len {len})")]
     OutOfRange {
@@ -92,10 +121,18 @@ pub enum Error {
     },
     /// Something is empty that must hold at least one item.
     #[error("{what} is empty")]
-    Empty { what: String },
+    Empty {
+        /// What was being handled.
+        what: String,
+    },
     /// A loss became NaN or infinite during training.
     #[error("loss is {value} at step {step}")]
-    Divergence { step: usize, value: f32 },
+    Divergence {
+        /// The training step.
+        step: usize,
+        /// The value given.
+        value: f32,
+    },
     /// A named variable (a weight, an optimiser state tensor) is missing where it must be.
     #[error("{what}: missing variable `{name}`")]
     MissingVariable {

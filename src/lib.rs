@@ -16,6 +16,8 @@
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod freeze;
+pub mod model;
 pub mod nn;
 pub mod processor;
 pub mod tokeniser;

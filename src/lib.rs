@@ -15,6 +15,7 @@
 
 pub mod data;
 pub mod device;
+pub mod sim;
 pub mod error;
 
 pub use device::DeviceChoice;

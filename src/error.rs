@@ -13,6 +13,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A configuration rule that a setting broke. Checked by every `check()` before anything runs.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
+#[allow(missing_docs)] // each variant's doc says what its fields hold
 pub enum ConfigError {
     /// A size that must be a power of two is not.
     #[error("{name} must be a power of two, got {value}")]
@@ -40,6 +41,7 @@ pub enum ConfigError {
 /// Everything that can fail in phystok.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
+#[allow(missing_docs)] // each variant's doc says what its fields hold
 pub enum Error {
     /// A configuration broke one of its rules.
     #[error("invalid configuration: {0}")]

@@ -296,6 +296,17 @@ impl WellFile {
         fields
     }
 
+    /// For each channel (in channel order), the index of its field in
+    /// [`WellFile::fields_in_channel_order`].
+    pub fn field_of_channel(&self) -> Vec<usize> {
+        let n = self.n_spatial_dims();
+        self.fields_in_channel_order()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, f)| std::iter::repeat_n(i, f.order.n_components(n)))
+            .collect()
+    }
+
     /// Channel names in The Well's order (`density, …, velocity_x, velocity_y, D_xx, …`).
     pub fn channel_names(&self) -> Vec<String> {
         let fields = self.fields_in_channel_order();

@@ -132,3 +132,133 @@ fn euler_simulate_is_deterministic_for_a_seed() {
     assert_eq!(a.channel_names(), ["density", "energy", "pressure", "momentum_x", "momentum_y"]);
     assert_eq!(a.parameters, vec![("gamma".to_string(), 1.4)]);
 }
+
+// ---------------------------------------------------------------- shear_flow
+
+use phystok::sim::{RAYLEIGH_CRITICAL_FREE_SLIP, RayleighBenardConfig, ShearFlowConfig};
+use rustfft::FftPlanner;
+use rustfft::num_complex::Complex64;
+
+/// Spectral `∂f/∂x` (`along_x`) or `∂f/∂y` of a periodic `n × n` field on the unit square.
+fn spectral_derivative(f: &[f64], n: usize, along_x: bool) -> Vec<f64> {
+    let mut planner = FftPlanner::<f64>::new();
+    let (fwd, inv) = (planner.plan_fft_forward(n), planner.plan_fft_inverse(n));
+    let mut data: Vec<Complex64> = f.iter().map(|&v| Complex64::new(v, 0.0)).collect();
+    // Transform along the chosen axis only: rows are contiguous (y), columns strided (x).
+    let mut line = vec![Complex64::new(0.0, 0.0); n];
+    for l in 0..n {
+        let at = |m: usize| if along_x { m * n + l } else { l * n + m };
+        for m in 0..n {
+            line[m] = data[at(m)];
+        }
+        fwd.process(&mut line);
+        for (m, c) in line.iter_mut().enumerate() {
+            let mode = if m < n / 2 { m as f64 } else if m == n / 2 { 0.0 } else { m as f64 - n as f64 };
+            let k = 2.0 * std::f64::consts::PI * mode;
+            *c = Complex64::new(-k * c.im, k * c.re) / n as f64;
+        }
+        inv.process(&mut line);
+        for m in 0..n {
+            data[at(m)] = line[m];
+        }
+    }
+    data.iter().map(|c| c.re).collect()
+}
+
+/// Components `c` of a vector field's frame `(traj, step)`.
+fn vector_frame(file: &WellFile, name: &str, traj: usize, step: usize, c: usize) -> Vec<f64> {
+    let f = file.fields.iter().find(|f| f.name == name).expect("field present");
+    let n = file.frame_len();
+    let start = (traj * file.n_steps() + step) * n * 2;
+    f.data[start..start + 2 * n].iter().skip(c).step_by(2).map(|&v| v as f64).collect()
+}
+
+#[test]
+fn shear_flow_velocity_is_divergence_free_and_kelvin_helmholtz_grows() {
+    let file = ShearFlowConfig::tiny().with_trajectories(1).simulate().unwrap();
+    assert_eq!(file.channel_names(), ["tracer", "pressure", "velocity_x", "velocity_y"]);
+    let n = 32;
+    for step in [0, 13, 26] {
+        let (u, v) = (vector_frame(&file, "velocity", 0, step, 0), vector_frame(&file, "velocity", 0, step, 1));
+        let (ux, vy) = (spectral_derivative(&u, n, true), spectral_derivative(&v, n, false));
+        let (uy, _) = (spectral_derivative(&u, n, false), ());
+        let div = ux.iter().zip(&vy).map(|(a, b)| (a + b).abs()).fold(0.0, f64::max);
+        let shear = uy.iter().map(|a| a.abs()).fold(0.0, f64::max);
+        // Round-off of f32 storage relative to the velocity gradients.
+        assert!(div < 1e-5 * shear, "step {step}: max |div u| = {div:e}, max |du/dy| = {shear}");
+    }
+    // The seeded cross-stream velocity grows by the Kelvin–Helmholtz instability.
+    let vmax = |s| vector_frame(&file, "velocity", 0, s, 1).iter().map(|v| v.abs()).fold(0.0, f64::max);
+    assert!(vmax(13) > 4.0 * vmax(0), "v grows: {} -> {}", vmax(0), vmax(13));
+}
+
+#[test]
+fn shear_flow_is_deterministic_and_seed_dependent() {
+    let config = ShearFlowConfig::tiny().with_resolution(16).with_steps(3);
+    let a = config.simulate().unwrap();
+    assert_eq!(a, config.simulate().unwrap());
+    assert_ne!(a.fields[2].data, config.clone().with_seed(9).simulate().unwrap().fields[2].data);
+    assert_eq!(a.parameters, vec![("Reynolds".to_string(), 1e3), ("Schmidt".to_string(), 1.0)]);
+}
+
+// ---------------------------------------------------------------- rayleigh_benard
+
+/// Kinetic-energy growth rate between t = 20 and t = 40 of a tiny perturbation in a box of
+/// period 2√2 (whose first mode k = π/√2 is Rayleigh's critical wavenumber).
+fn rb_growth_rate(rayleigh: f64, prandtl: f64) -> f64 {
+    let file = RayleighBenardConfig::tiny()
+        .with_shape(16, 8)
+        .with_length_x(2.0 * 2f64.sqrt())
+        .with_trajectories(1)
+        .with_steps(21)
+        .with_output_interval(2.0)
+        .with_perturbation(1e-4)
+        .with_rayleigh(rayleigh)
+        .with_prandtl(prandtl)
+        .simulate()
+        .unwrap();
+    let ke = |s| {
+        let (u, v) = (vector_frame(&file, "velocity", 0, s, 0), vector_frame(&file, "velocity", 0, s, 1));
+        u.iter().zip(&v).map(|(a, b)| a * a + b * b).sum::<f64>()
+    };
+    (ke(20) / ke(10)).ln() / (2.0 * 20.0)
+}
+
+/// Linear growth rate of the free-slip mode (k, π): the larger root of
+/// `(σ + νq²)(σ + κq²) = k²/q²`, `q² = k² + π²`.
+fn rb_linear_rate(rayleigh: f64, prandtl: f64) -> f64 {
+    let (nu, kappa) = ((prandtl / rayleigh).sqrt(), 1.0 / (rayleigh * prandtl).sqrt());
+    let k2 = std::f64::consts::PI.powi(2) / 2.0;
+    let q2 = k2 + std::f64::consts::PI.powi(2);
+    let b = (nu + kappa) * q2;
+    (-b + ((nu - kappa).powi(2) * q2 * q2 + 4.0 * k2 / q2).sqrt()) / 2.0
+}
+
+#[test]
+fn rayleigh_benard_perturbations_decay_below_and_grow_above_the_critical_rayleigh_number() {
+    assert!((RAYLEIGH_CRITICAL_FREE_SLIP - 657.511).abs() < 1e-3);
+    for (ra, pr) in [(600.0, 1.0), (720.0, 1.0), (800.0, 3.0)] {
+        let (got, want) = (rb_growth_rate(ra, pr), rb_linear_rate(ra, pr));
+        eprintln!("Ra {ra} Pr {pr}: growth rate {got:.5} (linear theory {want:.5})");
+        assert_eq!(got > 0.0, ra > RAYLEIGH_CRITICAL_FREE_SLIP, "Ra {ra}: rate {got}");
+        assert!((got - want).abs() < 0.02 * want.abs() + 1e-4, "Ra {ra} Pr {pr}: {got} vs {want}");
+    }
+}
+
+#[test]
+fn rayleigh_benard_convects_and_keeps_the_wall_values() {
+    let file = RayleighBenardConfig::tiny().with_trajectories(1).simulate().unwrap();
+    assert_eq!(file.channel_names(), ["buoyancy", "pressure", "velocity_x", "velocity_y"]);
+    assert_eq!(file.spatial_shape, [64, 16]);
+    let b = &file.fields[0].data;
+    let n = file.frame_len();
+    let last = (file.n_steps() - 1) * n;
+    // y = 0 (the bottom wall, j = 0) stays at b = 1 and no flow crosses it.
+    for i in 0..64 {
+        assert!((b[last + i * 16] - 1.0).abs() < 1e-5);
+        assert!(vector_frame(&file, "velocity", 0, file.n_steps() - 1, 1)[i * 16].abs() < 1e-5);
+    }
+    // Ra = 1e5 ≫ Ra_c: convection carries heat, the flow is O(0.1) or more by the end.
+    let vmax = vector_frame(&file, "velocity", 0, file.n_steps() - 1, 1).iter().map(|v| v.abs()).fold(0.0, f64::max);
+    assert!(vmax > 0.1, "{vmax}");
+}

@@ -295,3 +295,58 @@ impl GrayScottSolver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_uniform_state_follows_the_reaction_ode() {
+        // Reference: classical RK4 on dA/dt = −AB² + F(1 − A), dB/dt = AB² − (F + k)B with a
+        // step 20× smaller than the solver's.
+        let (feed, kill) = (0.03, 0.062);
+        let (n, h) = (8, 1.0);
+        let mut solver = GrayScottSolver::new(n, 0.125, feed, kill, h, &vec![0.6; n * n], &vec![0.3; n * n]);
+        for _ in 0..50 {
+            solver.step();
+        }
+        let f = |a: f64, b: f64| (-a * b * b + feed * (1.0 - a), a * b * b - (feed + kill) * b);
+        let (mut a, mut b) = (0.6, 0.3);
+        let dt = h / 20.0;
+        for _ in 0..50 * 20 {
+            let k1 = f(a, b);
+            let k2 = f(a + dt / 2.0 * k1.0, b + dt / 2.0 * k1.1);
+            let k3 = f(a + dt / 2.0 * k2.0, b + dt / 2.0 * k2.1);
+            let k4 = f(a + dt * k3.0, b + dt * k3.1);
+            a += dt / 6.0 * (k1.0 + 2.0 * k2.0 + 2.0 * k3.0 + k4.0);
+            b += dt / 6.0 * (k1.1 + 2.0 * k2.1 + 2.0 * k3.1 + k4.1);
+        }
+        let (pa, pb) = solver.physical();
+        for k in 0..n * n {
+            assert!((pa[k] - a).abs() < 1e-6 && (pb[k] - b).abs() < 1e-6, "{} {} vs {a} {b}", pa[k], pb[k]);
+        }
+        assert!((a - 0.6).abs() > 0.05, "the reaction should act: {a}");
+    }
+
+    #[test]
+    fn small_perturbations_of_the_trivial_state_decay_at_the_linear_rates() {
+        // About A = 1, B = 0: δA ∝ exp(−(D_A k² + F) t), δB ∝ exp(−(D_B k² + F + k) t).
+        let (feed, kill, n) = (0.03, 0.062, 16);
+        let l = 0.25;
+        let kw = 2.0 * std::f64::consts::PI * 3.0 / l;
+        let wave: Vec<f64> = (0..n * n).map(|i| (kw * (i / n) as f64 * l / n as f64).cos()).collect();
+        let a0: Vec<f64> = wave.iter().map(|w| 1.0 + 1e-6 * w).collect();
+        let b0: Vec<f64> = wave.iter().map(|w| 1e-6 * w).collect();
+        let mut solver = GrayScottSolver::new(n, l, feed, kill, 1.0, &a0, &b0);
+        for _ in 0..20 {
+            solver.step();
+        }
+        let (a, b) = solver.physical();
+        let ra = (-(GRAY_SCOTT_DIFFUSION_A * kw * kw + feed) * 20.0).exp();
+        let rb = (-(GRAY_SCOTT_DIFFUSION_B * kw * kw + feed + kill) * 20.0).exp();
+        for k in 0..n * n {
+            assert!((a[k] - 1.0 - 1e-6 * ra * wave[k]).abs() < 1e-11, "A at {k}");
+            assert!((b[k] - 1e-6 * rb * wave[k]).abs() < 1e-11, "B at {k}");
+        }
+    }
+}

@@ -63,7 +63,7 @@ pub struct RayleighBenardConfig {
 }
 
 impl Default for RayleighBenardConfig {
-    /// 128 × 32 on 4 × 1, 4 trajectories, 32 frames every 0.5, Ra = 1e6, Pr = 1.
+    /// 128 × 32 on 4 × 1, 4 trajectories, 32 frames every 0.5, Ra = 3e5, Pr = 1, perturbation 0.05.
     fn default() -> Self {
         RayleighBenardConfig {
             nx: 128,
@@ -72,9 +72,9 @@ impl Default for RayleighBenardConfig {
             trajectories: 4,
             steps: 32,
             output_interval: 0.5,
-            rayleigh: 1e6,
+            rayleigh: 3e5,
             prandtl: 1.0,
-            perturbation: 1e-2,
+            perturbation: 0.05,
             cfl: 0.8,
             seed: 0,
         }
@@ -84,7 +84,7 @@ impl Default for RayleighBenardConfig {
 impl RayleighBenardConfig {
     /// The Well's sampling (512 × 128 on 4 × 1, 200 frames every 0.25, 50 trajectories).
     pub fn well() -> Self {
-        RayleighBenardConfig { nx: 512, ny: 128, steps: 200, output_interval: 0.25, trajectories: 50, ..Self::default() }
+        RayleighBenardConfig { nx: 512, ny: 128, steps: 200, output_interval: 0.25, trajectories: 50, rayleigh: 1e6, ..Self::default() }
     }
 
     /// A tiny setting for tests: 64 × 16, 2 trajectories, 27 frames, Ra = 1e5.

@@ -52,7 +52,7 @@ pub struct ShearFlowConfig {
 }
 
 impl Default for ShearFlowConfig {
-    /// 64 × 64, 4 trajectories, 32 frames every 0.1, Re = 1e4, Sc = 1, δ = 0.05.
+    /// 64 × 64, 4 trajectories, 32 frames every 0.1, Re = 5e3, Sc = 1, δ = 0.05.
     fn default() -> Self {
         ShearFlowConfig {
             nx: 64,
@@ -60,7 +60,7 @@ impl Default for ShearFlowConfig {
             trajectories: 4,
             steps: 32,
             output_interval: 0.1,
-            reynolds: 1e4,
+            reynolds: 5e3,
             schmidt: 1.0,
             layer_width: 0.05,
             perturbation: 0.05,
@@ -73,7 +73,7 @@ impl Default for ShearFlowConfig {
 impl ShearFlowConfig {
     /// The Well's sampling (256 × 512 points, 200 frames every 0.1, 40 trajectories).
     pub fn well() -> Self {
-        ShearFlowConfig { nx: 256, ny: 512, steps: 200, trajectories: 40, layer_width: 0.02, ..Self::default() }
+        ShearFlowConfig { nx: 256, ny: 512, steps: 200, trajectories: 40, reynolds: 1e4, layer_width: 0.02, ..Self::default() }
     }
 
     /// A tiny setting for tests: 32 × 32, 2 trajectories, 27 frames, Re = 1e3, δ = 0.08.

@@ -276,7 +276,8 @@ fn systems_parse_their_well_names_and_aliases() {
         assert_eq!(system.to_string(), system.name());
     }
     assert_eq!("rb".parse::<System>().unwrap(), System::RayleighBenard);
-    assert_eq!("Euler".parse::<System>().unwrap(), System::EulerMultiQuadrants);
+    assert_eq!("Euler".parse::<System>().unwrap(), System::EulerPeriodic);
+    assert_eq!("euler_multi_quadrants_openBC".parse::<System>().unwrap(), System::EulerOpen);
     assert!(matches!("active_matter".parse::<System>(), Err(ConfigError::Unknown { .. })));
 }
 

@@ -1,7 +1,9 @@
 //! `euler_multi_quadrants`: 2D compressible Euler flow from random piecewise-constant
 //! quadrant states (The Well, Appendix A of the paper; Kurganov & Tadmor's quadrant
 //! Riemann problems). Fields as in The Well: `density`, `energy`, `pressure` (t0) and
-//! `momentum` (t1); parameter `gamma`; periodic or open boundaries.
+//! `momentum` (t1); parameter `gamma`; periodic or open boundaries. As in The Well, the two
+//! boundary treatments are two datasets, `euler_multi_quadrants_periodicBC` and
+//! `euler_multi_quadrants_openBC` (the names `the_well`'s `WellDataset` accepts).
 //!
 //! The Well's data (Clawpack, 512², Δt = 0.015, t ∈ [0, 1.5]) varies γ over
 //! {1.13, 1.22, 1.3, 1.33, 1.365, 1.4, 1.404, 1.453, 1.597, 1.76}; the solver is
@@ -15,8 +17,11 @@ use super::euler_solver::{EulerBoundary, EulerSolver, Limiter};
 use crate::data::{BoundaryType, TensorOrder, WellFile};
 use crate::{ConfigError, Result};
 
-/// The Well's name of this dataset.
-pub const EULER_NAME: &str = "euler_multi_quadrants";
+/// The Well's name of the periodic-boundary dataset.
+pub const EULER_PERIODIC_NAME: &str = "euler_multi_quadrants_periodicBC";
+
+/// The Well's name of the open-boundary dataset.
+pub const EULER_OPEN_NAME: &str = "euler_multi_quadrants_openBC";
 
 /// The gas constants of The Well's `euler_multi_quadrants` configurations.
 pub const EULER_WELL_GAMMAS: [f64; 10] =
@@ -144,6 +149,14 @@ impl EulerConfig {
         self
     }
 
+    /// The Well dataset these settings belong to (by boundary treatment).
+    pub fn dataset_name(&self) -> &'static str {
+        match self.boundary {
+            EulerBoundary::Periodic => EULER_PERIODIC_NAME,
+            EulerBoundary::Open => EULER_OPEN_NAME,
+        }
+    }
+
     /// Checks every rule: power-of-two grid, γ in (1, 3], CFL in (0, 0.5], positive sizes.
     pub fn check(&self) -> Result<(), ConfigError> {
         common::check_resolution("nx", self.nx)?;
@@ -189,7 +202,7 @@ impl EulerConfig {
     pub fn simulate(&self) -> Result<WellFile> {
         self.check()?;
         let n = self.nx * self.ny;
-        let trajectories = common::run_trajectories(self.trajectories, self.steps, EULER_NAME, |t, bar| {
+        let trajectories = common::run_trajectories(self.trajectories, self.steps, self.dataset_name(), |t, bar| {
             let mut solver = self.initial_solver(t)?;
             let mut bufs: Vec<Vec<f32>> = [1, 1, 1, 2].iter().map(|c| Vec::with_capacity(c * n * self.steps)).collect();
             for s in 0..self.steps {
@@ -205,7 +218,7 @@ impl EulerConfig {
             Ok(bufs)
         })?;
         let times = common::output_times(self.steps, self.output_interval);
-        let mut file = WellFile::new(EULER_NAME, &["x", "y"], &[self.nx, self.ny], self.trajectories, times)?;
+        let mut file = WellFile::new(self.dataset_name(), &["x", "y"], &[self.nx, self.ny], self.trajectories, times)?;
         file.coords = vec![
             common::cell_centres(self.nx, self.length_x),
             common::cell_centres(self.ny, self.length_y),

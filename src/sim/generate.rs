@@ -38,7 +38,7 @@ impl Default for GenerateConfig {
     /// Euler, 64², 5 trajectories, 32 frames, seed 0, one configuration, into `data/`.
     fn default() -> Self {
         GenerateConfig {
-            system: System::EulerMultiQuadrants,
+            system: System::EulerPeriodic,
             resolution: 64,
             trajectories: 5,
             steps: 32,

@@ -5,7 +5,7 @@
 //!
 //! | [`System`] | fields (t0; t1) | parameters | solver |
 //! |---|---|---|---|
-//! | `euler_multi_quadrants` | density, energy, pressure; momentum | gamma | MUSCL–HLLC–SSP-RK2 finite volumes ([`EulerSolver`]) |
+//! | `euler_multi_quadrants_{periodicBC,openBC}` | density, energy, pressure; momentum | gamma | MUSCL–HLLC–SSP-RK2 finite volumes ([`EulerSolver`]) |
 //! | `shear_flow` | tracer, pressure; velocity | Reynolds, Schmidt | pseudo-spectral vorticity, 2/3 dealiasing, IF-RK4 |
 //! | `rayleigh_benard` | buoyancy, pressure; velocity | Rayleigh, Prandtl | the same, sine series between free-slip walls |
 //! | `gray_scott_reaction_diffusion` | A, B | F, k | pseudo-spectral, IF-RK4 |
@@ -35,7 +35,7 @@ mod spectral;
 mod system;
 mod vorticity;
 
-pub use euler::{EULER_NAME, EULER_WELL_GAMMAS, EulerConfig};
+pub use euler::{EULER_OPEN_NAME, EULER_PERIODIC_NAME, EULER_WELL_GAMMAS, EulerConfig};
 pub use euler_solver::{EulerBoundary, EulerSolver, Limiter};
 #[cfg(feature = "hdf5")]
 pub use generate::{GenerateConfig, generate, generate_default, select_trajectories, split_ranges};

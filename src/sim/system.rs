@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::euler::{EULER_NAME, EulerConfig};
+use super::euler::{EULER_OPEN_NAME, EULER_PERIODIC_NAME, EulerConfig};
 use super::euler_solver::EulerBoundary;
 use super::gray_scott::{GRAY_SCOTT_NAME, GrayScottConfig};
 use super::rayleigh_benard::{RAYLEIGH_BENARD_NAME, RayleighBenardConfig};
@@ -17,8 +17,11 @@ use crate::{ConfigError, Result};
 /// A simulated physical system, named as The Well names its dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum System {
-    /// `euler_multi_quadrants`: compressible Euler from random quadrant states.
-    EulerMultiQuadrants,
+    /// `euler_multi_quadrants_periodicBC`: compressible Euler from random quadrant states,
+    /// periodic boundaries (the paper's Euler benchmark).
+    EulerPeriodic,
+    /// `euler_multi_quadrants_openBC`: the same with open (outflow) boundaries.
+    EulerOpen,
     /// `shear_flow`: incompressible Navier–Stokes shear layers with a tracer.
     ShearFlow,
     /// `rayleigh_benard`: Boussinesq convection between walls.
@@ -30,13 +33,19 @@ pub enum System {
 
 impl System {
     /// Every system, in the order of the default collection.
-    pub const ALL: [System; 4] =
-        [System::EulerMultiQuadrants, System::ShearFlow, System::RayleighBenard, System::GrayScottReactionDiffusion];
+    pub const ALL: [System; 5] = [
+        System::EulerPeriodic,
+        System::EulerOpen,
+        System::ShearFlow,
+        System::RayleighBenard,
+        System::GrayScottReactionDiffusion,
+    ];
 
     /// The Well's dataset name.
     pub fn name(self) -> &'static str {
         match self {
-            System::EulerMultiQuadrants => EULER_NAME,
+            System::EulerPeriodic => EULER_PERIODIC_NAME,
+            System::EulerOpen => EULER_OPEN_NAME,
             System::ShearFlow => SHEAR_FLOW_NAME,
             System::RayleighBenard => RAYLEIGH_BENARD_NAME,
             System::GrayScottReactionDiffusion => GRAY_SCOTT_NAME,
@@ -46,7 +55,7 @@ impl System {
     /// Number of parameter configurations in [`System::configuration`]'s sweep.
     pub fn n_configurations(self) -> usize {
         match self {
-            System::EulerMultiQuadrants => 4,
+            System::EulerPeriodic | System::EulerOpen => 4,
             System::ShearFlow => 4,
             System::RayleighBenard => 4,
             System::GrayScottReactionDiffusion => 6,
@@ -58,20 +67,20 @@ impl System {
     /// given trajectories, output frames and seed.
     ///
     /// The sweeps, chosen to stay resolved at 64² and to differ visibly:
-    /// Euler γ ∈ {1.4 periodic, 1.76 open, 1.13 periodic, 1.597 open} (from The Well's γ);
+    /// Euler γ ∈ {1.4, 1.76, 1.13, 1.597} periodic and {1.4, 1.22, 1.597, 1.33} open
+    /// (from The Well's γ);
     /// shear flow (Re, Sc) ∈ {(5e3, 1), (1e4, 0.5), (2e3, 2), (5e3, 0.2)};
     /// Rayleigh–Bénard (Ra, Pr) ∈ {(3e5, 1), (1e5, 2), (1e6, 0.5), (2e5, 4)};
     /// Gray–Scott: The Well's six patterns, spots first.
     pub fn configuration(self, index: usize, n: usize, trajectories: usize, steps: usize, seed: u64) -> SimConfig {
         let i = index % self.n_configurations();
         match self {
-            System::EulerMultiQuadrants => {
-                let (gamma, boundary) = [
-                    (1.4, EulerBoundary::Periodic),
-                    (1.76, EulerBoundary::Open),
-                    (1.13, EulerBoundary::Periodic),
-                    (1.597, EulerBoundary::Open),
-                ][i];
+            System::EulerPeriodic | System::EulerOpen => {
+                let (gamma, boundary) = if self == System::EulerPeriodic {
+                    ([1.4, 1.76, 1.13, 1.597][i], EulerBoundary::Periodic)
+                } else {
+                    ([1.4, 1.22, 1.597, 1.33][i], EulerBoundary::Open)
+                };
                 SimConfig::Euler(EulerConfig {
                     gamma,
                     boundary,
@@ -131,13 +140,15 @@ impl fmt::Display for System {
 impl FromStr for System {
     type Err = ConfigError;
 
-    /// The Well name, or a short alias: `euler`, `shear`, `rb`, `gray_scott`.
+    /// The Well name (any case), or a short alias: `euler` / `euler_multi_quadrants`
+    /// (periodic), `euler_open`, `shear`, `rb`, `gray_scott`.
     fn from_str(s: &str) -> Result<Self, ConfigError> {
         let s = s.trim().to_ascii_lowercase().replace('-', "_");
         match s.as_str() {
-            "euler_multi_quadrants" | "euler" | "euler_multi_quadrants_periodicbc" | "euler_multi_quadrants_openbc" => {
-                Ok(System::EulerMultiQuadrants)
+            "euler_multi_quadrants_periodicbc" | "euler_multi_quadrants" | "euler" | "euler_periodic" => {
+                Ok(System::EulerPeriodic)
             }
+            "euler_multi_quadrants_openbc" | "euler_open" => Ok(System::EulerOpen),
             "shear_flow" | "shear" => Ok(System::ShearFlow),
             "rayleigh_benard" | "rb" => Ok(System::RayleighBenard),
             "gray_scott_reaction_diffusion" | "gray_scott" | "gs" => Ok(System::GrayScottReactionDiffusion),
@@ -167,7 +178,8 @@ impl SimConfig {
     /// Which system this configures.
     pub fn system(&self) -> System {
         match self {
-            SimConfig::Euler(_) => System::EulerMultiQuadrants,
+            SimConfig::Euler(c) if c.boundary == EulerBoundary::Open => System::EulerOpen,
+            SimConfig::Euler(_) => System::EulerPeriodic,
             SimConfig::ShearFlow(_) => System::ShearFlow,
             SimConfig::RayleighBenard(_) => System::RayleighBenard,
             SimConfig::GrayScott(_) => System::GrayScottReactionDiffusion,

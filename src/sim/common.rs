@@ -3,17 +3,20 @@
 //! terminal), and gathering their frames into a [`WellFile`].
 
 use std::io::IsTerminal;
+use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::data::{TensorOrder, WellFile};
 use crate::{ConfigError, Error, Result};
 
-/// The frames of one trajectory: one buffer per field, each `(n_steps, nx, ny, [2, [2]])`.
-pub(crate) type Trajectory = Vec<Vec<f32>>;
+/// The frames of one trajectory: one buffer per field, each `(n_steps, nx, ny, [2, [2]])`,
+/// and the number of solver time steps it took.
+pub(crate) type Trajectory = (Vec<Vec<f32>>, usize);
 
 /// The RNG of trajectory `index` for `seed`: one ChaCha8 stream per trajectory, so a
 /// trajectory's initial state does not depend on how many threads ran or in what order.
@@ -39,20 +42,90 @@ pub(crate) fn progress(total: usize, label: &str) -> ProgressBar {
 }
 
 /// Runs `n_traj` trajectories in parallel; `run(index, bar)` simulates one and ticks `bar`
-/// once per output frame. Results come back in trajectory order.
+/// once per output frame. Results come back in trajectory order, with the run's
+/// [`SimStats`] (`cells` is the solver's grid size, which may exceed the output's).
 pub(crate) fn run_trajectories<F>(
     n_traj: usize,
     n_steps: usize,
     label: &str,
+    cells: usize,
     run: F,
-) -> Result<Vec<Trajectory>>
+) -> Result<(Vec<Vec<Vec<f32>>>, SimStats)>
 where
     F: Fn(usize, &ProgressBar) -> Result<Trajectory> + Sync,
 {
+    let start = Instant::now();
     let bar = progress(n_traj * n_steps, label);
     let out: Result<Vec<Trajectory>> = (0..n_traj).into_par_iter().map(|i| run(i, &bar)).collect();
     bar.finish_and_clear();
-    out
+    let out = out?;
+    let solver_steps = out.iter().map(|t| t.1).sum();
+    let stats = SimStats {
+        dataset: label.to_string(),
+        trajectories: n_traj,
+        output_steps: n_steps,
+        cells,
+        solver_steps,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    Ok((out.into_iter().map(|t| t.0).collect(), stats))
+}
+
+/// What one simulation run cost: solver steps and wall-clock time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimStats {
+    /// Dataset name.
+    pub dataset: String,
+    /// Trajectories simulated.
+    pub trajectories: usize,
+    /// Output frames per trajectory.
+    pub output_steps: usize,
+    /// Cells (grid points) the solver updates per step (the doubled box for Rayleigh–Bénard).
+    pub cells: usize,
+    /// Solver time steps, summed over trajectories.
+    pub solver_steps: usize,
+    /// Wall-clock seconds of the whole run.
+    pub seconds: f64,
+}
+
+impl SimStats {
+    /// Cell updates (one cell advanced by one full time step) per second of wall-clock time.
+    pub fn cell_updates_per_second(&self) -> f64 {
+        self.cells as f64 * self.solver_steps as f64 / self.seconds.max(1e-12)
+    }
+
+    /// Renders in an evcxr notebook as an HTML table row.
+    pub fn evcxr_display(&self) {
+        println!(
+            "EVCXR_BEGIN_CONTENT text/html\n<table><tr><th>dataset</th><th>trajectories</th>\
+             <th>frames</th><th>cells</th><th>solver steps</th><th>seconds</th>\
+             <th>cell updates/s</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{:.2}</td><td>{:.3e}</td></tr></table>\nEVCXR_END_CONTENT",
+            self.dataset,
+            self.trajectories,
+            self.output_steps,
+            self.cells,
+            self.solver_steps,
+            self.seconds,
+            self.cell_updates_per_second()
+        );
+    }
+}
+
+impl std::fmt::Display for SimStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} trajectories × {} frames, {} cells, {} solver steps in {:.2} s ({:.3e} cell updates/s)",
+            self.dataset,
+            self.trajectories,
+            self.output_steps,
+            self.cells,
+            self.solver_steps,
+            self.seconds,
+            self.cell_updates_per_second()
+        )
+    }
 }
 
 /// One field to put in a file: its name, order and per-trajectory buffers' position.
@@ -66,7 +139,7 @@ pub(crate) struct FieldSpec {
 pub(crate) fn push_fields(
     file: &mut WellFile,
     specs: &[FieldSpec],
-    trajectories: Vec<Trajectory>,
+    trajectories: Vec<Vec<Vec<f32>>>,
 ) -> Result<()> {
     for (f, spec) in specs.iter().enumerate() {
         let mut data = Vec::with_capacity(file.field_len(spec.order));

@@ -12,7 +12,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::common::{self, FieldSpec};
+use super::common::{self, FieldSpec, SimStats};
 use super::euler_solver::{EulerBoundary, EulerSolver, Limiter};
 use crate::data::{BoundaryType, TensorOrder, WellFile};
 use crate::{ConfigError, Result};
@@ -200,13 +200,20 @@ impl EulerConfig {
 
     /// Runs every trajectory (in parallel) into a Well-format file.
     pub fn simulate(&self) -> Result<WellFile> {
+        self.simulate_with_stats().map(|(file, _)| file)
+    }
+
+    /// [`Self::simulate`], also returning the run's cost.
+    pub fn simulate_with_stats(&self) -> Result<(WellFile, SimStats)> {
         self.check()?;
         let n = self.nx * self.ny;
-        let trajectories = common::run_trajectories(self.trajectories, self.steps, self.dataset_name(), |t, bar| {
+        let (trajectories, stats) = common::run_trajectories(self.trajectories, self.steps, self.dataset_name(), n, |t, bar| {
+            let mut solver_steps = 0;
             let mut solver = self.initial_solver(t)?;
             let mut bufs: Vec<Vec<f32>> = [1, 1, 1, 2].iter().map(|c| Vec::with_capacity(c * n * self.steps)).collect();
             for s in 0..self.steps {
                 solver.advance_to(s as f64 * self.output_interval)?;
+                solver_steps = solver.steps();
                 common::append_f32(&mut bufs[0], &solver.interior(|c, _| c[0]));
                 common::append_f32(&mut bufs[1], &solver.interior(|c, _| c[3]));
                 common::append_f32(&mut bufs[2], &solver.interior(|_, p| p));
@@ -215,7 +222,7 @@ impl EulerConfig {
                 bufs[3].extend(mx.iter().zip(&my).flat_map(|(&a, &b)| [a as f32, b as f32]));
                 bar.inc(1);
             }
-            Ok(bufs)
+            Ok((bufs, solver_steps))
         })?;
         let times = common::output_times(self.steps, self.output_interval);
         let mut file = WellFile::new(self.dataset_name(), &["x", "y"], &[self.nx, self.ny], self.trajectories, times)?;
@@ -237,6 +244,6 @@ impl EulerConfig {
         };
         file.push_boundary(0, bc)?;
         file.push_boundary(1, bc)?;
-        Ok(file)
+        Ok((file, stats))
     }
 }

@@ -14,7 +14,7 @@ use rand::Rng;
 use rustfft::num_complex::Complex64;
 use serde::{Deserialize, Serialize};
 
-use super::common::{self, FieldSpec};
+use super::common::{self, FieldSpec, SimStats};
 use super::spectral::Fft2;
 use crate::data::{BoundaryType, TensorOrder, WellFile};
 use crate::{ConfigError, Error, Result};
@@ -177,11 +177,17 @@ impl GrayScottConfig {
 
     /// Runs every trajectory (in parallel) into a Well-format file.
     pub fn simulate(&self) -> Result<WellFile> {
+        self.simulate_with_stats().map(|(file, _)| file)
+    }
+
+    /// [`Self::simulate`], also returning the run's cost.
+    pub fn simulate_with_stats(&self) -> Result<(WellFile, SimStats)> {
         self.check()?;
         let n = self.resolution;
         let substeps = (self.output_interval / self.dt).ceil().max(1.0) as usize;
         let h = self.output_interval / substeps as f64;
-        let trajectories = common::run_trajectories(self.trajectories, self.steps, GRAY_SCOTT_NAME, |t, bar| {
+        let (trajectories, stats) = common::run_trajectories(self.trajectories, self.steps, GRAY_SCOTT_NAME, n * n, |t, bar| {
+            let mut solver_steps = 0;
             let (a, b) = self.initial_state(t);
             let mut solver = GrayScottSolver::new(n, self.length(), self.feed, self.kill, h, &a, &b);
             let mut bufs = vec![Vec::with_capacity(n * n * self.steps); 2];
@@ -190,6 +196,7 @@ impl GrayScottConfig {
                     for _ in 0..substeps {
                         solver.step();
                     }
+                    solver_steps += substeps;
                 }
                 let (a, b) = solver.physical();
                 if a.iter().chain(&b).any(|v| !v.is_finite()) {
@@ -199,7 +206,7 @@ impl GrayScottConfig {
                 common::append_f32(&mut bufs[1], &b);
                 bar.inc(1);
             }
-            Ok(bufs)
+            Ok((bufs, solver_steps))
         })?;
         let times = common::output_times(self.steps, self.output_interval);
         let mut file = WellFile::new(GRAY_SCOTT_NAME, &["x", "y"], &[n, n], self.trajectories, times)?;
@@ -211,7 +218,7 @@ impl GrayScottConfig {
         file.push_parameter("k", self.kill);
         file.push_boundary(0, BoundaryType::Periodic)?;
         file.push_boundary(1, BoundaryType::Periodic)?;
-        Ok(file)
+        Ok((file, stats))
     }
 }
 

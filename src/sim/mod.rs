@@ -45,4 +45,5 @@ pub use gray_scott::{
 };
 pub use rayleigh_benard::{RAYLEIGH_BENARD_NAME, RAYLEIGH_CRITICAL_FREE_SLIP, RayleighBenardConfig};
 pub use shear_flow::{SHEAR_FLOW_NAME, ShearFlowConfig};
+pub use common::SimStats;
 pub use system::{SimConfig, System};

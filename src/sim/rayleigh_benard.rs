@@ -19,7 +19,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::common::{self, FieldSpec};
+use super::common::{self, FieldSpec, SimStats};
 use super::vorticity::{Coefficients, VorticitySolver};
 use crate::data::{BoundaryType, TensorOrder, WellFile};
 use crate::{ConfigError, Error, Result};
@@ -202,6 +202,11 @@ impl RayleighBenardConfig {
 
     /// Runs every trajectory (in parallel) into a Well-format file.
     pub fn simulate(&self) -> Result<WellFile> {
+        self.simulate_with_stats().map(|(file, _)| file)
+    }
+
+    /// [`Self::simulate`], also returning the run's cost.
+    pub fn simulate_with_stats(&self) -> Result<(WellFile, SimStats)> {
         self.check()?;
         let (nx, ny) = (self.nx, self.ny);
         let nyd = 2 * ny;
@@ -215,7 +220,8 @@ impl RayleighBenardConfig {
         };
         // Buoyancy oscillations (frequency ≤ 1 in free-fall units) bound the step too.
         let max_dt = 0.1f64.min(self.output_interval);
-        let trajectories = common::run_trajectories(self.trajectories, self.steps, RAYLEIGH_BENARD_NAME, |t, bar| {
+        let (trajectories, stats) = common::run_trajectories(self.trajectories, self.steps, RAYLEIGH_BENARD_NAME, nx * nyd, |t, bar| {
+            let mut solver_steps = 0;
             let theta = self.initial_theta(t);
             let w0 = vec![0.0; nx * nyd];
             let mut solver = VorticitySolver::new(nx, nyd, self.length_x, 2.0, coefficients, &w0, &theta);
@@ -223,7 +229,7 @@ impl RayleighBenardConfig {
             bufs.push(Vec::with_capacity(2 * nx * ny * self.steps));
             for s in 0..self.steps {
                 if s > 0 {
-                    solver.advance(self.output_interval, self.cfl, max_dt);
+                    solver_steps += solver.advance(self.output_interval, self.cfl, max_dt);
                     if !solver.is_finite() {
                         return Err(Error::NonFinite { what: format!("rayleigh_benard trajectory {t} at step {s}") });
                     }
@@ -240,7 +246,7 @@ impl RayleighBenardConfig {
                 }
                 bar.inc(1);
             }
-            Ok(bufs)
+            Ok((bufs, solver_steps))
         })?;
         let times = common::output_times(self.steps, self.output_interval);
         let mut file = WellFile::new(RAYLEIGH_BENARD_NAME, &["x", "y"], &[nx, ny], self.trajectories, times)?;
@@ -258,6 +264,6 @@ impl RayleighBenardConfig {
         file.push_parameter("Prandtl", self.prandtl);
         file.push_boundary(0, BoundaryType::Periodic)?;
         file.push_boundary(1, BoundaryType::Wall)?;
-        Ok(file)
+        Ok((file, stats))
     }
 }

@@ -15,7 +15,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::common::{self, FieldSpec};
+use super::common::{self, FieldSpec, SimStats};
 use super::spectral::Fft2;
 use super::vorticity::{Coefficients, VorticitySolver};
 use crate::data::{BoundaryType, TensorOrder, WellFile};
@@ -176,10 +176,16 @@ impl ShearFlowConfig {
 
     /// Runs every trajectory (in parallel) into a Well-format file.
     pub fn simulate(&self) -> Result<WellFile> {
+        self.simulate_with_stats().map(|(file, _)| file)
+    }
+
+    /// [`Self::simulate`], also returning the run's cost.
+    pub fn simulate_with_stats(&self) -> Result<(WellFile, SimStats)> {
         self.check()?;
         let n = self.nx * self.ny;
         let nu = 1.0 / self.reynolds;
-        let trajectories = common::run_trajectories(self.trajectories, self.steps, SHEAR_FLOW_NAME, |t, bar| {
+        let (trajectories, stats) = common::run_trajectories(self.trajectories, self.steps, SHEAR_FLOW_NAME, n, |t, bar| {
+            let mut solver_steps = 0;
             let (w0, s0, mean) = self.initial_state(t);
             let coefficients =
                 Coefficients { nu, kappa: nu / self.schmidt, buoyancy: 0.0, gradient: 0.0, mean, odd_y: false };
@@ -188,7 +194,7 @@ impl ShearFlowConfig {
             bufs.push(Vec::with_capacity(2 * n * self.steps));
             for s in 0..self.steps {
                 if s > 0 {
-                    solver.advance(self.output_interval, self.cfl, self.output_interval);
+                    solver_steps += solver.advance(self.output_interval, self.cfl, self.output_interval);
                     if !solver.is_finite() {
                         return Err(Error::NonFinite { what: format!("shear_flow trajectory {t} at step {s}") });
                     }
@@ -199,7 +205,7 @@ impl ShearFlowConfig {
                 bufs[2].extend(snap.u.iter().zip(&snap.v).flat_map(|(&a, &b)| [a as f32, b as f32]));
                 bar.inc(1);
             }
-            Ok(bufs)
+            Ok((bufs, solver_steps))
         })?;
         let times = common::output_times(self.steps, self.output_interval);
         let mut file = WellFile::new(SHEAR_FLOW_NAME, &["x", "y"], &[self.nx, self.ny], self.trajectories, times)?;
@@ -214,7 +220,7 @@ impl ShearFlowConfig {
         file.push_parameter("Schmidt", self.schmidt);
         file.push_boundary(0, BoundaryType::Periodic)?;
         file.push_boundary(1, BoundaryType::Periodic)?;
-        Ok(file)
+        Ok((file, stats))
     }
 }
 

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::euler::{EULER_OPEN_NAME, EULER_PERIODIC_NAME, EulerConfig};
+use super::common::SimStats;
 use super::euler_solver::EulerBoundary;
 use super::gray_scott::{GRAY_SCOTT_NAME, GrayScottConfig};
 use super::rayleigh_benard::{RAYLEIGH_BENARD_NAME, RayleighBenardConfig};
@@ -198,11 +199,16 @@ impl SimConfig {
 
     /// Runs the simulator into a Well-format file.
     pub fn simulate(&self) -> Result<WellFile> {
+        self.simulate_with_stats().map(|(file, _)| file)
+    }
+
+    /// Runs the simulator, also returning the run's cost.
+    pub fn simulate_with_stats(&self) -> Result<(WellFile, SimStats)> {
         match self {
-            SimConfig::Euler(c) => c.simulate(),
-            SimConfig::ShearFlow(c) => c.simulate(),
-            SimConfig::RayleighBenard(c) => c.simulate(),
-            SimConfig::GrayScott(c) => c.simulate(),
+            SimConfig::Euler(c) => c.simulate_with_stats(),
+            SimConfig::ShearFlow(c) => c.simulate_with_stats(),
+            SimConfig::RayleighBenard(c) => c.simulate_with_stats(),
+            SimConfig::GrayScott(c) => c.simulate_with_stats(),
         }
     }
 }

@@ -1,0 +1,32 @@
+//! Throughput of the embedded simulators: cell updates (one cell advanced by one full time
+//! step, all Runge–Kutta stages included) per second, for each solver.
+//!
+//! Run on 2 cores: `RAYON_NUM_THREADS=2 cargo bench --bench sim`. Each system simulates
+//! 2 trajectories in parallel (one per core) at its default 64²-class grid; the median of
+//! 3 repeats is reported. `PHYSTOK_BENCH_RESOLUTION=128` changes the grid.
+
+use phystok::sim::{SimStats, System};
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn main() -> phystok::Result<()> {
+    let n: usize = std::env::var("PHYSTOK_BENCH_RESOLUTION").ok().and_then(|s| s.parse().ok()).unwrap_or(64);
+    let threads = rayon::current_num_threads();
+    println!("sim throughput, resolution {n}, {threads} rayon threads, 2 trajectories, 32 frames, median of 3");
+    println!("{:<36} {:>10} {:>12} {:>10} {:>16}", "dataset", "cells", "solver steps", "seconds", "cell updates/s");
+    for system in System::ALL {
+        let config = system.configuration(0, n, 2, 32, 0);
+        let mut runs: Vec<SimStats> = Vec::new();
+        for _ in 0..3 {
+            runs.push(config.simulate_with_stats()?.1);
+        }
+        let rate = median(runs.iter().map(SimStats::cell_updates_per_second).collect());
+        let secs = median(runs.iter().map(|r| r.seconds).collect());
+        let s = &runs[0];
+        println!("{:<36} {:>10} {:>12} {:>10.3} {:>16.3e}", s.dataset, s.cells, s.solver_steps, secs, rate);
+    }
+    Ok(())
+}

@@ -3,7 +3,8 @@
 //!
 //! Run on 2 cores: `RAYON_NUM_THREADS=2 cargo bench --bench sim`. Each system simulates
 //! 2 trajectories in parallel (one per core) at its default 64²-class grid; the median of
-//! 3 repeats is reported. `PHYSTOK_BENCH_RESOLUTION=128` changes the grid.
+//! 3 repeats is reported. `PHYSTOK_BENCH_RESOLUTION=128` changes the grid;
+//! `PHYSTOK_BENCH_SYSTEM=euler` runs only the systems whose name starts with it.
 
 use phystok::sim::{SimStats, System};
 
@@ -13,11 +14,26 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 fn main() -> phystok::Result<()> {
-    let n: usize = std::env::var("PHYSTOK_BENCH_RESOLUTION").ok().and_then(|s| s.parse().ok()).unwrap_or(64);
+    let n: usize = std::env::var("PHYSTOK_BENCH_RESOLUTION")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(64);
     let threads = rayon::current_num_threads();
-    println!("sim throughput, resolution {n}, {threads} rayon threads, 2 trajectories, 32 frames, median of 3");
-    println!("{:<36} {:>10} {:>12} {:>10} {:>16}", "dataset", "cells", "solver steps", "seconds", "cell updates/s");
+    println!(
+        "sim throughput, resolution {n}, {threads} rayon threads, 2 trajectories, 32 frames, median of 3"
+    );
+    println!(
+        "{:<36} {:>10} {:>12} {:>10} {:>16}",
+        "dataset", "cells", "solver steps", "seconds", "cell updates/s"
+    );
+    let only = std::env::var("PHYSTOK_BENCH_SYSTEM").ok();
     for system in System::ALL {
+        if only
+            .as_deref()
+            .is_some_and(|o| !system.name().starts_with(o))
+        {
+            continue;
+        }
         let config = system.configuration(0, n, 2, 32, 0);
         let mut runs: Vec<SimStats> = Vec::new();
         for _ in 0..3 {
@@ -26,7 +42,10 @@ fn main() -> phystok::Result<()> {
         let rate = median(runs.iter().map(SimStats::cell_updates_per_second).collect());
         let secs = median(runs.iter().map(|r| r.seconds).collect());
         let s = &runs[0];
-        println!("{:<36} {:>10} {:>12} {:>10.3} {:>16.3e}", s.dataset, s.cells, s.solver_steps, secs, rate);
+        println!(
+            "{:<36} {:>10} {:>12} {:>10.3} {:>16.3e}",
+            s.dataset, s.cells, s.solver_steps, secs, rate
+        );
     }
     Ok(())
 }

@@ -15,8 +15,8 @@
 
 pub mod data;
 pub mod device;
-pub mod sim;
 pub mod error;
+pub mod sim;
 
 pub use device::DeviceChoice;
 pub use error::{ConfigError, Error, Result};

@@ -19,11 +19,18 @@ use super::well::{
 };
 use crate::{Error, Result};
 
-const ORDERS: [TensorOrder; 3] = [TensorOrder::Scalar, TensorOrder::Vector, TensorOrder::Tensor];
+const ORDERS: [TensorOrder; 3] = [
+    TensorOrder::Scalar,
+    TensorOrder::Vector,
+    TensorOrder::Tensor,
+];
 
 /// Wraps an HDF5 error with the file it concerns.
 fn h5err(path: &Path) -> impl Fn(hdf5::Error) -> Error + '_ {
-    move |e| Error::Hdf5 { path: path.to_path_buf(), message: e.to_string() }
+    move |e| Error::Hdf5 {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 // ---------------------------------------------------------------- attribute reading
@@ -40,7 +47,10 @@ impl<'a> Attrs<'a> {
 
     fn open(&self, loc: &Location, name: &str) -> Result<Attribute> {
         loc.attr(name).map_err(|_| {
-            Error::format(self.path, format!("missing attribute `{}` on `{}`", name, loc.name()))
+            Error::format(
+                self.path,
+                format!("missing attribute `{}` on `{}`", name, loc.name()),
+            )
         })
     }
 
@@ -52,7 +62,9 @@ impl<'a> Attrs<'a> {
     }
 
     fn descriptor(&self, attr: &Attribute) -> Result<TypeDescriptor> {
-        attr.dtype().and_then(|t| t.to_descriptor()).map_err(h5err(self.path))
+        attr.dtype()
+            .and_then(|t| t.to_descriptor())
+            .map_err(h5err(self.path))
     }
 
     /// A list of strings; a bare string is a one-element list, an empty numeric array an
@@ -61,9 +73,9 @@ impl<'a> Attrs<'a> {
         let attr = self.open(loc, name)?;
         let desc = self.descriptor(&attr)?;
         let out = match desc {
-            TypeDescriptor::VarLenUnicode => {
-                attr.read_raw::<VarLenUnicode>().map(|v| v.iter().map(|s| s.to_string()).collect())
-            }
+            TypeDescriptor::VarLenUnicode => attr
+                .read_raw::<VarLenUnicode>()
+                .map(|v| v.iter().map(|s| s.to_string()).collect()),
             TypeDescriptor::VarLenAscii => attr
                 .read_raw::<hdf5::types::VarLenAscii>()
                 .map(|v| v.iter().map(|s| s.to_string()).collect()),
@@ -82,7 +94,10 @@ impl<'a> Attrs<'a> {
                 Ok(bytes
                     .chunks(width)
                     .map(|c| {
-                        String::from_utf8_lossy(c).trim_end_matches('\0').trim_end().to_string()
+                        String::from_utf8_lossy(c)
+                            .trim_end_matches('\0')
+                            .trim_end()
+                            .to_string()
                     })
                     .collect())
             }
@@ -172,23 +187,36 @@ fn group(file_path: &Path, parent: &Group, name: &str) -> Result<Group> {
 
 fn dataset(file_path: &Path, parent: &Group, name: &str) -> Result<Dataset> {
     parent.dataset(name).map_err(|_| {
-        Error::format(file_path, format!("missing dataset `{}/{name}`", parent.name()))
+        Error::format(
+            file_path,
+            format!("missing dataset `{}/{name}`", parent.name()),
+        )
     })
 }
 
 // ---------------------------------------------------------------- attribute writing
 
 fn put_str(loc: &Location, name: &str, value: &str) -> hdf5::Result<()> {
-    let v: VarLenUnicode = value.parse().map_err(|e| hdf5::Error::from(format!("{e}")))?;
-    loc.new_attr::<VarLenUnicode>().create(name)?.write_scalar(&v)
+    let v: VarLenUnicode = value
+        .parse()
+        .map_err(|e| hdf5::Error::from(format!("{e}")))?;
+    loc.new_attr::<VarLenUnicode>()
+        .create(name)?
+        .write_scalar(&v)
 }
 
 fn put_strs(loc: &Location, name: &str, values: &[String]) -> hdf5::Result<()> {
     let v: Vec<VarLenUnicode> = values
         .iter()
-        .map(|s| s.parse::<VarLenUnicode>().map_err(|e| hdf5::Error::from(format!("{e}"))))
+        .map(|s| {
+            s.parse::<VarLenUnicode>()
+                .map_err(|e| hdf5::Error::from(format!("{e}")))
+        })
         .collect::<hdf5::Result<_>>()?;
-    loc.new_attr::<VarLenUnicode>().shape(v.len()).create(name)?.write_raw(&v)
+    loc.new_attr::<VarLenUnicode>()
+        .shape(v.len())
+        .create(name)?
+        .write_raw(&v)
 }
 
 fn put_bool(loc: &Location, name: &str, value: bool) -> hdf5::Result<()> {
@@ -196,7 +224,10 @@ fn put_bool(loc: &Location, name: &str, value: bool) -> hdf5::Result<()> {
 }
 
 fn put_bools(loc: &Location, name: &str, values: &[bool]) -> hdf5::Result<()> {
-    loc.new_attr::<bool>().shape(values.len()).create(name)?.write_raw(values)
+    loc.new_attr::<bool>()
+        .shape(values.len())
+        .create(name)?
+        .write_raw(values)
 }
 
 fn put_f64(loc: &Location, name: &str, value: f64) -> hdf5::Result<()> {
@@ -254,11 +285,17 @@ impl WellFile {
 
         let dims = file.create_group("dimensions")?;
         put_strs(&dims, "spatial_dims", &self.spatial_dims)?;
-        let time = dims.new_dataset_builder().with_data(&self.time).create("time")?;
+        let time = dims
+            .new_dataset_builder()
+            .with_data(&self.time)
+            .create("time")?;
         put_bool(&time, "sample_varying", false)?;
         put_bool(&time, "time_varying", true)?;
         for (name, coords) in self.spatial_dims.iter().zip(&self.coords) {
-            let ds = dims.new_dataset_builder().with_data(coords).create(name.as_str())?;
+            let ds = dims
+                .new_dataset_builder()
+                .with_data(coords)
+                .create(name.as_str())?;
             put_bool(&ds, "sample_varying", false)?;
             put_bool(&ds, "time_varying", false)?;
         }
@@ -272,7 +309,9 @@ impl WellFile {
             put_bool(&g, "sample_varying", bc.sample_varying)?;
             put_bool(&g, "time_varying", bc.time_varying)?;
             g.new_dataset_builder().with_data(&bc.mask).create("mask")?;
-            g.new_dataset_builder().with_data(&bc.values).create("values")?;
+            g.new_dataset_builder()
+                .with_data(&bc.values)
+                .create("values")?;
         }
 
         let scalars = file.create_group("scalars")?;
@@ -282,7 +321,10 @@ impl WellFile {
             let (shape, data) = stored_scalar(self, s);
             let arr = ArrayD::from_shape_vec(IxDyn(&shape), data)
                 .map_err(|e| hdf5::Error::from(e.to_string()))?;
-            let ds = scalars.new_dataset_builder().with_data(&arr).create(s.name.as_str())?;
+            let ds = scalars
+                .new_dataset_builder()
+                .with_data(&arr)
+                .create(s.name.as_str())?;
             put_bool(&ds, "time_varying", s.time_varying)?;
             put_bool(&ds, "sample_varying", s.sample_varying)?;
         }
@@ -296,7 +338,10 @@ impl WellFile {
                 let (shape, data) = stored_field(self, f);
                 let arr = ArrayD::from_shape_vec(IxDyn(&shape), data)
                     .map_err(|e| hdf5::Error::from(e.to_string()))?;
-                let ds = g.new_dataset_builder().with_data(&arr).create(f.name.as_str())?;
+                let ds = g
+                    .new_dataset_builder()
+                    .with_data(&arr)
+                    .create(f.name.as_str())?;
                 put_bools(&ds, "dim_varying", &f.dim_varying)?;
                 put_bool(&ds, "sample_varying", f.sample_varying)?;
                 put_bool(&ds, "time_varying", f.time_varying)?;
@@ -321,11 +366,17 @@ impl WellFile {
     pub(crate) fn validate(&self) -> std::result::Result<(), String> {
         let n_dims = self.n_spatial_dims();
         if self.coords.len() != n_dims {
-            return Err(format!("{} coordinate arrays for {n_dims} dims", self.coords.len()));
+            return Err(format!(
+                "{} coordinate arrays for {n_dims} dims",
+                self.coords.len()
+            ));
         }
         for (i, (c, &n)) in self.coords.iter().zip(&self.spatial_shape).enumerate() {
             if c.len() != n {
-                return Err(format!("coordinates of dim {i} have {} points, not {n}", c.len()));
+                return Err(format!(
+                    "coordinates of dim {i} have {} points, not {n}",
+                    c.len()
+                ));
             }
         }
         let mut names = std::collections::HashSet::new();
@@ -355,7 +406,10 @@ impl WellFile {
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(format!(".tmp{}", std::process::id()));
     path.with_file_name(name)
 }
@@ -372,7 +426,12 @@ fn stored_field(file: &WellFile, f: &FieldData) -> (Vec<usize>, Vec<f32>) {
         .chain(std::iter::once(true))
         .collect();
     let data = take_first_along(&f.data, &full, &keep);
-    let mut shape: Vec<usize> = full.iter().zip(&keep).filter(|(_, k)| **k).map(|(n, _)| *n).collect();
+    let mut shape: Vec<usize> = full
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(n, _)| *n)
+        .collect();
     // split the component axis back into (D) or (D, D)
     shape.pop();
     for _ in 0..f.order.rank() {
@@ -385,15 +444,23 @@ fn stored_scalar(file: &WellFile, s: &ScalarData) -> (Vec<usize>, Vec<f32>) {
     let full = [file.n_trajectories, file.n_steps()];
     let keep = [s.sample_varying, s.time_varying];
     let data = take_first_along(&s.data, &full, &keep);
-    let shape = full.iter().zip(&keep).filter(|(_, k)| **k).map(|(n, _)| *n).collect();
+    let shape = full
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(n, _)| *n)
+        .collect();
     (shape, data)
 }
 
 /// Keeps index 0 along every axis where `keep` is false.
 fn take_first_along(data: &[f32], shape: &[usize], keep: &[bool]) -> Vec<f32> {
     let strides = strides(shape);
-    let out_shape: Vec<usize> =
-        shape.iter().zip(keep).map(|(&n, &k)| if k { n } else { 1 }).collect();
+    let out_shape: Vec<usize> = shape
+        .iter()
+        .zip(keep)
+        .map(|(&n, &k)| if k { n } else { 1 })
+        .collect();
     let n_out: usize = out_shape.iter().product();
     let out_strides = strides_of(&out_shape);
     (0..n_out)
@@ -454,7 +521,12 @@ impl WellReader {
         }
         let file = hdf5::File::open(&path).map_err(h5err(&path))?;
         let (header, stored) = read_header(&path, &file)?;
-        Ok(WellReader { path, file, header, stored })
+        Ok(WellReader {
+            path,
+            file,
+            header,
+            stored,
+        })
     }
 
     /// The file's path.
@@ -550,7 +622,10 @@ impl WellReader {
         dt: usize,
     ) -> Result<Vec<f32>> {
         let h = &self.header;
-        let g = self.file.group(sf.order.group()).map_err(h5err(&self.path))?;
+        let g = self
+            .file
+            .group(sf.order.group())
+            .map_err(h5err(&self.path))?;
         let ds = dataset(&self.path, &g, &sf.name)?;
         let n_dims = h.n_spatial_dims();
         use hdf5::SliceOrIndex as S;
@@ -560,17 +635,32 @@ impl WellReader {
             sel.push(S::Index(traj));
         }
         if sf.time_varying {
-            sel.push(S::SliceCount { start: t0, step: dt.max(1), count: n_steps, block: 1 });
+            sel.push(S::SliceCount {
+                start: t0,
+                step: dt.max(1),
+                count: n_steps,
+                block: 1,
+            });
             expect.push(n_steps);
         }
         for (d, &varying) in sf.dim_varying.iter().enumerate() {
             if varying {
-                sel.push(S::SliceCount { start: 0, step: 1, count: h.spatial_shape[d], block: 1 });
+                sel.push(S::SliceCount {
+                    start: 0,
+                    step: 1,
+                    count: h.spatial_shape[d],
+                    block: 1,
+                });
                 expect.push(h.spatial_shape[d]);
             }
         }
         for _ in 0..sf.order.rank() {
-            sel.push(S::SliceCount { start: 0, step: 1, count: n_dims, block: 1 });
+            sel.push(S::SliceCount {
+                start: 0,
+                step: 1,
+                count: n_dims,
+                block: 1,
+            });
             expect.push(n_dims);
         }
         let mut full_stored = Vec::new();
@@ -594,18 +684,21 @@ impl WellReader {
                 ),
             ));
         }
-        let arr: ArrayD<f32> = ds
-            .read_slice(hdf5::Hyperslab::from(sel))
-            .map_err(|e| Error::Hdf5 {
-                path: self.path.clone(),
-                message: format!("field `{}`: {e}", sf.name),
-            })?;
+        let arr: ArrayD<f32> =
+            ds.read_slice(hdf5::Hyperslab::from(sel))
+                .map_err(|e| Error::Hdf5 {
+                    path: self.path.clone(),
+                    message: format!("field `{}`: {e}", sf.name),
+                })?;
         let data: Vec<f32> = arr.iter().copied().collect();
         // tile back to (n_steps, *spatial, comps)
         let comps = sf.order.n_components(n_dims);
         let mut src_shape = vec![if sf.time_varying { n_steps } else { 1 }];
         src_shape.extend(
-            sf.dim_varying.iter().zip(&h.spatial_shape).map(|(&v, &n)| if v { n } else { 1 }),
+            sf.dim_varying
+                .iter()
+                .zip(&h.spatial_shape)
+                .map(|(&v, &n)| if v { n } else { 1 }),
         );
         src_shape.push(comps);
         let mut dst_shape = vec![n_steps];
@@ -643,13 +736,22 @@ impl WellReader {
             let ds = dataset(&self.path, &g, &s.name)?;
             let raw: Vec<f32> = ds.read_raw::<f32>().map_err(h5err(&self.path))?;
             let src = [
-                if s.sample_varying { h.n_trajectories } else { 1 },
+                if s.sample_varying {
+                    h.n_trajectories
+                } else {
+                    1
+                },
                 if s.time_varying { n } else { 1 },
             ];
             if raw.len() != src[0] * src[1] {
                 return Err(Error::format(
                     &self.path,
-                    format!("scalar `{}` has {} values, expected {:?}", s.name, raw.len(), src),
+                    format!(
+                        "scalar `{}` has {} values, expected {:?}",
+                        s.name,
+                        raw.len(),
+                        src
+                    ),
                 ));
             }
             s.data = tile(&raw, &src, &[h.n_trajectories, n]);
@@ -669,7 +771,13 @@ fn tile(data: &[f32], src: &[usize], dst: &[usize]) -> Vec<f32> {
     (0..n)
         .map(|i| {
             let j: usize = (0..dst.len())
-                .map(|a| if src[a] == 1 { 0 } else { (i / ds[a]) % dst[a] * ss[a] })
+                .map(|a| {
+                    if src[a] == 1 {
+                        0
+                    } else {
+                        (i / ds[a]) % dst[a] * ss[a]
+                    }
+                })
                 .sum();
             data[j]
         })
@@ -710,19 +818,27 @@ fn read_header(path: &Path, file: &hdf5::File) -> Result<(WellFile, Vec<StoredFi
     if spatial_dims.len() != n_spatial_dims {
         return Err(Error::format(
             path,
-            format!("{} spatial_dims but n_spatial_dims = {n_spatial_dims}", spatial_dims.len()),
+            format!(
+                "{} spatial_dims but n_spatial_dims = {n_spatial_dims}",
+                spatial_dims.len()
+            ),
         ));
     }
     let time_ds = dataset(path, &dims, "time")?;
     let time_shape = time_ds.shape();
-    let n_steps = *time_shape.last().ok_or_else(|| Error::format(path, "time is a scalar"))?;
+    let n_steps = *time_shape
+        .last()
+        .ok_or_else(|| Error::format(path, "time is a scalar"))?;
     let time_all: Vec<f32> = time_ds.read_raw().map_err(h5err(path))?;
     let time = time_all[..n_steps.min(time_all.len())].to_vec();
     let mut spatial_shape = Vec::new();
     let mut coords = Vec::new();
     for d in &spatial_dims {
         let ds = dataset(path, &dims, d)?;
-        let n = *ds.shape().last().ok_or_else(|| Error::format(path, format!("{d} is a scalar")))?;
+        let n = *ds
+            .shape()
+            .last()
+            .ok_or_else(|| Error::format(path, format!("{d} is a scalar")))?;
         let c: Vec<f32> = ds.read_raw().map_err(h5err(path))?;
         spatial_shape.push(n);
         coords.push(c[..n.min(c.len())].to_vec());
@@ -776,7 +892,10 @@ fn read_header(path: &Path, file: &hdf5::File) -> Result<(WellFile, Vec<StoredFi
             if dim_varying.len() != n_spatial_dims {
                 return Err(Error::format(
                     path,
-                    format!("field `{name}`: dim_varying has {} entries", dim_varying.len()),
+                    format!(
+                        "field `{name}`: dim_varying has {} entries",
+                        dim_varying.len()
+                    ),
                 ));
             }
             let sf = StoredField {

@@ -32,9 +32,9 @@ pub(crate) fn progress(total: usize, label: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template("{prefix:>24} [{bar:30}] {pos}/{len} frames, {elapsed} (eta {eta})")
-    {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{prefix:>24} [{bar:30}] {pos}/{len} frames, {elapsed} (eta {eta})",
+    ) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_prefix(label.to_string());
@@ -163,7 +163,9 @@ pub(crate) fn push_fields(
 
 /// Cell-centre coordinates `(i + 1/2) · length / n`.
 pub(crate) fn cell_centres(n: usize, length: f64) -> Vec<f32> {
-    (0..n).map(|i| ((i as f64 + 0.5) * length / n as f64) as f32).collect()
+    (0..n)
+        .map(|i| ((i as f64 + 0.5) * length / n as f64) as f32)
+        .collect()
 }
 
 /// Output times `0, dt, 2 dt, …` (`n_steps` of them).
@@ -182,19 +184,34 @@ pub(crate) fn check_resolution(name: &'static str, n: usize) -> Result<(), Confi
         return Err(ConfigError::NotPowerOfTwo { name, value: n });
     }
     if !(4..=1024).contains(&n) {
-        return Err(ConfigError::OutOfRange { name, range: "[4, 1024]", value: n as f64 });
+        return Err(ConfigError::OutOfRange {
+            name,
+            range: "[4, 1024]",
+            value: n as f64,
+        });
     }
     Ok(())
 }
 
 /// Checks the run sizes every simulator shares: at least one trajectory, two output steps,
 /// and a positive, finite output interval.
-pub(crate) fn check_run(trajectories: usize, steps: usize, interval: f64) -> Result<(), ConfigError> {
+pub(crate) fn check_run(
+    trajectories: usize,
+    steps: usize,
+    interval: f64,
+) -> Result<(), ConfigError> {
     if trajectories == 0 {
-        return Err(ConfigError::NotPositive { name: "trajectories", value: 0.0 });
+        return Err(ConfigError::NotPositive {
+            name: "trajectories",
+            value: 0.0,
+        });
     }
     if steps < 2 {
-        return Err(ConfigError::OutOfRange { name: "steps", range: "[2, ∞)", value: steps as f64 });
+        return Err(ConfigError::OutOfRange {
+            name: "steps",
+            range: "[2, ∞)",
+            value: steps as f64,
+        });
     }
     check_positive("output_interval", interval)
 }

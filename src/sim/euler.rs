@@ -79,12 +79,24 @@ impl Default for EulerConfig {
 impl EulerConfig {
     /// The Well's setting (512 × 512, 100 frames every 0.015, 500 trajectories per γ).
     pub fn well() -> Self {
-        EulerConfig { nx: 512, ny: 512, trajectories: 500, steps: 100, ..Self::default() }
+        EulerConfig {
+            nx: 512,
+            ny: 512,
+            trajectories: 500,
+            steps: 100,
+            ..Self::default()
+        }
     }
 
     /// A tiny setting for tests: 32 × 32, 2 trajectories, 27 frames.
     pub fn tiny() -> Self {
-        EulerConfig { nx: 32, ny: 32, trajectories: 2, steps: 27, ..Self::default() }
+        EulerConfig {
+            nx: 32,
+            ny: 32,
+            trajectories: 2,
+            steps: 27,
+            ..Self::default()
+        }
     }
 
     /// Sets a square `n × n` grid.
@@ -165,10 +177,18 @@ impl EulerConfig {
         common::check_positive("length_x", self.length_x)?;
         common::check_positive("length_y", self.length_y)?;
         if !(self.gamma > 1.0 && self.gamma <= 3.0) {
-            return Err(ConfigError::OutOfRange { name: "gamma", range: "(1, 3]", value: self.gamma });
+            return Err(ConfigError::OutOfRange {
+                name: "gamma",
+                range: "(1, 3]",
+                value: self.gamma,
+            });
         }
         if !(self.cfl > 0.0 && self.cfl <= 0.5) {
-            return Err(ConfigError::OutOfRange { name: "cfl", range: "(0, 0.5]", value: self.cfl });
+            return Err(ConfigError::OutOfRange {
+                name: "cfl",
+                range: "(0, 0.5]",
+                value: self.cfl,
+            });
         }
         Ok(())
     }
@@ -184,7 +204,12 @@ impl EulerConfig {
             .map(|_| {
                 let rho = (rng.random_range(0.1f64.ln()..2f64.ln())).exp();
                 let p = (rng.random_range(0.1f64.ln()..2f64.ln())).exp();
-                [rho, rng.random_range(-0.75..0.75), rng.random_range(-0.75..0.75), p]
+                [
+                    rho,
+                    rng.random_range(-0.75..0.75),
+                    rng.random_range(-0.75..0.75),
+                    p,
+                ]
             })
             .collect();
         for i in 0..self.nx {
@@ -207,34 +232,61 @@ impl EulerConfig {
     pub fn simulate_with_stats(&self) -> Result<(WellFile, SimStats)> {
         self.check()?;
         let n = self.nx * self.ny;
-        let (trajectories, stats) = common::run_trajectories(self.trajectories, self.steps, self.dataset_name(), n, |t, bar| {
-            let mut solver_steps = 0;
-            let mut solver = self.initial_solver(t)?;
-            let mut bufs: Vec<Vec<f32>> = [1, 1, 1, 2].iter().map(|c| Vec::with_capacity(c * n * self.steps)).collect();
-            for s in 0..self.steps {
-                solver.advance_to(s as f64 * self.output_interval)?;
-                solver_steps = solver.steps();
-                common::append_f32(&mut bufs[0], &solver.interior(|c, _| c[0]));
-                common::append_f32(&mut bufs[1], &solver.interior(|c, _| c[3]));
-                common::append_f32(&mut bufs[2], &solver.interior(|_, p| p));
-                let mx = solver.interior(|c, _| c[1]);
-                let my = solver.interior(|c, _| c[2]);
-                bufs[3].extend(mx.iter().zip(&my).flat_map(|(&a, &b)| [a as f32, b as f32]));
-                bar.inc(1);
-            }
-            Ok((bufs, solver_steps))
-        })?;
+        let (trajectories, stats) = common::run_trajectories(
+            self.trajectories,
+            self.steps,
+            self.dataset_name(),
+            n,
+            |t, bar| {
+                let mut solver_steps = 0;
+                let mut solver = self.initial_solver(t)?;
+                let mut bufs: Vec<Vec<f32>> = [1, 1, 1, 2]
+                    .iter()
+                    .map(|c| Vec::with_capacity(c * n * self.steps))
+                    .collect();
+                for s in 0..self.steps {
+                    solver.advance_to(s as f64 * self.output_interval)?;
+                    solver_steps = solver.steps();
+                    common::append_f32(&mut bufs[0], &solver.interior(|c, _| c[0]));
+                    common::append_f32(&mut bufs[1], &solver.interior(|c, _| c[3]));
+                    common::append_f32(&mut bufs[2], &solver.interior(|_, p| p));
+                    let mx = solver.interior(|c, _| c[1]);
+                    let my = solver.interior(|c, _| c[2]);
+                    bufs[3].extend(mx.iter().zip(&my).flat_map(|(&a, &b)| [a as f32, b as f32]));
+                    bar.inc(1);
+                }
+                Ok((bufs, solver_steps))
+            },
+        )?;
         let times = common::output_times(self.steps, self.output_interval);
-        let mut file = WellFile::new(self.dataset_name(), &["x", "y"], &[self.nx, self.ny], self.trajectories, times)?;
+        let mut file = WellFile::new(
+            self.dataset_name(),
+            &["x", "y"],
+            &[self.nx, self.ny],
+            self.trajectories,
+            times,
+        )?;
         file.coords = vec![
             common::cell_centres(self.nx, self.length_x),
             common::cell_centres(self.ny, self.length_y),
         ];
         let specs = [
-            FieldSpec { name: "density", order: TensorOrder::Scalar },
-            FieldSpec { name: "energy", order: TensorOrder::Scalar },
-            FieldSpec { name: "pressure", order: TensorOrder::Scalar },
-            FieldSpec { name: "momentum", order: TensorOrder::Vector },
+            FieldSpec {
+                name: "density",
+                order: TensorOrder::Scalar,
+            },
+            FieldSpec {
+                name: "energy",
+                order: TensorOrder::Scalar,
+            },
+            FieldSpec {
+                name: "pressure",
+                order: TensorOrder::Scalar,
+            },
+            FieldSpec {
+                name: "momentum",
+                order: TensorOrder::Vector,
+            },
         ];
         common::push_fields(&mut file, &specs, trajectories)?;
         file.push_parameter("gamma", self.gamma);

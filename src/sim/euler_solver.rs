@@ -34,7 +34,11 @@ impl Limiter {
         }
         match self {
             Limiter::Minmod => {
-                if a.abs() < b.abs() { a } else { b }
+                if a.abs() < b.abs() {
+                    a
+                } else {
+                    b
+                }
             }
             Limiter::VanLeer => 2.0 * a * b / (a + b),
             Limiter::MonotonisedCentral => {
@@ -101,7 +105,12 @@ fn hllc(l: [f64; 4], r: [f64; 4], gamma: f64) -> [f64; 4] {
     // Star state U*_K = ρ_K (S_K − u_K)/(S_K − S*) [1, S*, v_K, E_K/ρ_K + (S* − u_K)(S* + p_K/(ρ_K (S_K − u_K)))].
     let star = |rho: f64, u: f64, v: f64, p: f64, e: f64, s: f64, m: f64| {
         let f = m / (s - s_star);
-        [f, f * s_star, f * v, f * (e / rho + (s_star - u) * (s_star + p / m))]
+        [
+            f,
+            f * s_star,
+            f * v,
+            f * (e / rho + (s_star - u) * (s_star + p / m)),
+        ]
     };
     if s_star >= 0.0 {
         let us = star(rl, ul, vl, pl, el, sl, ml);
@@ -135,7 +144,7 @@ impl EulerSolver {
             u: vec![rest; len],
             u1: vec![rest; len],
             prim: vec![[0.0; 4]; len],
-            slope: vec![[0.0; 4]; len],
+            slope: vec![[0.0; 4]; 2 * (ny + 2 * GHOST)],
             rhs: vec![[0.0; 4]; len],
         })
     }
@@ -238,9 +247,18 @@ impl EulerSolver {
         for (p, c) in self.prim.iter_mut().zip(u) {
             let inv = 1.0 / c[0];
             let (vx, vy) = (c[1] * inv, c[2] * inv);
-            *p = [c[0], vx, vy, (gamma - 1.0) * (c[3] - 0.5 * c[0] * (vx * vx + vy * vy))];
+            *p = [
+                c[0],
+                vx,
+                vy,
+                (gamma - 1.0) * (c[3] - 0.5 * c[0] * (vx * vx + vy * vy)),
+            ];
         }
-        if let Some(bad) = u.iter().zip(&self.prim).position(|(c, p)| !(c[0] > 0.0 && p[3] > 0.0)) {
+        if let Some(bad) = u
+            .iter()
+            .zip(&self.prim)
+            .position(|(c, p)| !(c[0] > 0.0 && p[3] > 0.0))
+        {
             return Err(Error::NonFinite {
                 what: format!(
                     "euler state at padded cell {bad}, step {}, time {:.4}: density or pressure \
@@ -249,54 +267,77 @@ impl EulerSolver {
                 ),
             });
         }
-        for r in self.rhs.iter_mut() {
-            *r = [0.0; 4];
-        }
         let prim = &self.prim;
-        let slope = &mut self.slope;
         let rhs = &mut self.rhs;
-        // y sweep (contiguous): slopes along y, then faces between columns j−1 and j.
+        let slope_of = |a: &[f64; 4], b: &[f64; 4], c: &[f64; 4]| -> [f64; 4] {
+            std::array::from_fn(|k| lim.slope(b[k] - a[k], c[k] - b[k]))
+        };
+        // y sweep (contiguous): one pass per row, faces between columns j and j + 1,
+        // carrying the previous face's flux so that rhs[j] = (F_{j−1/2} − F_{j+1/2}) / dy.
         let inv_dy = 1.0 / self.dy;
         for i in GHOST..nx + GHOST {
-            let row = i * w;
-            for j in 1..w - 1 {
-                let (a, b, c) = (prim[row + j - 1], prim[row + j], prim[row + j + 1]);
-                slope[row + j] = std::array::from_fn(|k| lim.slope(b[k] - a[k], c[k] - b[k]));
-            }
-            for j in GHOST..=ny + GHOST {
-                let (pl, sl) = (prim[row + j - 1], slope[row + j - 1]);
-                let (pr, sr) = (prim[row + j], slope[row + j]);
+            let p = &prim[i * w..(i + 1) * w];
+            let r = &mut rhs[i * w..(i + 1) * w];
+            let mut s_left = slope_of(&p[GHOST - 2], &p[GHOST - 1], &p[GHOST]);
+            let mut f_prev = [0.0; 4];
+            for j in GHOST - 1..ny + GHOST {
+                let s_right = slope_of(&p[j], &p[j + 1], &p[j + 2]);
+                let (pl, pr) = (&p[j], &p[j + 1]);
                 // Normal velocity is v (index 2), tangential u (index 1).
-                let l = [pl[0] + 0.5 * sl[0], pl[2] + 0.5 * sl[2], pl[1] + 0.5 * sl[1], pl[3] + 0.5 * sl[3]];
-                let r = [pr[0] - 0.5 * sr[0], pr[2] - 0.5 * sr[2], pr[1] - 0.5 * sr[1], pr[3] - 0.5 * sr[3]];
-                let f = hllc(l, r, gamma);
+                let l = [
+                    pl[0] + 0.5 * s_left[0],
+                    pl[2] + 0.5 * s_left[2],
+                    pl[1] + 0.5 * s_left[1],
+                    pl[3] + 0.5 * s_left[3],
+                ];
+                let rr = [
+                    pr[0] - 0.5 * s_right[0],
+                    pr[2] - 0.5 * s_right[2],
+                    pr[1] - 0.5 * s_right[1],
+                    pr[3] - 0.5 * s_right[3],
+                ];
+                let f = hllc(l, rr, gamma);
                 let flux = [f[0] * inv_dy, f[2] * inv_dy, f[1] * inv_dy, f[3] * inv_dy];
-                for k in 0..4 {
-                    rhs[row + j - 1][k] -= flux[k];
-                    rhs[row + j][k] += flux[k];
+                if j >= GHOST {
+                    r[j] = std::array::from_fn(|k| f_prev[k] - flux[k]);
                 }
+                f_prev = flux;
+                s_left = s_right;
             }
         }
-        // x sweep: slopes along x for rows 1..nx+3, then faces between rows i−1 and i.
+        // x sweep: faces between rows i − 1 and i, slopes of two rows kept in `slope`.
         let inv_dx = 1.0 / self.dx;
-        for i in 1..nx + 2 * GHOST - 1 {
-            for j in GHOST..ny + GHOST {
-                let (a, b, c) = (prim[(i - 1) * w + j], prim[i * w + j], prim[(i + 1) * w + j]);
-                slope[i * w + j] = std::array::from_fn(|k| lim.slope(b[k] - a[k], c[k] - b[k]));
-            }
+        let (s_prev, s_cur) = self.slope.split_at_mut(w);
+        for j in GHOST..ny + GHOST {
+            s_prev[j] = slope_of(
+                &prim[(GHOST - 2) * w + j],
+                &prim[(GHOST - 1) * w + j],
+                &prim[GHOST * w + j],
+            );
         }
         for i in GHOST..=nx + GHOST {
+            let (above, rest) = prim[(i - 1) * w..(i + 2) * w].split_at(w);
+            let (row, below) = rest.split_at(w);
             for j in GHOST..ny + GHOST {
-                let (kl, kr) = ((i - 1) * w + j, i * w + j);
-                let (pl, sl, pr, sr) = (prim[kl], slope[kl], prim[kr], slope[kr]);
+                s_cur[j] = slope_of(&above[j], &row[j], &below[j]);
+            }
+            let (r_above, r_row) = rhs[(i - 1) * w..(i + 1) * w].split_at_mut(w);
+            for j in GHOST..ny + GHOST {
+                let (pl, sl, pr, sr) = (&above[j], &s_prev[j], &row[j], &s_cur[j]);
                 let l: [f64; 4] = std::array::from_fn(|k| pl[k] + 0.5 * sl[k]);
                 let r: [f64; 4] = std::array::from_fn(|k| pr[k] - 0.5 * sr[k]);
                 let f = hllc(l, r, gamma);
                 for k in 0..4 {
-                    rhs[kl][k] -= f[k] * inv_dx;
-                    rhs[kr][k] += f[k] * inv_dx;
+                    let g = f[k] * inv_dx;
+                    if i > GHOST {
+                        r_above[j][k] -= g;
+                    }
+                    if i < nx + GHOST {
+                        r_row[j][k] += g;
+                    }
                 }
             }
+            s_prev.copy_from_slice(s_cur);
         }
         Ok(())
     }
@@ -309,7 +350,8 @@ impl EulerSolver {
                 let c = self.u[self.idx(i, j)];
                 let p = self.pressure(c);
                 let snd = (self.gamma * p / c[0]).sqrt();
-                let r = ((c[1] / c[0]).abs() + snd) / self.dx + ((c[2] / c[0]).abs() + snd) / self.dy;
+                let r =
+                    ((c[1] / c[0]).abs() + snd) / self.dx + ((c[2] / c[0]).abs() + snd) / self.dy;
                 rate = rate.max(r);
             }
         }
@@ -338,7 +380,9 @@ impl EulerSolver {
         while self.time < t_end * (1.0 - 1e-12) {
             let dt = self.stable_dt();
             if !(dt.is_finite() && dt > 0.0) {
-                return Err(Error::NonFinite { what: format!("euler time step at time {}", self.time) });
+                return Err(Error::NonFinite {
+                    what: format!("euler time step at time {}", self.time),
+                });
             }
             let dt = dt.min(t_end - self.time);
             self.step(dt)?;

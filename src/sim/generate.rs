@@ -52,13 +52,20 @@ impl Default for GenerateConfig {
 impl GenerateConfig {
     /// The defaults for `system`, written under `out`.
     pub fn new(system: System, out: impl Into<PathBuf>) -> Self {
-        GenerateConfig { system, out: out.into(), ..Self::default() }
+        GenerateConfig {
+            system,
+            out: out.into(),
+            ..Self::default()
+        }
     }
 
     /// The default collection's setting of `system`: 64², 2 configurations of 5 trajectories
     /// (3 train, 1 valid, 1 test each), 32 frames.
     pub fn default_collection(system: System, out: impl Into<PathBuf>) -> Self {
-        GenerateConfig { configurations: 2, ..Self::new(system, out) }
+        GenerateConfig {
+            configurations: 2,
+            ..Self::new(system, out)
+        }
     }
 
     /// Sets the grid size.
@@ -94,10 +101,17 @@ impl GenerateConfig {
     /// Checks the sizes and every configuration it would run.
     pub fn check(&self) -> Result<(), ConfigError> {
         if !self.resolution.is_power_of_two() {
-            return Err(ConfigError::NotPowerOfTwo { name: "resolution", value: self.resolution });
+            return Err(ConfigError::NotPowerOfTwo {
+                name: "resolution",
+                value: self.resolution,
+            });
         }
         if !(16..=512).contains(&self.resolution) {
-            return Err(ConfigError::OutOfRange { name: "resolution", range: "[16, 512]", value: self.resolution as f64 });
+            return Err(ConfigError::OutOfRange {
+                name: "resolution",
+                range: "[16, 512]",
+                value: self.resolution as f64,
+            });
         }
         if self.trajectories < 3 {
             return Err(ConfigError::OutOfRange {
@@ -107,10 +121,15 @@ impl GenerateConfig {
             });
         }
         if self.configurations == 0 {
-            return Err(ConfigError::NotPositive { name: "configurations", value: 0.0 });
+            return Err(ConfigError::NotPositive {
+                name: "configurations",
+                value: 0.0,
+            });
         }
         for c in 0..self.configurations.min(self.system.n_configurations()) {
-            self.system.configuration(c, self.resolution, self.trajectories, self.steps, self.seed).check()?;
+            self.system
+                .configuration(c, self.resolution, self.trajectories, self.steps, self.seed)
+                .check()?;
         }
         Ok(())
     }
@@ -171,5 +190,8 @@ pub fn generate(config: &GenerateConfig) -> Result<PathBuf> {
 /// Generates the default collection under `out`: every [`System`] with
 /// [`GenerateConfig::default_collection`]. Returns the dataset directories.
 pub fn generate_default(out: &Path) -> Result<Vec<PathBuf>> {
-    System::ALL.iter().map(|&system| generate(&GenerateConfig::default_collection(system, out))).collect()
+    System::ALL
+        .iter()
+        .map(|&system| generate(&GenerateConfig::default_collection(system, out)))
+        .collect()
 }

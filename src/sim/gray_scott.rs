@@ -77,24 +77,44 @@ impl Default for GrayScottConfig {
 impl GrayScottConfig {
     /// The Well's sampling (128 × 128, 1001 frames every 10, 200 trajectories per pattern).
     pub fn well() -> Self {
-        GrayScottConfig { resolution: 128, steps: 1001, output_interval: 10.0, trajectories: 200, ..Self::default() }
+        GrayScottConfig {
+            resolution: 128,
+            steps: 1001,
+            output_interval: 10.0,
+            trajectories: 200,
+            ..Self::default()
+        }
     }
 
     /// A tiny setting for tests: 32 × 32, 2 trajectories, 27 frames.
     pub fn tiny() -> Self {
-        GrayScottConfig { resolution: 32, trajectories: 2, steps: 27, ..Self::default() }
+        GrayScottConfig {
+            resolution: 32,
+            trajectories: 2,
+            steps: 27,
+            ..Self::default()
+        }
     }
 
     /// One of [`GRAY_SCOTT_WELL_PATTERNS`] by name.
     pub fn with_pattern(self, name: &str) -> Result<Self, ConfigError> {
-        let (_, feed, kill) = GRAY_SCOTT_WELL_PATTERNS.iter().find(|p| p.0 == name).ok_or_else(|| {
-            ConfigError::Unknown {
+        let (_, feed, kill) = GRAY_SCOTT_WELL_PATTERNS
+            .iter()
+            .find(|p| p.0 == name)
+            .ok_or_else(|| ConfigError::Unknown {
                 kind: "gray-scott pattern",
                 name: name.to_string(),
-                known: GRAY_SCOTT_WELL_PATTERNS.iter().map(|p| p.0).collect::<Vec<_>>().join(", "),
-            }
-        })?;
-        Ok(GrayScottConfig { feed: *feed, kill: *kill, ..self })
+                known: GRAY_SCOTT_WELL_PATTERNS
+                    .iter()
+                    .map(|p| p.0)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        Ok(GrayScottConfig {
+            feed: *feed,
+            kill: *kill,
+            ..self
+        })
     }
 
     /// Sets the grid to `n × n`.
@@ -141,7 +161,11 @@ impl GrayScottConfig {
         common::check_positive("feed", self.feed)?;
         common::check_positive("kill", self.kill)?;
         if !(self.dt > 0.0 && self.dt <= 2.0) {
-            return Err(ConfigError::OutOfRange { name: "dt", range: "(0, 2]", value: self.dt });
+            return Err(ConfigError::OutOfRange {
+                name: "dt",
+                range: "(0, 2]",
+                value: self.dt,
+            });
         }
         Ok(())
     }
@@ -156,7 +180,9 @@ impl GrayScottConfig {
         let n = self.resolution;
         let l = self.length();
         let count = rng.random_range(4..=10);
-        let spots: Vec<(f64, f64)> = (0..count).map(|_| (rng.random_range(0.0..l), rng.random_range(0.0..l))).collect();
+        let spots: Vec<(f64, f64)> = (0..count)
+            .map(|_| (rng.random_range(0.0..l), rng.random_range(0.0..l)))
+            .collect();
         let mut b = vec![0.0; n * n];
         for i in 0..n {
             for j in 0..n {
@@ -186,33 +212,61 @@ impl GrayScottConfig {
         let n = self.resolution;
         let substeps = (self.output_interval / self.dt).ceil().max(1.0) as usize;
         let h = self.output_interval / substeps as f64;
-        let (trajectories, stats) = common::run_trajectories(self.trajectories, self.steps, GRAY_SCOTT_NAME, n * n, |t, bar| {
-            let mut solver_steps = 0;
-            let (a, b) = self.initial_state(t);
-            let mut solver = GrayScottSolver::new(n, self.length(), self.feed, self.kill, h, &a, &b);
-            let mut bufs = vec![Vec::with_capacity(n * n * self.steps); 2];
-            for s in 0..self.steps {
-                if s > 0 {
-                    for _ in 0..substeps {
-                        solver.step();
+        let (trajectories, stats) = common::run_trajectories(
+            self.trajectories,
+            self.steps,
+            GRAY_SCOTT_NAME,
+            n * n,
+            |t, bar| {
+                let mut solver_steps = 0;
+                let (a, b) = self.initial_state(t);
+                let mut solver =
+                    GrayScottSolver::new(n, self.length(), self.feed, self.kill, h, &a, &b);
+                let mut bufs: Vec<Vec<f32>> = (0..2)
+                    .map(|_| Vec::with_capacity(n * n * self.steps))
+                    .collect();
+                for s in 0..self.steps {
+                    if s > 0 {
+                        for _ in 0..substeps {
+                            solver.step();
+                        }
+                        solver_steps += substeps;
                     }
-                    solver_steps += substeps;
+                    let (a, b) = solver.physical();
+                    if a.iter().chain(&b).any(|v| !v.is_finite()) {
+                        return Err(Error::NonFinite {
+                            what: format!("gray_scott trajectory {t} at step {s}"),
+                        });
+                    }
+                    common::append_f32(&mut bufs[0], &a);
+                    common::append_f32(&mut bufs[1], &b);
+                    bar.inc(1);
                 }
-                let (a, b) = solver.physical();
-                if a.iter().chain(&b).any(|v| !v.is_finite()) {
-                    return Err(Error::NonFinite { what: format!("gray_scott trajectory {t} at step {s}") });
-                }
-                common::append_f32(&mut bufs[0], &a);
-                common::append_f32(&mut bufs[1], &b);
-                bar.inc(1);
-            }
-            Ok((bufs, solver_steps))
-        })?;
+                Ok((bufs, solver_steps))
+            },
+        )?;
         let times = common::output_times(self.steps, self.output_interval);
-        let mut file = WellFile::new(GRAY_SCOTT_NAME, &["x", "y"], &[n, n], self.trajectories, times)?;
-        let coords: Vec<f32> = (0..n).map(|i| (i as f64 * self.length() / n as f64 - self.length() / 2.0) as f32).collect();
+        let mut file = WellFile::new(
+            GRAY_SCOTT_NAME,
+            &["x", "y"],
+            &[n, n],
+            self.trajectories,
+            times,
+        )?;
+        let coords: Vec<f32> = (0..n)
+            .map(|i| (i as f64 * self.length() / n as f64 - self.length() / 2.0) as f32)
+            .collect();
         file.coords = vec![coords.clone(), coords];
-        let specs = [FieldSpec { name: "A", order: TensorOrder::Scalar }, FieldSpec { name: "B", order: TensorOrder::Scalar }];
+        let specs = [
+            FieldSpec {
+                name: "A",
+                order: TensorOrder::Scalar,
+            },
+            FieldSpec {
+                name: "B",
+                order: TensorOrder::Scalar,
+            },
+        ];
         common::push_fields(&mut file, &specs, trajectories)?;
         file.push_parameter("F", self.feed);
         file.push_parameter("k", self.kill);
@@ -243,11 +297,23 @@ impl GrayScottSolver {
         fft.forward(a0, &mut a);
         fft.forward(b0, &mut b);
         let factors = |d: f64| -> (Vec<f64>, Vec<f64>) {
-            fft.k2.iter().map(|k2| ((-d * k2 * h).exp(), (-d * k2 * h / 2.0).exp())).unzip()
+            fft.k2
+                .iter()
+                .map(|k2| ((-d * k2 * h).exp(), (-d * k2 * h / 2.0).exp()))
+                .unzip()
         };
         let ea = factors(GRAY_SCOTT_DIFFUSION_A);
         let eb = factors(GRAY_SCOTT_DIFFUSION_B);
-        GrayScottSolver { fft, feed, kill, h, a, b, ea, eb }
+        GrayScottSolver {
+            fft,
+            feed,
+            kill,
+            h,
+            a,
+            b,
+            ea,
+            eb,
+        }
     }
 
     fn physical(&mut self) -> (Vec<f64>, Vec<f64>) {
@@ -286,13 +352,24 @@ impl GrayScottSolver {
             (0..n).map(|k| e[k] * (x0[k] + c * f[k])).collect()
         };
         let (ka, kb) = self.reaction(&a0, &b0);
-        let (a1, b1) = (stage(&a0, &self.ea.1, &ka, h / 2.0), stage(&b0, &self.eb.1, &kb, h / 2.0));
+        let (a1, b1) = (
+            stage(&a0, &self.ea.1, &ka, h / 2.0),
+            stage(&b0, &self.eb.1, &kb, h / 2.0),
+        );
         let (la, lb) = self.reaction(&a1, &b1);
-        let a2: Vec<Complex64> = (0..n).map(|k| self.ea.1[k] * a0[k] + h / 2.0 * la[k]).collect();
-        let b2: Vec<Complex64> = (0..n).map(|k| self.eb.1[k] * b0[k] + h / 2.0 * lb[k]).collect();
+        let a2: Vec<Complex64> = (0..n)
+            .map(|k| self.ea.1[k] * a0[k] + h / 2.0 * la[k])
+            .collect();
+        let b2: Vec<Complex64> = (0..n)
+            .map(|k| self.eb.1[k] * b0[k] + h / 2.0 * lb[k])
+            .collect();
         let (ma, mb) = self.reaction(&a2, &b2);
-        let a3: Vec<Complex64> = (0..n).map(|k| self.ea.0[k] * a0[k] + h * self.ea.1[k] * ma[k]).collect();
-        let b3: Vec<Complex64> = (0..n).map(|k| self.eb.0[k] * b0[k] + h * self.eb.1[k] * mb[k]).collect();
+        let a3: Vec<Complex64> = (0..n)
+            .map(|k| self.ea.0[k] * a0[k] + h * self.ea.1[k] * ma[k])
+            .collect();
+        let b3: Vec<Complex64> = (0..n)
+            .map(|k| self.eb.0[k] * b0[k] + h * self.eb.1[k] * mb[k])
+            .collect();
         let (na, nb) = self.reaction(&a3, &b3);
         for k in 0..n {
             let (e, eh) = (self.ea.0[k], self.ea.1[k]);
@@ -313,7 +390,15 @@ mod tests {
         // step 20× smaller than the solver's.
         let (feed, kill) = (0.03, 0.062);
         let (n, h) = (8, 1.0);
-        let mut solver = GrayScottSolver::new(n, 0.125, feed, kill, h, &vec![0.6; n * n], &vec![0.3; n * n]);
+        let mut solver = GrayScottSolver::new(
+            n,
+            0.125,
+            feed,
+            kill,
+            h,
+            &vec![0.6; n * n],
+            &vec![0.3; n * n],
+        );
         for _ in 0..50 {
             solver.step();
         }
@@ -330,7 +415,12 @@ mod tests {
         }
         let (pa, pb) = solver.physical();
         for k in 0..n * n {
-            assert!((pa[k] - a).abs() < 1e-6 && (pb[k] - b).abs() < 1e-6, "{} {} vs {a} {b}", pa[k], pb[k]);
+            assert!(
+                (pa[k] - a).abs() < 1e-6 && (pb[k] - b).abs() < 1e-6,
+                "{} {} vs {a} {b}",
+                pa[k],
+                pb[k]
+            );
         }
         assert!((a - 0.6).abs() > 0.05, "the reaction should act: {a}");
     }
@@ -341,7 +431,9 @@ mod tests {
         let (feed, kill, n) = (0.03, 0.062, 16);
         let l = 0.25;
         let kw = 2.0 * std::f64::consts::PI * 3.0 / l;
-        let wave: Vec<f64> = (0..n * n).map(|i| (kw * (i / n) as f64 * l / n as f64).cos()).collect();
+        let wave: Vec<f64> = (0..n * n)
+            .map(|i| (kw * (i / n) as f64 * l / n as f64).cos())
+            .collect();
         let a0: Vec<f64> = wave.iter().map(|w| 1.0 + 1e-6 * w).collect();
         let b0: Vec<f64> = wave.iter().map(|w| 1e-6 * w).collect();
         let mut solver = GrayScottSolver::new(n, l, feed, kill, 1.0, &a0, &b0);

@@ -35,6 +35,7 @@ mod spectral;
 mod system;
 mod vorticity;
 
+pub use common::SimStats;
 pub use euler::{EULER_OPEN_NAME, EULER_PERIODIC_NAME, EULER_WELL_GAMMAS, EulerConfig};
 pub use euler_solver::{EulerBoundary, EulerSolver, Limiter};
 #[cfg(feature = "hdf5")]
@@ -43,7 +44,8 @@ pub use gray_scott::{
     GRAY_SCOTT_DIFFUSION_A, GRAY_SCOTT_DIFFUSION_B, GRAY_SCOTT_NAME, GRAY_SCOTT_WELL_PATTERNS,
     GrayScottConfig,
 };
-pub use rayleigh_benard::{RAYLEIGH_BENARD_NAME, RAYLEIGH_CRITICAL_FREE_SLIP, RayleighBenardConfig};
+pub use rayleigh_benard::{
+    RAYLEIGH_BENARD_NAME, RAYLEIGH_CRITICAL_FREE_SLIP, RayleighBenardConfig,
+};
 pub use shear_flow::{SHEAR_FLOW_NAME, ShearFlowConfig};
-pub use common::SimStats;
 pub use system::{SimConfig, System};

@@ -84,12 +84,27 @@ impl Default for RayleighBenardConfig {
 impl RayleighBenardConfig {
     /// The Well's sampling (512 × 128 on 4 × 1, 200 frames every 0.25, 50 trajectories).
     pub fn well() -> Self {
-        RayleighBenardConfig { nx: 512, ny: 128, steps: 200, output_interval: 0.25, trajectories: 50, rayleigh: 1e6, ..Self::default() }
+        RayleighBenardConfig {
+            nx: 512,
+            ny: 128,
+            steps: 200,
+            output_interval: 0.25,
+            trajectories: 50,
+            rayleigh: 1e6,
+            ..Self::default()
+        }
     }
 
     /// A tiny setting for tests: 64 × 16, 2 trajectories, 27 frames, Ra = 1e5.
     pub fn tiny() -> Self {
-        RayleighBenardConfig { nx: 64, ny: 16, trajectories: 2, steps: 27, rayleigh: 1e5, ..Self::default() }
+        RayleighBenardConfig {
+            nx: 64,
+            ny: 16,
+            trajectories: 2,
+            steps: 27,
+            rayleigh: 1e5,
+            ..Self::default()
+        }
     }
 
     /// Sets the grid from a resolution `n`: `2n × n/2` on the 4 × 1 box (as many points as n²).
@@ -163,10 +178,18 @@ impl RayleighBenardConfig {
         common::check_positive("prandtl", self.prandtl)?;
         common::check_positive("length_x", self.length_x)?;
         if !(self.perturbation.is_finite() && self.perturbation >= 0.0) {
-            return Err(ConfigError::OutOfRange { name: "perturbation", range: "[0, ∞)", value: self.perturbation });
+            return Err(ConfigError::OutOfRange {
+                name: "perturbation",
+                range: "[0, ∞)",
+                value: self.perturbation,
+            });
         }
         if !(self.cfl > 0.0 && self.cfl <= 1.5) {
-            return Err(ConfigError::OutOfRange { name: "cfl", range: "(0, 1.5]", value: self.cfl });
+            return Err(ConfigError::OutOfRange {
+                name: "cfl",
+                range: "(0, 1.5]",
+                value: self.cfl,
+            });
         }
         Ok(())
     }
@@ -192,7 +215,9 @@ impl RayleighBenardConfig {
                 let y = j as f64 / self.ny as f64;
                 theta[i * nyd + j] = modes
                     .iter()
-                    .map(|(kx, m, a, ph)| a * (tau * kx * x + ph).cos() * (std::f64::consts::PI * m * y).sin())
+                    .map(|(kx, m, a, ph)| {
+                        a * (tau * kx * x + ph).cos() * (std::f64::consts::PI * m * y).sin()
+                    })
                     .sum::<f64>();
             }
         }
@@ -220,44 +245,72 @@ impl RayleighBenardConfig {
         };
         // Buoyancy oscillations (frequency ≤ 1 in free-fall units) bound the step too.
         let max_dt = 0.1f64.min(self.output_interval);
-        let (trajectories, stats) = common::run_trajectories(self.trajectories, self.steps, RAYLEIGH_BENARD_NAME, nx * nyd, |t, bar| {
-            let mut solver_steps = 0;
-            let theta = self.initial_theta(t);
-            let w0 = vec![0.0; nx * nyd];
-            let mut solver = VorticitySolver::new(nx, nyd, self.length_x, 2.0, coefficients, &w0, &theta);
-            let mut bufs = vec![Vec::with_capacity(nx * ny * self.steps); 2];
-            bufs.push(Vec::with_capacity(2 * nx * ny * self.steps));
-            for s in 0..self.steps {
-                if s > 0 {
-                    solver_steps += solver.advance(self.output_interval, self.cfl, max_dt);
-                    if !solver.is_finite() {
-                        return Err(Error::NonFinite { what: format!("rayleigh_benard trajectory {t} at step {s}") });
+        let (trajectories, stats) = common::run_trajectories(
+            self.trajectories,
+            self.steps,
+            RAYLEIGH_BENARD_NAME,
+            nx * nyd,
+            |t, bar| {
+                let mut solver_steps = 0;
+                let theta = self.initial_theta(t);
+                let w0 = vec![0.0; nx * nyd];
+                let mut solver =
+                    VorticitySolver::new(nx, nyd, self.length_x, 2.0, coefficients, &w0, &theta);
+                let mut bufs: Vec<Vec<f32>> = (0..2)
+                    .map(|_| Vec::with_capacity(nx * ny * self.steps))
+                    .collect();
+                bufs.push(Vec::with_capacity(2 * nx * ny * self.steps));
+                for s in 0..self.steps {
+                    if s > 0 {
+                        solver_steps += solver.advance(self.output_interval, self.cfl, max_dt);
+                        if !solver.is_finite() {
+                            return Err(Error::NonFinite {
+                                what: format!("rayleigh_benard trajectory {t} at step {s}"),
+                            });
+                        }
                     }
-                }
-                let snap = solver.snapshot();
-                for i in 0..nx {
-                    for j in 0..ny {
-                        let k = i * nyd + j;
-                        let y = j as f64 / ny as f64;
-                        bufs[0].push((1.0 - y + snap.scalar[k]) as f32);
-                        bufs[1].push(snap.pressure[k] as f32);
-                        bufs[2].extend([snap.u[k] as f32, snap.v[k] as f32]);
+                    let snap = solver.snapshot();
+                    for i in 0..nx {
+                        for j in 0..ny {
+                            let k = i * nyd + j;
+                            let y = j as f64 / ny as f64;
+                            bufs[0].push((1.0 - y + snap.scalar[k]) as f32);
+                            bufs[1].push(snap.pressure[k] as f32);
+                            bufs[2].extend([snap.u[k] as f32, snap.v[k] as f32]);
+                        }
                     }
+                    bar.inc(1);
                 }
-                bar.inc(1);
-            }
-            Ok((bufs, solver_steps))
-        })?;
+                Ok((bufs, solver_steps))
+            },
+        )?;
         let times = common::output_times(self.steps, self.output_interval);
-        let mut file = WellFile::new(RAYLEIGH_BENARD_NAME, &["x", "y"], &[nx, ny], self.trajectories, times)?;
+        let mut file = WellFile::new(
+            RAYLEIGH_BENARD_NAME,
+            &["x", "y"],
+            &[nx, ny],
+            self.trajectories,
+            times,
+        )?;
         file.coords = vec![
-            (0..nx).map(|i| (i as f64 * self.length_x / nx as f64) as f32).collect(),
+            (0..nx)
+                .map(|i| (i as f64 * self.length_x / nx as f64) as f32)
+                .collect(),
             (0..ny).map(|j| j as f32 / ny as f32).collect(),
         ];
         let specs = [
-            FieldSpec { name: "buoyancy", order: TensorOrder::Scalar },
-            FieldSpec { name: "pressure", order: TensorOrder::Scalar },
-            FieldSpec { name: "velocity", order: TensorOrder::Vector },
+            FieldSpec {
+                name: "buoyancy",
+                order: TensorOrder::Scalar,
+            },
+            FieldSpec {
+                name: "pressure",
+                order: TensorOrder::Scalar,
+            },
+            FieldSpec {
+                name: "velocity",
+                order: TensorOrder::Vector,
+            },
         ];
         common::push_fields(&mut file, &specs, trajectories)?;
         file.push_parameter("Rayleigh", self.rayleigh);

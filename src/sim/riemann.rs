@@ -16,8 +16,16 @@ pub struct RiemannState {
 
 /// Sod's shock tube: left `(1, 0, 1)`, right `(0.125, 0, 0.1)`.
 pub const SOD: (RiemannState, RiemannState) = (
-    RiemannState { rho: 1.0, u: 0.0, p: 1.0 },
-    RiemannState { rho: 0.125, u: 0.0, p: 0.1 },
+    RiemannState {
+        rho: 1.0,
+        u: 0.0,
+        p: 1.0,
+    },
+    RiemannState {
+        rho: 0.125,
+        u: 0.0,
+        p: 0.1,
+    },
 );
 
 /// Pressure function `f_K(p)` of one side and its derivative (Toro eq. 4.6–4.7).
@@ -31,7 +39,10 @@ fn side(p: f64, s: RiemannState, gamma: f64) -> (f64, f64) {
     } else {
         let e = (gamma - 1.0) / (2.0 * gamma);
         let r = (p / s.p).powf(e);
-        (2.0 * c / (gamma - 1.0) * (r - 1.0), (p / s.p).powf(-(gamma + 1.0) / (2.0 * gamma)) / (s.rho * c))
+        (
+            2.0 * c / (gamma - 1.0) * (r - 1.0),
+            (p / s.p).powf(-(gamma + 1.0) / (2.0 * gamma)) / (s.rho * c),
+        )
     }
 }
 
@@ -58,17 +69,26 @@ pub fn sample(l: RiemannState, r: RiemannState, gamma: f64, xi: f64) -> RiemannS
     let (ps, us) = star_state(l, r, gamma);
     let g1 = (gamma - 1.0) / (gamma + 1.0);
     // Mirror the right side onto the left so one code path samples both.
-    let (s, u_star, sign) = if xi <= us { (l, us, 1.0) } else { (RiemannState { u: -r.u, ..r }, -us, -1.0) };
+    let (s, u_star, sign) = if xi <= us {
+        (l, us, 1.0)
+    } else {
+        (RiemannState { u: -r.u, ..r }, -us, -1.0)
+    };
     let xi = sign * xi;
     let c = (gamma * s.p / s.rho).sqrt();
     let out = if ps > s.p {
         // Shock.
-        let speed = s.u - c * ((gamma + 1.0) / (2.0 * gamma) * ps / s.p + (gamma - 1.0) / (2.0 * gamma)).sqrt();
+        let speed = s.u
+            - c * ((gamma + 1.0) / (2.0 * gamma) * ps / s.p + (gamma - 1.0) / (2.0 * gamma)).sqrt();
         if xi < speed {
             s
         } else {
             let rho = s.rho * (ps / s.p + g1) / (g1 * ps / s.p + 1.0);
-            RiemannState { rho, u: u_star, p: ps }
+            RiemannState {
+                rho,
+                u: u_star,
+                p: ps,
+            }
         }
     } else {
         // Rarefaction.
@@ -77,15 +97,26 @@ pub fn sample(l: RiemannState, r: RiemannState, gamma: f64, xi: f64) -> RiemannS
         if xi < head {
             s
         } else if xi > tail {
-            RiemannState { rho: s.rho * (ps / s.p).powf(1.0 / gamma), u: u_star, p: ps }
+            RiemannState {
+                rho: s.rho * (ps / s.p).powf(1.0 / gamma),
+                u: u_star,
+                p: ps,
+            }
         } else {
             let k = 2.0 / (gamma + 1.0) + g1 / c * (s.u - xi);
             let rho = s.rho * k.powf(2.0 / (gamma - 1.0));
             let u = 2.0 / (gamma + 1.0) * (c + (gamma - 1.0) / 2.0 * s.u + xi);
-            RiemannState { rho, u, p: s.p * k.powf(2.0 * gamma / (gamma - 1.0)) }
+            RiemannState {
+                rho,
+                u,
+                p: s.p * k.powf(2.0 * gamma / (gamma - 1.0)),
+            }
         }
     };
-    RiemannState { u: sign * out.u, ..out }
+    RiemannState {
+        u: sign * out.u,
+        ..out
+    }
 }
 
 #[cfg(test)]

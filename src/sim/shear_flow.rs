@@ -73,12 +73,28 @@ impl Default for ShearFlowConfig {
 impl ShearFlowConfig {
     /// The Well's sampling (256 × 512 points, 200 frames every 0.1, 40 trajectories).
     pub fn well() -> Self {
-        ShearFlowConfig { nx: 256, ny: 512, steps: 200, trajectories: 40, reynolds: 1e4, layer_width: 0.02, ..Self::default() }
+        ShearFlowConfig {
+            nx: 256,
+            ny: 512,
+            steps: 200,
+            trajectories: 40,
+            reynolds: 1e4,
+            layer_width: 0.02,
+            ..Self::default()
+        }
     }
 
     /// A tiny setting for tests: 32 × 32, 2 trajectories, 27 frames, Re = 1e3, δ = 0.08.
     pub fn tiny() -> Self {
-        ShearFlowConfig { nx: 32, ny: 32, trajectories: 2, steps: 27, reynolds: 1e3, layer_width: 0.08, ..Self::default() }
+        ShearFlowConfig {
+            nx: 32,
+            ny: 32,
+            trajectories: 2,
+            steps: 27,
+            reynolds: 1e3,
+            layer_width: 0.08,
+            ..Self::default()
+        }
     }
 
     /// Sets a square `n × n` grid.
@@ -139,10 +155,18 @@ impl ShearFlowConfig {
         common::check_positive("schmidt", self.schmidt)?;
         common::check_positive("layer_width", self.layer_width)?;
         if !(self.perturbation.is_finite() && self.perturbation >= 0.0) {
-            return Err(ConfigError::OutOfRange { name: "perturbation", range: "[0, ∞)", value: self.perturbation });
+            return Err(ConfigError::OutOfRange {
+                name: "perturbation",
+                range: "[0, ∞)",
+                value: self.perturbation,
+            });
         }
         if !(self.cfl > 0.0 && self.cfl <= 1.5) {
-            return Err(ConfigError::OutOfRange { name: "cfl", range: "(0, 1.5]", value: self.cfl });
+            return Err(ConfigError::OutOfRange {
+                name: "cfl",
+                range: "(0, 1.5]",
+                value: self.cfl,
+            });
         }
         Ok(())
     }
@@ -153,7 +177,13 @@ impl ShearFlowConfig {
         let (nx, ny) = (self.nx, self.ny);
         let tau = 2.0 * std::f64::consts::PI;
         let modes: Vec<(f64, f64, f64)> = (1..=4)
-            .map(|m| (m as f64, rng.random_range(0.0..1.0) * self.perturbation / m as f64, rng.random_range(0.0..tau)))
+            .map(|m| {
+                (
+                    m as f64,
+                    rng.random_range(0.0..1.0) * self.perturbation / m as f64,
+                    rng.random_range(0.0..tau),
+                )
+            })
             .collect();
         let mut u = vec![0.0; nx * ny];
         let mut v = vec![0.0; nx * ny];
@@ -166,11 +196,19 @@ impl ShearFlowConfig {
                 let k = i * ny + j;
                 u[k] = ((y - 0.25) / d).tanh() - ((y - 0.75) / d).tanh() - 1.0;
                 s[k] = 0.5 * (u[k] + 1.0);
-                let envelope = (-((y - 0.25) / 0.1).powi(2)).exp() + (-((y - 0.75) / 0.1).powi(2)).exp();
-                v[k] = envelope * modes.iter().map(|(m, a, ph)| a * (tau * m * x + ph).sin()).sum::<f64>();
+                let envelope =
+                    (-((y - 0.25) / 0.1).powi(2)).exp() + (-((y - 0.75) / 0.1).powi(2)).exp();
+                v[k] = envelope
+                    * modes
+                        .iter()
+                        .map(|(m, a, ph)| a * (tau * m * x + ph).sin())
+                        .sum::<f64>();
             }
         }
-        let mean = [u.iter().sum::<f64>() / u.len() as f64, v.iter().sum::<f64>() / v.len() as f64];
+        let mean = [
+            u.iter().sum::<f64>() / u.len() as f64,
+            v.iter().sum::<f64>() / v.len() as f64,
+        ];
         (vorticity(nx, ny, 1.0, 1.0, &u, &v), s, mean)
     }
 
@@ -184,36 +222,73 @@ impl ShearFlowConfig {
         self.check()?;
         let n = self.nx * self.ny;
         let nu = 1.0 / self.reynolds;
-        let (trajectories, stats) = common::run_trajectories(self.trajectories, self.steps, SHEAR_FLOW_NAME, n, |t, bar| {
-            let mut solver_steps = 0;
-            let (w0, s0, mean) = self.initial_state(t);
-            let coefficients =
-                Coefficients { nu, kappa: nu / self.schmidt, buoyancy: 0.0, gradient: 0.0, mean, odd_y: false };
-            let mut solver = VorticitySolver::new(self.nx, self.ny, 1.0, 1.0, coefficients, &w0, &s0);
-            let mut bufs = vec![Vec::with_capacity(n * self.steps); 2];
-            bufs.push(Vec::with_capacity(2 * n * self.steps));
-            for s in 0..self.steps {
-                if s > 0 {
-                    solver_steps += solver.advance(self.output_interval, self.cfl, self.output_interval);
-                    if !solver.is_finite() {
-                        return Err(Error::NonFinite { what: format!("shear_flow trajectory {t} at step {s}") });
+        let (trajectories, stats) = common::run_trajectories(
+            self.trajectories,
+            self.steps,
+            SHEAR_FLOW_NAME,
+            n,
+            |t, bar| {
+                let mut solver_steps = 0;
+                let (w0, s0, mean) = self.initial_state(t);
+                let coefficients = Coefficients {
+                    nu,
+                    kappa: nu / self.schmidt,
+                    buoyancy: 0.0,
+                    gradient: 0.0,
+                    mean,
+                    odd_y: false,
+                };
+                let mut solver =
+                    VorticitySolver::new(self.nx, self.ny, 1.0, 1.0, coefficients, &w0, &s0);
+                let mut bufs: Vec<Vec<f32>> =
+                    (0..2).map(|_| Vec::with_capacity(n * self.steps)).collect();
+                bufs.push(Vec::with_capacity(2 * n * self.steps));
+                for s in 0..self.steps {
+                    if s > 0 {
+                        solver_steps +=
+                            solver.advance(self.output_interval, self.cfl, self.output_interval);
+                        if !solver.is_finite() {
+                            return Err(Error::NonFinite {
+                                what: format!("shear_flow trajectory {t} at step {s}"),
+                            });
+                        }
                     }
+                    let snap = solver.snapshot();
+                    common::append_f32(&mut bufs[0], &snap.scalar);
+                    common::append_f32(&mut bufs[1], &snap.pressure);
+                    bufs[2].extend(
+                        snap.u
+                            .iter()
+                            .zip(&snap.v)
+                            .flat_map(|(&a, &b)| [a as f32, b as f32]),
+                    );
+                    bar.inc(1);
                 }
-                let snap = solver.snapshot();
-                common::append_f32(&mut bufs[0], &snap.scalar);
-                common::append_f32(&mut bufs[1], &snap.pressure);
-                bufs[2].extend(snap.u.iter().zip(&snap.v).flat_map(|(&a, &b)| [a as f32, b as f32]));
-                bar.inc(1);
-            }
-            Ok((bufs, solver_steps))
-        })?;
+                Ok((bufs, solver_steps))
+            },
+        )?;
         let times = common::output_times(self.steps, self.output_interval);
-        let mut file = WellFile::new(SHEAR_FLOW_NAME, &["x", "y"], &[self.nx, self.ny], self.trajectories, times)?;
+        let mut file = WellFile::new(
+            SHEAR_FLOW_NAME,
+            &["x", "y"],
+            &[self.nx, self.ny],
+            self.trajectories,
+            times,
+        )?;
         file.coords = vec![grid_points(self.nx), grid_points(self.ny)];
         let specs = [
-            FieldSpec { name: "tracer", order: TensorOrder::Scalar },
-            FieldSpec { name: "pressure", order: TensorOrder::Scalar },
-            FieldSpec { name: "velocity", order: TensorOrder::Vector },
+            FieldSpec {
+                name: "tracer",
+                order: TensorOrder::Scalar,
+            },
+            FieldSpec {
+                name: "pressure",
+                order: TensorOrder::Scalar,
+            },
+            FieldSpec {
+                name: "velocity",
+                order: TensorOrder::Vector,
+            },
         ];
         common::push_fields(&mut file, &specs, trajectories)?;
         file.push_parameter("Reynolds", self.reynolds);
@@ -235,7 +310,8 @@ pub(crate) fn vorticity(nx: usize, ny: usize, lx: f64, ly: f64, u: &[f64], v: &[
     use rustfft::num_complex::Complex64;
     let mut fft = Fft2::new(nx, ny, lx, ly);
     let zero = vec![Complex64::new(0.0, 0.0); nx * ny];
-    let (mut uh, mut vh, mut du, mut dv, mut work) = (zero.clone(), zero.clone(), zero.clone(), zero.clone(), zero);
+    let (mut uh, mut vh, mut du, mut dv, mut work) =
+        (zero.clone(), zero.clone(), zero.clone(), zero.clone(), zero);
     fft.forward(u, &mut uh);
     fft.forward(v, &mut vh);
     derivative(&fft, &vh, true, &mut dv);

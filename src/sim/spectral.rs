@@ -33,7 +33,11 @@ pub(crate) struct Fft2 {
 
 /// Integer mode number of FFT index `i` of `n`.
 fn mode(i: usize, n: usize) -> i64 {
-    if i < n.div_ceil(2) { i as i64 } else { i as i64 - n as i64 }
+    if i < n.div_ceil(2) {
+        i as i64
+    } else {
+        i as i64 - n as i64
+    }
 }
 
 fn wavenumbers(n: usize, length: f64) -> Vec<f64> {
@@ -41,7 +45,11 @@ fn wavenumbers(n: usize, length: f64) -> Vec<f64> {
         .map(|i| {
             let m = mode(i, n);
             // The Nyquist mode has no sign: its derivative is set to zero.
-            if n % 2 == 0 && i == n / 2 { 0.0 } else { 2.0 * std::f64::consts::PI * m as f64 / length }
+            if n % 2 == 0 && i == n / 2 {
+                0.0
+            } else {
+                2.0 * std::f64::consts::PI * m as f64 / length
+            }
         })
         .collect()
 }
@@ -137,7 +145,11 @@ impl Fft2 {
 pub(crate) fn derivative(fft: &Fft2, spec: &[Complex64], along_x: bool, out: &mut [Complex64]) {
     let ny = fft.ny;
     for (idx, (o, s)) in out.iter_mut().zip(spec).enumerate() {
-        let k = if along_x { fft.kx[idx / ny] } else { fft.ky[idx % ny] };
+        let k = if along_x {
+            fft.kx[idx / ny]
+        } else {
+            fft.ky[idx % ny]
+        };
         *o = Complex64::new(-k * s.im, k * s.re);
     }
 }
@@ -154,7 +166,10 @@ mod tests {
         let tau = 2.0 * std::f64::consts::PI;
         let f: Vec<f64> = (0..nx * ny)
             .map(|idx| {
-                let (x, y) = ((idx / ny) as f64 * lx / nx as f64, (idx % ny) as f64 * ly / ny as f64);
+                let (x, y) = (
+                    (idx / ny) as f64 * lx / nx as f64,
+                    (idx % ny) as f64 * ly / ny as f64,
+                );
                 (tau * 3.0 * x / lx).sin() * (tau * 2.0 * y / ly).cos()
             })
             .collect();
@@ -169,10 +184,13 @@ mod tests {
         let mut d = spec.clone();
         derivative(&fft, &spec, true, &mut d);
         fft.inverse(&d, &mut work, &mut back);
-        for idx in 0..nx * ny {
-            let (x, y) = ((idx / ny) as f64 * lx / nx as f64, (idx % ny) as f64 * ly / ny as f64);
+        for (idx, got) in back.iter().enumerate() {
+            let (x, y) = (
+                (idx / ny) as f64 * lx / nx as f64,
+                (idx % ny) as f64 * ly / ny as f64,
+            );
             let want = tau * 3.0 / lx * (tau * 3.0 * x / lx).cos() * (tau * 2.0 * y / ly).cos();
-            assert!((back[idx] - want).abs() < 1e-10, "{} vs {want}", back[idx]);
+            assert!((got - want).abs() < 1e-10, "{got} vs {want}");
         }
     }
 }

@@ -6,8 +6,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::euler::{EULER_OPEN_NAME, EULER_PERIODIC_NAME, EulerConfig};
 use super::common::SimStats;
+use super::euler::{EULER_OPEN_NAME, EULER_PERIODIC_NAME, EulerConfig};
 use super::euler_solver::EulerBoundary;
 use super::gray_scott::{GRAY_SCOTT_NAME, GrayScottConfig};
 use super::rayleigh_benard::{RAYLEIGH_BENARD_NAME, RayleighBenardConfig};
@@ -73,7 +73,14 @@ impl System {
     /// shear flow (Re, Sc) ∈ {(5e3, 1), (1e4, 0.5), (2e3, 2), (5e3, 0.2)};
     /// Rayleigh–Bénard (Ra, Pr) ∈ {(3e5, 1), (1e5, 2), (1e6, 0.5), (2e5, 4)};
     /// Gray–Scott: The Well's six patterns, spots first.
-    pub fn configuration(self, index: usize, n: usize, trajectories: usize, steps: usize, seed: u64) -> SimConfig {
+    pub fn configuration(
+        self,
+        index: usize,
+        n: usize,
+        trajectories: usize,
+        steps: usize,
+        seed: u64,
+    ) -> SimConfig {
         let i = index % self.n_configurations();
         match self {
             System::EulerPeriodic | System::EulerOpen => {
@@ -146,13 +153,16 @@ impl FromStr for System {
     fn from_str(s: &str) -> Result<Self, ConfigError> {
         let s = s.trim().to_ascii_lowercase().replace('-', "_");
         match s.as_str() {
-            "euler_multi_quadrants_periodicbc" | "euler_multi_quadrants" | "euler" | "euler_periodic" => {
-                Ok(System::EulerPeriodic)
-            }
+            "euler_multi_quadrants_periodicbc"
+            | "euler_multi_quadrants"
+            | "euler"
+            | "euler_periodic" => Ok(System::EulerPeriodic),
             "euler_multi_quadrants_openbc" | "euler_open" => Ok(System::EulerOpen),
             "shear_flow" | "shear" => Ok(System::ShearFlow),
             "rayleigh_benard" | "rb" => Ok(System::RayleighBenard),
-            "gray_scott_reaction_diffusion" | "gray_scott" | "gs" => Ok(System::GrayScottReactionDiffusion),
+            "gray_scott_reaction_diffusion" | "gray_scott" | "gs" => {
+                Ok(System::GrayScottReactionDiffusion)
+            }
             _ => Err(ConfigError::Unknown {
                 kind: "system",
                 name: s,

@@ -58,7 +58,15 @@ pub(crate) struct VorticitySolver {
 
 impl VorticitySolver {
     /// A solver on an `nx × ny` periodic box `lx × ly` from physical ω and s.
-    pub fn new(nx: usize, ny: usize, lx: f64, ly: f64, c: Coefficients, w0: &[f64], s0: &[f64]) -> Self {
+    pub fn new(
+        nx: usize,
+        ny: usize,
+        lx: f64,
+        ly: f64,
+        c: Coefficients,
+        w0: &[f64],
+        s0: &[f64],
+    ) -> Self {
         let mut fft = Fft2::new(nx, ny, lx, ly);
         let n = nx * ny;
         let zero = vec![C::new(0.0, 0.0); n];
@@ -110,7 +118,11 @@ impl VorticitySolver {
     fn velocity_hat(fft: &Fft2, w: &[C], u: &mut [C], v: &mut [C]) {
         let ny = fft.ny;
         for k in 0..w.len() {
-            let psi = if fft.k2[k] > 0.0 { w[k] / fft.k2[k] } else { C::new(0.0, 0.0) };
+            let psi = if fft.k2[k] > 0.0 {
+                w[k] / fft.k2[k]
+            } else {
+                C::new(0.0, 0.0)
+            };
             let (kx, ky) = (fft.kx[k / ny], fft.ky[k % ny]);
             u[k] = C::new(-ky * psi.im, ky * psi.re); // i ky ψ
             v[k] = C::new(kx * psi.im, -kx * psi.re); // −i kx ψ
@@ -120,9 +132,13 @@ impl VorticitySolver {
     /// Explicit right-hand sides `(N_ω, N_s)` of state `(w, s)`.
     fn rhs(&mut self, w: &[C], s: &[C], nw: &mut [C], ns: &mut [C]) {
         let fft = &mut self.fft;
-        let [su, sv, sd, work] = &mut self.spec[..] else { unreachable!() };
+        let [su, sv, sd, work] = &mut self.spec[..] else {
+            unreachable!()
+        };
         Self::velocity_hat(fft, w, su, sv);
-        let [u, v, wx, wy, sx, sy] = &mut self.phys[..] else { unreachable!() };
+        let [u, v, wx, wy, sx, sy] = &mut self.phys[..] else {
+            unreachable!()
+        };
         fft.inverse(su, work, u);
         fft.inverse(sv, work, v);
         derivative(fft, w, true, sd);
@@ -163,17 +179,21 @@ impl VorticitySolver {
     }
 
     fn fft_dx(&self) -> f64 {
-        2.0 * std::f64::consts::PI / (self.fft.kx.get(1).copied().unwrap_or(1.0) * self.fft.nx as f64)
+        2.0 * std::f64::consts::PI
+            / (self.fft.kx.get(1).copied().unwrap_or(1.0) * self.fft.nx as f64)
     }
 
     fn fft_dy(&self) -> f64 {
-        2.0 * std::f64::consts::PI / (self.fft.ky.get(1).copied().unwrap_or(1.0) * self.fft.ny as f64)
+        2.0 * std::f64::consts::PI
+            / (self.fft.ky.get(1).copied().unwrap_or(1.0) * self.fft.ny as f64)
     }
 
     /// Physical velocity `(u, v)`, the mean included.
     pub fn velocity(&mut self) -> (Vec<f64>, Vec<f64>) {
         let n = self.fft.len();
-        let [su, sv, _, work] = &mut self.spec[..] else { unreachable!() };
+        let [su, sv, _, work] = &mut self.spec[..] else {
+            unreachable!()
+        };
         Self::velocity_hat(&self.fft, &self.w, su, sv);
         let (mut u, mut v) = (vec![0.0; n], vec![0.0; n]);
         self.fft.inverse(su, work, &mut u);
@@ -192,7 +212,9 @@ impl VorticitySolver {
         let ny = self.fft.ny;
         let (u, v) = self.velocity();
         let mut scalar = vec![0.0; n];
-        let [a, b, c, work] = &mut self.spec[..] else { unreachable!() };
+        let [a, b, c, work] = &mut self.spec[..] else {
+            unreachable!()
+        };
         self.fft.inverse(&self.s, work, &mut scalar);
         let uu: Vec<f64> = u.iter().map(|x| x * x).collect();
         let uv: Vec<f64> = u.iter().zip(&v).map(|(x, y)| x * y).collect();
@@ -213,19 +235,30 @@ impl VorticitySolver {
         let spec = work.clone();
         let mut pressure = vec![0.0; n];
         self.fft.inverse(&spec, a, &mut pressure);
-        Snapshot { u, v, scalar, pressure }
+        Snapshot {
+            u,
+            v,
+            scalar,
+            pressure,
+        }
     }
 
     /// One Lawson IF-RK4 step of size `h`.
     pub fn step(&mut self, h: f64) {
         let n = self.fft.len();
         let mut st = std::mem::take(&mut self.stage);
-        let (ew_h, es_h): (Vec<f64>, Vec<f64>) =
-            self.fft.k2.iter().map(|k2| ((-self.c.nu * k2 * h).exp(), (-self.c.kappa * k2 * h).exp())).unzip();
+        let (ew_h, es_h): (Vec<f64>, Vec<f64>) = self
+            .fft
+            .k2
+            .iter()
+            .map(|k2| ((-self.c.nu * k2 * h).exp(), (-self.c.kappa * k2 * h).exp()))
+            .unzip();
         let ew_half: Vec<f64> = ew_h.iter().map(|e| e.sqrt()).collect();
         let es_half: Vec<f64> = es_h.iter().map(|e| e.sqrt()).collect();
         let (w0, s0) = (self.w.clone(), self.s.clone());
-        let [aw, as_, bw, bs, cw, cs, dw, ds, qw, qs] = &mut st[..] else { unreachable!() };
+        let [aw, as_, bw, bs, cw, cs, dw, ds, qw, qs] = &mut st[..] else {
+            unreachable!()
+        };
         self.rhs(&w0, &s0, aw, as_);
         for k in 0..n {
             qw[k] = ew_half[k] * (w0[k] + 0.5 * h * aw[k]);
@@ -258,7 +291,11 @@ impl VorticitySolver {
     /// Returns the number of steps taken.
     pub fn advance(&mut self, interval: f64, cfl: f64, max_dt: f64) -> usize {
         let rate = self.advective_rate();
-        let dt = if rate > 0.0 { (cfl / rate).min(max_dt) } else { max_dt };
+        let dt = if rate > 0.0 {
+            (cfl / rate).min(max_dt)
+        } else {
+            max_dt
+        };
         let n = (interval / dt).ceil().max(1.0) as usize;
         for _ in 0..n {
             self.step(interval / n as f64);
@@ -268,7 +305,10 @@ impl VorticitySolver {
 
     /// Whether every spectral coefficient is finite.
     pub fn is_finite(&self) -> bool {
-        self.w.iter().chain(&self.s).all(|c| c.re.is_finite() && c.im.is_finite())
+        self.w
+            .iter()
+            .chain(&self.s)
+            .all(|c| c.re.is_finite() && c.im.is_finite())
     }
 }
 
@@ -278,7 +318,14 @@ mod tests {
     use std::f64::consts::PI;
 
     fn coefficients(nu: f64, kappa: f64, mean: [f64; 2]) -> Coefficients {
-        Coefficients { nu, kappa, buoyancy: 0.0, gradient: 0.0, mean, odd_y: false }
+        Coefficients {
+            nu,
+            kappa,
+            buoyancy: 0.0,
+            gradient: 0.0,
+            mean,
+            odd_y: false,
+        }
     }
 
     fn grid(n: usize, l: f64) -> impl Iterator<Item = (f64, f64)> {
@@ -294,9 +341,19 @@ mod tests {
     fn taylor_green_energy_decays_at_the_analytic_rate() {
         // u = sin x cos y, v = −cos x sin y, ω = 2 sin x sin y: E(t) = E(0) exp(−4νt).
         let (n, nu) = (32, 0.05);
-        let w0: Vec<f64> = grid(n, 2.0 * PI).map(|(x, y)| 2.0 * x.sin() * y.sin()).collect();
+        let w0: Vec<f64> = grid(n, 2.0 * PI)
+            .map(|(x, y)| 2.0 * x.sin() * y.sin())
+            .collect();
         let s0: Vec<f64> = grid(n, 2.0 * PI).map(|(x, _)| x.cos()).collect();
-        let mut solver = VorticitySolver::new(n, n, 2.0 * PI, 2.0 * PI, coefficients(nu, nu, [0.0; 2]), &w0, &s0);
+        let mut solver = VorticitySolver::new(
+            n,
+            n,
+            2.0 * PI,
+            2.0 * PI,
+            coefficients(nu, nu, [0.0; 2]),
+            &w0,
+            &s0,
+        );
         let e0 = energy(&mut solver);
         assert!((e0 - 0.25).abs() < 1e-12, "{e0}");
         let mut steps = 0;
@@ -320,10 +377,22 @@ mod tests {
         // Galerkin-truncated 2D Euler conserves both quadratic invariants; RK4 errs O(dt⁴).
         let n = 32;
         let w0: Vec<f64> = grid(n, 2.0 * PI)
-            .map(|(x, y)| (x + 0.3).sin() * (2.0 * y).cos() + 0.7 * (3.0 * x - y).cos() + 0.4 * (x + 2.0 * y).sin())
+            .map(|(x, y)| {
+                (x + 0.3).sin() * (2.0 * y).cos()
+                    + 0.7 * (3.0 * x - y).cos()
+                    + 0.4 * (x + 2.0 * y).sin()
+            })
             .collect();
         let s0 = vec![0.0; n * n];
-        let mut solver = VorticitySolver::new(n, n, 2.0 * PI, 2.0 * PI, coefficients(0.0, 0.0, [0.0; 2]), &w0, &s0);
+        let mut solver = VorticitySolver::new(
+            n,
+            n,
+            2.0 * PI,
+            2.0 * PI,
+            coefficients(0.0, 0.0, [0.0; 2]),
+            &w0,
+            &s0,
+        );
         let enstrophy = |s: &VorticitySolver| s.w.iter().map(|c| c.norm_sqr()).sum::<f64>();
         let (e0, z0) = (energy(&mut solver), enstrophy(&solver));
         for _ in 0..10 {
@@ -336,7 +405,11 @@ mod tests {
         let mut w1 = vec![0.0; n * n];
         let mut work = solver.w.clone();
         solver.fft.inverse(&solver.w.clone(), &mut work, &mut w1);
-        let change = w0.iter().zip(&w1).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let change = w0
+            .iter()
+            .zip(&w1)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         assert!(change > 0.1, "{change}");
     }
 
@@ -345,9 +418,12 @@ mod tests {
         let n = 32;
         let (u0, v0) = (0.3, -0.2);
         let tau = 2.0 * PI;
-        let s0: Vec<f64> = grid(n, 1.0).map(|(x, y)| (tau * x).sin() * (2.0 * tau * y).cos()).collect();
+        let s0: Vec<f64> = grid(n, 1.0)
+            .map(|(x, y)| (tau * x).sin() * (2.0 * tau * y).cos())
+            .collect();
         let w0 = vec![0.0; n * n];
-        let mut solver = VorticitySolver::new(n, n, 1.0, 1.0, coefficients(0.0, 0.0, [u0, v0]), &w0, &s0);
+        let mut solver =
+            VorticitySolver::new(n, n, 1.0, 1.0, coefficients(0.0, 0.0, [u0, v0]), &w0, &s0);
         solver.advance(0.7, 0.1, 0.05); // RK4 phase error ~ (ωh)⁵: small steps
         let snap = solver.snapshot();
         let t = solver.time();

@@ -96,6 +96,14 @@ pub enum Error {
     /// A loss became NaN or infinite during training.
     #[error("loss is {value} at step {step}")]
     Divergence { step: usize, value: f32 },
+    /// A named variable (a weight, an optimiser state tensor) is missing where it must be.
+    #[error("{what}: missing variable `{name}`")]
+    MissingVariable {
+        /// Where it was looked for.
+        what: String,
+        /// The variable's name.
+        name: String,
+    },
     /// JSON (de)serialisation failed.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),

@@ -371,3 +371,65 @@ impl WellDataset {
         })
     }
 }
+
+impl WellDataset {
+    /// A one-table summary: name, split, files, trajectories, windows, shape, channels,
+    /// boundary conditions.
+    fn summary_rows(&self) -> Vec<(&'static str, String)> {
+        let h = self.header();
+        let bcs: Vec<String> = h
+            .boundary_conditions
+            .iter()
+            .map(|b| format!("{}: {:?}", b.associated_dims.join(","), b.bc_type))
+            .collect();
+        vec![
+            ("dataset", self.name.clone()),
+            ("split", self.split.to_string()),
+            ("files", self.n_files().to_string()),
+            ("trajectories", self.n_trajectories().to_string()),
+            ("steps per trajectory", h.n_steps().to_string()),
+            ("spatial shape", format!("{:?}", h.spatial_shape)),
+            ("channels", self.channel_names.join(", ")),
+            (
+                "window",
+                format!(
+                    "{} in + {} out, dt {}",
+                    self.spec.n_steps_input, self.spec.n_steps_output, self.spec.dt
+                ),
+            ),
+            ("windows", self.len().to_string()),
+            ("boundary conditions", bcs.join("; ")),
+        ]
+    }
+
+    /// Renders the summary as an HTML table in evcxr.
+    pub fn evcxr_display(&self) {
+        let rows: String = self
+            .summary_rows()
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "<tr><th style=\"text-align:left\">{k}</th><td>{}</td></tr>",
+                    html_escape(v)
+                )
+            })
+            .collect();
+        println!("EVCXR_BEGIN_CONTENT text/html\n<table>{rows}</table>\nEVCXR_END_CONTENT");
+    }
+}
+
+impl std::fmt::Display for WellDataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (k, v) in self.summary_rows() {
+            writeln!(f, "{k:>22}: {v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Escapes `&`, `<`, `>` for HTML text.
+pub(crate) fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

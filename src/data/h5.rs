@@ -519,6 +519,7 @@ impl WellReader {
                 std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
             ));
         }
+        guard_global_heaps(&path)?;
         let file = hdf5::File::open(&path).map_err(h5err(&path))?;
         let (header, stored) = read_header(&path, &file)?;
         Ok(WellReader {
@@ -782,6 +783,62 @@ fn tile(data: &[f32], src: &[usize], dst: &[usize]) -> Vec<f32> {
             data[j]
         })
         .collect()
+}
+
+/// Bytes of a file scanned for global heap collections: the whole file up to this size,
+/// else its first part (where writers put attribute metadata, before bulk data).
+const HEAP_SCAN_BYTES: u64 = 64 << 20;
+
+/// Rejects files with a corrupt global heap collection that would make the HDF5 library
+/// loop forever.
+///
+/// HDF5 (2.x, `H5HG__cache_heap_deserialize`) never terminates on a collection whose
+/// free-space object (index 0) has length zero: it advances by zero bytes. Variable-length
+/// strings, which every Well file holds in its attributes, live in these collections, so a
+/// flipped byte there would hang a read. We walk each `GCOL` collection as HDF5 does and
+/// refuse the file if the walk would stall.
+fn guard_global_heaps(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    file.take(HEAP_SCAN_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    const HDR: usize = 16; // GCOL, version, 3 reserved, 8-byte collection size
+    let mut at = 0;
+    while let Some(off) = bytes[at..].windows(4).position(|w| w == b"GCOL") {
+        let start = at + off;
+        at = start + 4;
+        let Some(size) = bytes.get(start + 8..start + 16) else {
+            break;
+        };
+        let size = u64::from_le_bytes(size.try_into().expect("8 bytes")) as usize;
+        let Some(end) = start.checked_add(size).filter(|&e| e <= bytes.len()) else {
+            continue;
+        };
+        let mut p = start + HDR;
+        while p < end {
+            if p + 16 > end {
+                break; // trailing free space
+            }
+            let idx = u16::from_le_bytes([bytes[p], bytes[p + 1]]);
+            let len =
+                u64::from_le_bytes(bytes[p + 8..p + 16].try_into().expect("8 bytes")) as usize;
+            let need = if idx > 0 {
+                16usize.saturating_add(len.saturating_add(7) & !7)
+            } else {
+                len
+            };
+            if need == 0 {
+                return Err(Error::format(
+                    path,
+                    format!("corrupt global heap collection at byte {start} (zero-length object)"),
+                ));
+            }
+            p = p.saturating_add(need);
+        }
+    }
+    Ok(())
 }
 
 fn parse_bc(path: &Path, s: &str) -> Result<BoundaryType> {

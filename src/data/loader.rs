@@ -59,7 +59,10 @@ impl Default for LoaderConfig {
 impl LoaderConfig {
     /// A config with this batch size and defaults otherwise.
     pub fn new(batch_size: usize) -> Self {
-        LoaderConfig { batch_size, ..Default::default() }
+        LoaderConfig {
+            batch_size,
+            ..Default::default()
+        }
     }
     /// Sets the shard: this worker's `rank` of `world_size`.
     pub fn with_shard(mut self, rank: usize, world_size: usize) -> Self {
@@ -85,10 +88,16 @@ impl LoaderConfig {
     /// Checks the rules: positive batch size and world size, rank below world size.
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.batch_size == 0 {
-            return Err(ConfigError::NotPositive { name: "batch_size", value: 0.0 });
+            return Err(ConfigError::NotPositive {
+                name: "batch_size",
+                value: 0.0,
+            });
         }
         if self.world_size == 0 {
-            return Err(ConfigError::NotPositive { name: "world_size", value: 0.0 });
+            return Err(ConfigError::NotPositive {
+                name: "world_size",
+                value: 0.0,
+            });
         }
         if self.rank >= self.world_size {
             return Err(ConfigError::OutOfRange {
@@ -98,7 +107,10 @@ impl LoaderConfig {
             });
         }
         if self.unique_batches == Some(0) {
-            return Err(ConfigError::NotPositive { name: "unique_batches", value: 0.0 });
+            return Err(ConfigError::NotPositive {
+                name: "unique_batches",
+                value: 0.0,
+            });
         }
         Ok(())
     }
@@ -124,7 +136,11 @@ pub struct Batch {
 impl Batch {
     /// The batch as a tensor on `device`.
     pub fn to_tensor(&self, device: &Device) -> Result<Tensor> {
-        Ok(Tensor::from_slice(&self.data, self.shape.as_slice(), device)?)
+        Ok(Tensor::from_slice(
+            &self.data,
+            self.shape.as_slice(),
+            device,
+        )?)
     }
 }
 
@@ -187,7 +203,11 @@ impl Plan {
 
     fn next(&mut self) -> (usize, Vec<usize>, usize) {
         let n = self.shards.len();
-        let d = if n == 1 { 0 } else { self.pick.random_range(0..n) };
+        let d = if n == 1 {
+            0
+        } else {
+            self.pick.random_range(0..n)
+        };
         if self.cursor[d] >= self.queues[d].len() {
             self.pass[d] += 1;
             self.refill(d);
@@ -212,7 +232,10 @@ pub struct Loader {
 impl std::fmt::Debug for Loader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Loader")
-            .field("datasets", &self.datasets.iter().map(|d| d.name()).collect::<Vec<_>>())
+            .field(
+                "datasets",
+                &self.datasets.iter().map(|d| d.name()).collect::<Vec<_>>(),
+            )
             .field("channel_names", &self.channel_names)
             .finish()
     }
@@ -224,7 +247,9 @@ impl Loader {
     /// All datasets must cut windows of the same length.
     pub fn new(datasets: Vec<WellDataset>, cfg: LoaderConfig) -> Result<Self> {
         cfg.check()?;
-        let first = datasets.first().ok_or_else(|| Error::Empty { what: "loader datasets".into() })?;
+        let first = datasets.first().ok_or_else(|| Error::Empty {
+            what: "loader datasets".into(),
+        })?;
         let frames = first.spec().n_frames();
         let mut channel_names: Vec<String> = Vec::new();
         let mut active = Vec::new();
@@ -264,7 +289,9 @@ impl Loader {
             let (tx, rx) = sync_channel(cfg.prefetch);
             let plan = loader.plan.take().expect("plan present");
             let (datasets, active) = (loader.datasets.clone(), loader.active.clone());
-            loader.worker = Some(std::thread::spawn(move || prefetch(plan, datasets, active, tx)));
+            loader.worker = Some(std::thread::spawn(move || {
+                prefetch(plan, datasets, active, tx)
+            }));
             loader.rx = Some(rx);
         }
         Ok(loader)
@@ -284,7 +311,9 @@ impl Loader {
     #[allow(clippy::should_implement_trait)] // fallible and endless: not an Iterator
     pub fn next(&mut self) -> Result<Batch> {
         if let Some(rx) = &self.rx {
-            return rx.recv().map_err(|_| Error::Msg("loader thread stopped".into()))?;
+            return rx
+                .recv()
+                .map_err(|_| Error::Msg("loader thread stopped".into()))?;
         }
         let plan = self.plan.as_mut().expect("plan present without prefetch");
         let (d, windows, pass) = plan.next();
@@ -332,12 +361,23 @@ fn read_batch(
     }
     let mut shape = vec![windows.len()];
     shape.extend(ds.window_shape());
-    Ok(Batch { data, shape, dataset: d, active_channels: active[d].clone(), windows, pass })
+    Ok(Batch {
+        data,
+        shape,
+        dataset: d,
+        active_channels: active[d].clone(),
+        windows,
+        pass,
+    })
 }
 
 /// The windows of one plan, for tests: which (dataset, windows, pass) come in order.
 #[cfg(test)]
-pub(crate) fn plan_sequence(lens: &[usize], cfg: &LoaderConfig, n: usize) -> Vec<(usize, Vec<usize>, usize)> {
+pub(crate) fn plan_sequence(
+    lens: &[usize],
+    cfg: &LoaderConfig,
+    n: usize,
+) -> Vec<(usize, Vec<usize>, usize)> {
     let mut p = Plan::new(lens, cfg).unwrap();
     (0..n).map(|_| p.next()).collect()
 }
@@ -372,7 +412,11 @@ mod tests {
         assert_eq!(passes, [0, 0, 0, 1, 1, 1, 2, 2, 2]);
         let pass0: Vec<usize> = seq[..3].iter().flat_map(|s| s.1.clone()).collect();
         let pass1: Vec<usize> = seq[3..6].iter().flat_map(|s| s.1.clone()).collect();
-        assert_eq!(pass0.iter().collect::<HashSet<_>>().len(), 6, "unique within a pass");
+        assert_eq!(
+            pass0.iter().collect::<HashSet<_>>().len(),
+            6,
+            "unique within a pass"
+        );
         assert_ne!(pass0, pass1, "reseeded between passes");
         // deterministic for a seed, different for another
         assert_eq!(seq, plan_sequence(&[40], &cfg, 9));
@@ -394,11 +438,20 @@ mod tests {
 
     #[test]
     fn bad_configs_are_typed_errors() {
-        assert!(matches!(LoaderConfig::new(0).check(), Err(ConfigError::NotPositive { name: "batch_size", .. })));
+        assert!(matches!(
+            LoaderConfig::new(0).check(),
+            Err(ConfigError::NotPositive {
+                name: "batch_size",
+                ..
+            })
+        ));
         assert!(matches!(
             LoaderConfig::new(1).with_shard(2, 2).check(),
             Err(ConfigError::OutOfRange { name: "rank", .. })
         ));
-        assert!(matches!(Plan::new(&[1], &LoaderConfig::new(1).with_shard(1, 2)), Err(Error::Empty { .. })));
+        assert!(matches!(
+            Plan::new(&[1], &LoaderConfig::new(1).with_shard(1, 2)),
+            Err(Error::Empty { .. })
+        ));
     }
 }

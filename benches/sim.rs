@@ -5,6 +5,8 @@
 //! 2 trajectories in parallel (one per core) at its default 64²-class grid; the median of
 //! 3 repeats is reported. `PHYSTOK_BENCH_RESOLUTION=128` changes the grid;
 //! `PHYSTOK_BENCH_SYSTEM=euler` runs only the systems whose name starts with it.
+//! Without `--bench` (as under `cargo test --all-targets`) it runs one quick pass at 16²
+//! as a smoke test.
 
 use phystok::sim::{SimStats, System};
 
@@ -14,13 +16,15 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 fn main() -> phystok::Result<()> {
+    let full = std::env::args().any(|a| a == "--bench");
+    let (default_n, repeats) = if full { (64, 3) } else { (16, 1) };
     let n: usize = std::env::var("PHYSTOK_BENCH_RESOLUTION")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(64);
+        .unwrap_or(default_n);
     let threads = rayon::current_num_threads();
     println!(
-        "sim throughput, resolution {n}, {threads} rayon threads, 2 trajectories, 32 frames, median of 3"
+        "sim throughput, resolution {n}, {threads} rayon threads, 2 trajectories, 32 frames, median of {repeats}"
     );
     println!(
         "{:<36} {:>10} {:>12} {:>10} {:>16}",
@@ -36,7 +40,7 @@ fn main() -> phystok::Result<()> {
         }
         let config = system.configuration(0, n, 2, 32, 0);
         let mut runs: Vec<SimStats> = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..repeats {
             runs.push(config.simulate_with_stats()?.1);
         }
         let rate = median(runs.iter().map(SimStats::cell_updates_per_second).collect());

@@ -20,6 +20,7 @@ pub mod freeze;
 pub mod model;
 pub mod nn;
 pub mod processor;
+pub mod sim;
 pub mod tokeniser;
 pub mod train;
 

@@ -89,7 +89,10 @@ const CONV_CASES: [ConvCase; 4] = [
 
 /// Output of tests/reference/tokeniser_causal_conv.py (PyTorch conv3d, float64):
 /// shape, sum, Σ y_i·((i mod 7) − 3), Σ y², first four values.
-const TORCH_CONV: [(&str, [usize; 5], f64, f64, f64, [f64; 4]); 4] = [
+/// name, shape, sum, weighted sum, sum of squares, first four values
+type TorchRow = (&'static str, [usize; 5], f64, f64, f64, [f64; 4]);
+
+const TORCH_CONV: [TorchRow; 4] = [
     (
         "same_3x3x3",
         [2, 3, 5, 6, 7],
@@ -687,7 +690,7 @@ fn paper_preset_has_the_documented_parameter_count_and_clean_names() {
             .iter()
             .all(|n| n.starts_with("encoder.") || n.starts_with("decoder."))
     );
-    let html = format!("{}", summary.to_html());
+    let html = summary.to_html();
     assert!(
         html.contains("<table>")
             && html.contains("encoder.levels.1.down")

@@ -20,8 +20,8 @@ use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
 use crate::train::optimiser::{
-    GradClip, Optimiser, OptimiserKind, OptimiserState, ParamGroup, ParamSet, StepStats, check_beta, check_lr,
-    state_tensor,
+    GradClip, Optimiser, OptimiserKind, OptimiserState, ParamGroup, ParamSet, StepStats,
+    check_beta, check_lr, state_tensor,
 };
 use crate::{ConfigError, Result};
 
@@ -52,13 +52,27 @@ impl AdamWConfig {
     /// Rollout training, Table 6: lr 5e-5, betas (0.9, 0.999), weight decay 1e-4, ε 1e-10,
     /// clipping at global norm 5.0.
     pub fn paper_rollout() -> Self {
-        AdamWConfig { lr: 5e-5, beta1: 0.9, beta2: 0.999, eps: 1e-10, weight_decay: 1e-4, clip: GradClip::GlobalNorm(5.0) }
+        AdamWConfig {
+            lr: 5e-5,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-10,
+            weight_decay: 1e-4,
+            clip: GradClip::GlobalNorm(5.0),
+        }
     }
 
     /// `torch.optim.AdamW`'s defaults: lr 1e-3, betas (0.9, 0.999), ε 1e-8, weight decay
     /// 0.01, no clipping.
     pub fn torch_defaults() -> Self {
-        AdamWConfig { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01, clip: GradClip::Off }
+        AdamWConfig {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+            clip: GradClip::Off,
+        }
     }
 
     /// Sets the learning rate.
@@ -98,16 +112,27 @@ impl AdamWConfig {
         check_beta("beta1", self.beta1)?;
         check_beta("beta2", self.beta2)?;
         if !(self.eps > 0.0 && self.eps.is_finite()) {
-            return Err(ConfigError::NotPositive { name: "eps", value: self.eps });
+            return Err(ConfigError::NotPositive {
+                name: "eps",
+                value: self.eps,
+            });
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
-            return Err(ConfigError::OutOfRange { name: "weight_decay", range: "[0, inf)", value: self.weight_decay });
+            return Err(ConfigError::OutOfRange {
+                name: "weight_decay",
+                range: "[0, inf)",
+                value: self.weight_decay,
+            });
         }
         self.clip.check()
     }
 
     /// An optimiser over the named variables of `varmap`, in one group.
-    pub fn build<S: Into<String>>(self, varmap: &VarMap, names: impl IntoIterator<Item = S>) -> Result<AdamW> {
+    pub fn build<S: Into<String>>(
+        self,
+        varmap: &VarMap,
+        names: impl IntoIterator<Item = S>,
+    ) -> Result<AdamW> {
         self.build_groups(varmap, vec![ParamGroup::new("default", names)])
     }
 
@@ -116,7 +141,13 @@ impl AdamWConfig {
         self.check()?;
         let params = ParamSet::resolve(varmap, groups)?;
         let moments = vec![None; params.params.len()];
-        Ok(AdamW { config: self, lr: self.lr, params, moments, steps: 0 })
+        Ok(AdamW {
+            config: self,
+            lr: self.lr,
+            params,
+            moments,
+            steps: 0,
+        })
     }
 }
 
@@ -172,12 +203,20 @@ impl Optimiser for AdamW {
             let wd = group.weight_decay.unwrap_or(self.config.weight_decay);
             let st = match state {
                 Some(st) => st,
-                None => state.insert(Moments { step: 0, m: g.zeros_like()?, v: g.zeros_like()? }),
+                None => state.insert(Moments {
+                    step: 0,
+                    m: g.zeros_like()?,
+                    v: g.zeros_like()?,
+                }),
             };
             st.step += 1;
             let t = st.step as i32;
             let p = param.var.as_tensor();
-            let p = if wd != 0.0 { p.affine(1.0 - lr * wd, 0.0)? } else { p.clone() };
+            let p = if wd != 0.0 {
+                p.affine(1.0 - lr * wd, 0.0)?
+            } else {
+                p.clone()
+            };
             st.m = (&st.m + (g - &st.m)?.affine(1.0 - b1, 0.0)?)?;
             st.v = (st.v.affine(b2, 0.0)? + g.sqr()?.affine(1.0 - b2, 0.0)?)?;
             let bc1 = 1.0 - b1.powi(t);
@@ -187,7 +226,13 @@ impl Optimiser for AdamW {
             param.var.set(&(p - update)?)?;
         }
         self.steps += 1;
-        Ok(StepStats { step: self.steps, lr: self.lr, grad_norm, clip_scale, vars_without_grad: without })
+        Ok(StepStats {
+            step: self.steps,
+            lr: self.lr,
+            grad_norm,
+            clip_scale,
+            vars_without_grad: without,
+        })
     }
 
     fn lr(&self) -> f64 {
@@ -220,9 +265,17 @@ impl Optimiser for AdamW {
             steps: self.steps,
             vars: self.params.names(),
             groups: self.params.groups.clone(),
-            var_steps: self.moments.iter().map(|m| m.as_ref().map(|m| m.step)).collect(),
+            var_steps: self
+                .moments
+                .iter()
+                .map(|m| m.as_ref().map(|m| m.step))
+                .collect(),
         };
-        Ok(OptimiserState { kind: OptimiserKind::AdamW, meta: serde_json::to_value(meta)?, tensors })
+        Ok(OptimiserState {
+            kind: OptimiserKind::AdamW,
+            meta: serde_json::to_value(meta)?,
+            tensors,
+        })
     }
 
     fn load_state(&mut self, state: &OptimiserState) -> Result<()> {
@@ -243,8 +296,10 @@ impl Optimiser for AdamW {
                 Some(step) => {
                     let shape = param.var.dims();
                     let dev = param.var.device();
-                    let m = state_tensor(state, &format!("m/{}", param.name), shape)?.to_device(dev)?;
-                    let v = state_tensor(state, &format!("v/{}", param.name), shape)?.to_device(dev)?;
+                    let m =
+                        state_tensor(state, &format!("m/{}", param.name), shape)?.to_device(dev)?;
+                    let v =
+                        state_tensor(state, &format!("v/{}", param.name), shape)?.to_device(dev)?;
                     Some(Moments { step: *step, m, v })
                 }
             });

@@ -49,7 +49,11 @@ pub struct RngState {
 impl RngState {
     /// Captures `rng`'s position.
     pub fn capture(rng: &ChaCha8Rng) -> Self {
-        RngState { seed: rng.get_seed(), stream: rng.get_stream(), word_pos: rng.get_word_pos() }
+        RngState {
+            seed: rng.get_seed(),
+            stream: rng.get_stream(),
+            word_pos: rng.get_word_pos(),
+        }
     }
 
     /// A generator at exactly the captured position.
@@ -69,7 +73,9 @@ mod u128_string {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -162,12 +168,20 @@ impl Checkpoint {
 
     /// The history as `H`, if one was saved.
     pub fn history<H: DeserializeOwned>(&self) -> Result<Option<H>> {
-        Ok(self.history.clone().map(serde_json::from_value).transpose()?)
+        Ok(self
+            .history
+            .clone()
+            .map(serde_json::from_value)
+            .transpose()?)
     }
 
     /// Copies the selected weights into `varmap`'s variables; returns the variable names set.
     /// See [`WeightSelection`] for the matching rules and errors.
-    pub fn load_weights_into(&self, varmap: &VarMap, selection: &WeightSelection) -> Result<Vec<String>> {
+    pub fn load_weights_into(
+        &self,
+        varmap: &VarMap,
+        selection: &WeightSelection,
+    ) -> Result<Vec<String>> {
         crate::train::weights::load_into(&self.weights, varmap, selection)
     }
 
@@ -234,16 +248,23 @@ impl Checkpoint {
     pub fn load(dir: impl AsRef<Path>, device: &Device) -> Result<Self> {
         let dir = dir.as_ref();
         let old = sibling(dir, "old");
-        let dir = if !dir.join(MANIFEST).exists() && old.join(MANIFEST).exists() { old.as_path() } else { dir };
+        let dir = if !dir.join(MANIFEST).exists() && old.join(MANIFEST).exists() {
+            old.as_path()
+        } else {
+            dir
+        };
         let path = dir.join(MANIFEST);
         let text = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let manifest: Manifest =
-            serde_json::from_slice(&text).map_err(|e| Error::format(&path, format!("bad manifest: {e}")))?;
+        let manifest: Manifest = serde_json::from_slice(&text)
+            .map_err(|e| Error::format(&path, format!("bad manifest: {e}")))?;
         for (name, size) in &manifest.files {
             let p = dir.join(name);
             let actual = fs::metadata(&p).map_err(|e| Error::io(&p, e))?.len();
             if actual != *size {
-                return Err(Error::format(&p, format!("size {actual} bytes, manifest says {size}")));
+                return Err(Error::format(
+                    &p,
+                    format!("size {actual} bytes, manifest says {size}"),
+                ));
             }
         }
         let read = |name: &str| -> Result<HashMap<String, Tensor>> {
@@ -252,7 +273,11 @@ impl Checkpoint {
         };
         let weights = read(WEIGHTS)?;
         let optimiser = match manifest.optimiser {
-            Some((kind, meta)) => Some(OptimiserState { kind, meta, tensors: read(OPTIMISER)? }),
+            Some((kind, meta)) => Some(OptimiserState {
+                kind,
+                meta,
+                tensors: read(OPTIMISER)?,
+            }),
             None => None,
         };
         Ok(Checkpoint {
@@ -267,14 +292,22 @@ impl Checkpoint {
 }
 
 fn sibling(dir: &Path, suffix: &str) -> PathBuf {
-    let mut name = dir.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(format!(".{suffix}"));
     dir.with_file_name(name)
 }
 
-fn write_tensors(dir: &Path, name: &str, tensors: &HashMap<String, Tensor>) -> Result<(String, u64)> {
+fn write_tensors(
+    dir: &Path,
+    name: &str,
+    tensors: &HashMap<String, Tensor>,
+) -> Result<(String, u64)> {
     let path = dir.join(name);
-    candle_core::safetensors::save(tensors, &path).map_err(|e| Error::format(&path, e.to_string()))?;
+    candle_core::safetensors::save(tensors, &path)
+        .map_err(|e| Error::format(&path, e.to_string()))?;
     sync(&path)?;
     let size = fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
     Ok((name.to_string(), size))
@@ -282,7 +315,9 @@ fn write_tensors(dir: &Path, name: &str, tensors: &HashMap<String, Tensor>) -> R
 
 /// fsync of a file or directory.
 fn sync(path: &Path) -> Result<()> {
-    fs::File::open(path).and_then(|f| f.sync_all()).map_err(|e| Error::io(path, e))
+    fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]

@@ -9,18 +9,32 @@ use rand::RngCore;
 fn varmap(names: &[(&str, usize)], value: f32) -> VarMap {
     let vm = VarMap::new();
     for (name, n) in names {
-        vm.get(*n, name, Init::Const(value as f64), DType::F32, &Device::Cpu).unwrap();
+        vm.get(
+            *n,
+            name,
+            Init::Const(value as f64),
+            DType::F32,
+            &Device::Cpu,
+        )
+        .unwrap();
     }
     vm
 }
 
 fn values(vm: &VarMap, name: &str) -> Vec<f32> {
-    vm.data().lock().unwrap()[name].as_tensor().to_vec1::<f32>().unwrap()
+    vm.data().lock().unwrap()[name]
+        .as_tensor()
+        .to_vec1::<f32>()
+        .unwrap()
 }
 
 fn ckpt(step: usize, value: f32) -> Checkpoint {
     let vm = varmap(&[("a.w", 3), ("b.w", 2)], value);
-    Checkpoint::new(step).with_weights(&vm).unwrap().with_config(&("cfg", step)).unwrap()
+    Checkpoint::new(step)
+        .with_weights(&vm)
+        .unwrap()
+        .with_config(&("cfg", step))
+        .unwrap()
 }
 
 #[test]
@@ -29,9 +43,18 @@ fn round_trip_keeps_everything() -> Result<()> {
     let dir = tmp.path().join("ck");
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     rng.next_u64();
-    let mut state = OptimiserState { kind: OptimiserKind::AdamW, meta: serde_json::json!({"x": 1}), tensors: HashMap::new() };
-    state.tensors.insert("m/a.w".into(), Tensor::new(&[1.5f32, 2.5], &Device::Cpu)?);
-    let c = ckpt(5, 0.25).with_rng(&rng).with_optimiser(state).with_history(&vec![1.0, 2.0])?;
+    let mut state = OptimiserState {
+        kind: OptimiserKind::AdamW,
+        meta: serde_json::json!({"x": 1}),
+        tensors: HashMap::new(),
+    };
+    state
+        .tensors
+        .insert("m/a.w".into(), Tensor::new(&[1.5f32, 2.5], &Device::Cpu)?);
+    let c = ckpt(5, 0.25)
+        .with_rng(&rng)
+        .with_optimiser(state)
+        .with_history(&vec![1.0, 2.0])?;
     c.save(&dir)?;
     let back = Checkpoint::load(&dir, &Device::Cpu)?;
     assert_eq!(back.step, 5);
@@ -53,7 +76,11 @@ fn interrupted_saves_leave_the_previous_checkpoint_whole() -> Result<()> {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ck");
     ckpt(1, 1.0).save(&dir)?;
-    for crash in [Crash::BeforeManifest, Crash::BeforeSwap, Crash::BetweenRenames] {
+    for crash in [
+        Crash::BeforeManifest,
+        Crash::BeforeSwap,
+        Crash::BetweenRenames,
+    ] {
         ckpt(2, 2.0).save_until(&dir, crash)?;
         let back = Checkpoint::load(&dir, &Device::Cpu)?;
         assert_eq!(back.step, 1, "after a crash at {crash:?}");
@@ -74,7 +101,10 @@ fn a_truncated_file_is_refused() -> Result<()> {
     let w = dir.join(WEIGHTS);
     let bytes = fs::read(&w).unwrap();
     fs::write(&w, &bytes[..bytes.len() - 4]).unwrap();
-    assert!(matches!(Checkpoint::load(&dir, &Device::Cpu), Err(Error::Format { .. })));
+    assert!(matches!(
+        Checkpoint::load(&dir, &Device::Cpu),
+        Err(Error::Format { .. })
+    ));
     Ok(())
 }
 
@@ -86,7 +116,11 @@ fn missing_and_misshaped_variables_are_named() -> Result<()> {
         Err(Error::MissingVariable { name, .. }) => assert_eq!(name, "c.w"),
         other => panic!("expected a missing variable, got {other:?}"),
     }
-    assert_eq!(values(&bigger, "a.w"), vec![0.0; 3], "nothing changed before the error");
+    assert_eq!(
+        values(&bigger, "a.w"),
+        vec![0.0; 3],
+        "nothing changed before the error"
+    );
     let wrong = varmap(&[("a.w", 4), ("b.w", 2)], 0.0);
     match c.load_weights_into(&wrong, &WeightSelection::all()) {
         Err(Error::Shape { what, left, right }) => {
@@ -96,8 +130,14 @@ fn missing_and_misshaped_variables_are_named() -> Result<()> {
         other => panic!("expected a shape error, got {other:?}"),
     }
     let smaller = varmap(&[("a.w", 3)], 0.0);
-    assert!(matches!(c.load_weights_into(&smaller, &WeightSelection::all()), Err(Error::MissingVariable { .. })));
-    let loaded = c.load_weights_into(&smaller, &WeightSelection::all().with_unused(Unused::Ignore))?;
+    assert!(matches!(
+        c.load_weights_into(&smaller, &WeightSelection::all()),
+        Err(Error::MissingVariable { .. })
+    ));
+    let loaded = c.load_weights_into(
+        &smaller,
+        &WeightSelection::all().with_unused(Unused::Ignore),
+    )?;
     assert_eq!(loaded, vec!["a.w"]);
     Ok(())
 }

@@ -14,7 +14,10 @@ use crate::{ConfigError, Error, Result};
 
 /// Global L2 norm of the gradients of `vars` present in `grads` (missing ones count 0).
 pub fn global_grad_norm(grads: &GradStore, vars: &[Var]) -> Result<f64> {
-    let present: Vec<&Tensor> = vars.iter().filter_map(|v| grads.get(v.as_tensor())).collect();
+    let present: Vec<&Tensor> = vars
+        .iter()
+        .filter_map(|v| grads.get(v.as_tensor()))
+        .collect();
     global_norm_of(&present)
 }
 
@@ -22,11 +25,17 @@ pub fn global_grad_norm(grads: &GradStore, vars: &[Var]) -> Result<f64> {
 /// before clipping.
 pub fn clip_grad_norm(grads: &mut GradStore, vars: &[Var], max_norm: f64) -> Result<f64> {
     if !(max_norm > 0.0 && max_norm.is_finite()) {
-        return Err(ConfigError::NotPositive { name: "clip max norm", value: max_norm }.into());
+        return Err(ConfigError::NotPositive {
+            name: "clip max norm",
+            value: max_norm,
+        }
+        .into());
     }
     let norm = global_grad_norm(grads, vars)?;
     if !norm.is_finite() {
-        return Err(Error::NonFinite { what: "gradient norm".into() });
+        return Err(Error::NonFinite {
+            what: "gradient norm".into(),
+        });
     }
     let scale = clip_scale(norm, max_norm);
     if scale != 1.0 {
@@ -42,7 +51,11 @@ pub fn clip_grad_norm(grads: &mut GradStore, vars: &[Var], max_norm: f64) -> Res
 
 /// The factor that brings `norm` down to `max_norm` (1 when already within).
 pub(crate) fn clip_scale(norm: f64, max_norm: f64) -> f64 {
-    if norm > max_norm { max_norm / norm } else { 1.0 }
+    if norm > max_norm {
+        max_norm / norm
+    } else {
+        1.0
+    }
 }
 
 /// `sqrt(Σ ‖t‖²)` over the tensors, accumulated per tensor in f32 on its device and
@@ -50,7 +63,11 @@ pub(crate) fn clip_scale(norm: f64, max_norm: f64) -> f64 {
 pub(crate) fn global_norm_of(tensors: &[&Tensor]) -> Result<f64> {
     let mut total = 0.0f64;
     for t in tensors {
-        let sq = t.to_dtype(DType::F32)?.sqr()?.sum_all()?.to_scalar::<f32>()?;
+        let sq = t
+            .to_dtype(DType::F32)?
+            .sqr()?
+            .sum_all()?
+            .to_scalar::<f32>()?;
         total += sq as f64;
     }
     Ok(total.sqrt())
@@ -76,7 +93,10 @@ mod tests {
         let after = global_grad_norm(&grads, &vars)?;
         assert!((after - 1.5).abs() < 1e-6, "clipped norm {after}");
         let ga = grads.get(a.as_tensor()).unwrap().to_vec1::<f32>()?;
-        assert!((ga[1] as f64 - 4.0 * 1.5 / expected).abs() < 1e-6, "direction kept");
+        assert!(
+            (ga[1] as f64 - 4.0 * 1.5 / expected).abs() < 1e-6,
+            "direction kept"
+        );
         // Within the limit nothing changes.
         let norm2 = clip_grad_norm(&mut grads, &vars, 10.0)?;
         assert!((norm2 - 1.5).abs() < 1e-6);
@@ -86,7 +106,10 @@ mod tests {
 
     #[test]
     fn bad_max_norm_is_a_config_error() {
-        let mut grads = Tensor::new(1.0f32, &Device::Cpu).unwrap().backward().unwrap();
+        let mut grads = Tensor::new(1.0f32, &Device::Cpu)
+            .unwrap()
+            .backward()
+            .unwrap();
         let e = clip_grad_norm(&mut grads, &[], 0.0).unwrap_err();
         assert!(matches!(e, Error::Config(ConfigError::NotPositive { .. })));
     }

@@ -29,7 +29,13 @@ pub struct StepRecord {
 impl StepRecord {
     /// A record from an optimiser's [`StepStats`], the batch loss and the elapsed time.
     pub fn from_stats(stats: &StepStats, loss: f64, wall_s: f64) -> Self {
-        StepRecord { step: stats.step, loss, lr: stats.lr, grad_norm: stats.grad_norm, wall_s }
+        StepRecord {
+            step: stats.step,
+            loss,
+            lr: stats.lr,
+            grad_norm: stats.grad_norm,
+            wall_s,
+        }
     }
 }
 
@@ -81,7 +87,10 @@ pub struct History<V = ValidationRecord> {
 
 impl<V> Default for History<V> {
     fn default() -> Self {
-        History { steps: Vec::new(), validation: Vec::new() }
+        History {
+            steps: Vec::new(),
+            validation: Vec::new(),
+        }
     }
 }
 
@@ -114,7 +123,11 @@ impl<V: ValidationRow> History<V> {
 
     /// HTML tables of the last `n` step records and validation records.
     pub fn to_html(&self, n: usize) -> String {
-        let mut html = format!("<p>{} steps, {} validations</p>", self.steps.len(), self.validation.len());
+        let mut html = format!(
+            "<p>{} steps, {} validations</p>",
+            self.steps.len(),
+            self.validation.len()
+        );
         html.push_str("<table><tr><th>step</th><th>loss</th><th>lr</th><th>grad norm</th><th>wall s</th></tr>");
         for r in &self.steps[self.steps.len().saturating_sub(n)..] {
             html.push_str(&format!(
@@ -143,15 +156,27 @@ impl<V: ValidationRow> History<V> {
 
     /// Renders the last ten rows of each table in evcxr.
     pub fn evcxr_display(&self) {
-        println!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html(10));
+        println!(
+            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
+            self.to_html(10)
+        );
     }
 }
 
 impl<V: ValidationRow> fmt::Display for History<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} steps, {} validations", self.steps.len(), self.validation.len())?;
+        writeln!(
+            f,
+            "{} steps, {} validations",
+            self.steps.len(),
+            self.validation.len()
+        )?;
         if let Some(r) = self.steps.last() {
-            writeln!(f, "last step {}: loss {:.4e}, lr {:.3e}, grad norm {:.3e}", r.step, r.loss, r.lr, r.grad_norm)?;
+            writeln!(
+                f,
+                "last step {}: loss {:.4e}, lr {:.3e}, grad norm {:.3e}",
+                r.step, r.loss, r.lr, r.grad_norm
+            )?;
         }
         if let Some(r) = self.validation.last() {
             write!(f, "last validation at step {}:", r.step())?;
@@ -172,14 +197,30 @@ mod tests {
     fn history_round_trips_through_json_and_renders() {
         let mut h: History = History::new();
         for i in 1..=12 {
-            h.push_step(StepRecord { step: i, loss: 1.0 / i as f64, lr: 1e-3, grad_norm: 0.5, wall_s: i as f64 });
+            h.push_step(StepRecord {
+                step: i,
+                loss: 1.0 / i as f64,
+                lr: 1e-3,
+                grad_norm: 0.5,
+                wall_s: i as f64,
+            });
         }
-        h.push_validation(ValidationRecord { step: 12, vrmse: 0.3, neps_low: 0.01, neps_mid: 0.1, neps_high: 0.9 });
+        h.push_validation(ValidationRecord {
+            step: 12,
+            vrmse: 0.3,
+            neps_low: 0.01,
+            neps_mid: 0.1,
+            neps_high: 0.9,
+        });
         let json = serde_json::to_string(&h).unwrap();
         let back: History = serde_json::from_str(&json).unwrap();
         assert_eq!(back, h);
         let html = h.to_html(10);
-        assert_eq!(html.matches("<tr>").count(), 1 + 10 + 1 + 1, "header + 10 rows, header + 1 row");
+        assert_eq!(
+            html.matches("<tr>").count(),
+            1 + 10 + 1 + 1,
+            "header + 10 rows, header + 1 row"
+        );
         assert!(html.contains("neps_high") && html.contains("9.0000e-1"));
         assert!((h.recent_loss(2).unwrap() - (1.0 / 11.0 + 1.0 / 12.0) / 2.0).abs() < 1e-15);
         assert!(h.to_string().contains("vrmse 3.0000e-1"));

@@ -108,12 +108,20 @@ mod tests {
 
     fn transpose(a: &Square) -> Square {
         let n = a.n;
-        Square { n, data: (0..n * n).map(|k| a.data[(k % n) * n + k / n]).collect() }
+        Square {
+            n,
+            data: (0..n * n).map(|k| a.data[(k % n) * n + k / n]).collect(),
+        }
     }
 
     fn spd(n: usize) -> Square {
         // A = Bᵀ B + diag with distinct eigenvalues.
-        let b = Square { n, data: (0..n * n).map(|k| ((k * 37 % 11) as f64 - 5.0) / 7.0).collect() };
+        let b = Square {
+            n,
+            data: (0..n * n)
+                .map(|k| ((k * 37 % 11) as f64 - 5.0) / 7.0)
+                .collect(),
+        };
         let mut a = matmul(&transpose(&b), &b);
         for i in 0..n {
             a.data[i * n + i] += i as f64 * 0.5;
@@ -141,7 +149,12 @@ mod tests {
     #[test]
     fn power_iteration_keeps_an_orthonormal_basis_and_sorts() {
         let a = spd(4);
-        let eye = Square { n: 4, data: (0..16).map(|k| if k % 5 == 0 { 1.0 } else { 0.0 }).collect() };
+        let eye = Square {
+            n: 4,
+            data: (0..16)
+                .map(|k| if k % 5 == 0 { 1.0 } else { 0.0 })
+                .collect(),
+        };
         let (q, order) = power_iteration_qr(&a, &eye).unwrap();
         let qtq = matmul(&transpose(&q), &q);
         for k in 0..16 {

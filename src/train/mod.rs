@@ -12,8 +12,12 @@ mod soap_state;
 
 pub use adamw::{AdamW, AdamWConfig};
 pub use clip::{clip_grad_norm, global_grad_norm};
-pub use optimiser::{GradClip, Optimiser, OptimiserKind, OptimiserState, ParamGroup, StepStats, sorted_vars};
-pub use soap::{BiasCorrection, DimMerging, OneDimPreconditioning, Soap, SoapConfig, UpdateNormalisation};
+pub use optimiser::{
+    GradClip, Optimiser, OptimiserKind, OptimiserState, ParamGroup, StepStats, sorted_vars,
+};
+pub use soap::{
+    BiasCorrection, DimMerging, OneDimPreconditioning, Soap, SoapConfig, UpdateNormalisation,
+};
 mod checkpoint;
 mod history;
 mod schedule;

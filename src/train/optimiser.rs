@@ -31,7 +31,10 @@ impl GradClip {
         match *self {
             GradClip::Off => Ok(()),
             GradClip::GlobalNorm(v) if v > 0.0 && v.is_finite() => Ok(()),
-            GradClip::GlobalNorm(v) => Err(ConfigError::NotPositive { name: "clip max norm", value: v }),
+            GradClip::GlobalNorm(v) => Err(ConfigError::NotPositive {
+                name: "clip max norm",
+                value: v,
+            }),
         }
     }
 }
@@ -55,7 +58,10 @@ pub struct ParamGroup {
 
 impl ParamGroup {
     /// A group of the given variable names with the optimiser's learning rate and weight decay.
-    pub fn new<S: Into<String>>(name: impl Into<String>, vars: impl IntoIterator<Item = S>) -> Self {
+    pub fn new<S: Into<String>>(
+        name: impl Into<String>,
+        vars: impl IntoIterator<Item = S>,
+    ) -> Self {
         ParamGroup {
             name: name.into(),
             vars: vars.into_iter().map(Into::into).collect(),
@@ -66,7 +72,10 @@ impl ParamGroup {
 
     /// One group holding every variable of `varmap`.
     pub fn all(varmap: &VarMap) -> Result<Self> {
-        Ok(ParamGroup::new("all", sorted_vars(varmap)?.into_iter().map(|(n, _)| n)))
+        Ok(ParamGroup::new(
+            "all",
+            sorted_vars(varmap)?.into_iter().map(|(n, _)| n),
+        ))
     }
 
     /// Sets the learning-rate multiplier.
@@ -153,7 +162,10 @@ pub trait Optimiser: Send {
 
 /// Every variable of `varmap`, sorted by name.
 pub fn sorted_vars(varmap: &VarMap) -> Result<Vec<(String, Var)>> {
-    let data = varmap.data().lock().map_err(|_| Error::Msg("varmap lock poisoned".into()))?;
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::Msg("varmap lock poisoned".into()))?;
     let mut vars: Vec<(String, Var)> = data.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(vars)
@@ -178,18 +190,31 @@ impl ParamSet {
     /// Resolves group names against `varmap`; every name must exist and appear once.
     pub fn resolve(varmap: &VarMap, groups: Vec<ParamGroup>) -> Result<Self> {
         if groups.is_empty() {
-            return Err(ConfigError::Empty { name: "parameter groups" }.into());
+            return Err(ConfigError::Empty {
+                name: "parameter groups",
+            }
+            .into());
         }
         let all: HashMap<String, Var> = sorted_vars(varmap)?.into_iter().collect();
         let mut params = Vec::new();
         let mut seen = HashMap::new();
         for (g, group) in groups.iter().enumerate() {
             if !(group.lr_scale >= 0.0 && group.lr_scale.is_finite()) {
-                return Err(ConfigError::OutOfRange { name: "lr_scale", range: "[0, inf)", value: group.lr_scale }.into());
+                return Err(ConfigError::OutOfRange {
+                    name: "lr_scale",
+                    range: "[0, inf)",
+                    value: group.lr_scale,
+                }
+                .into());
             }
             if let Some(wd) = group.weight_decay {
                 if !(wd >= 0.0 && wd.is_finite()) {
-                    return Err(ConfigError::OutOfRange { name: "weight_decay", range: "[0, inf)", value: wd }.into());
+                    return Err(ConfigError::OutOfRange {
+                        name: "weight_decay",
+                        range: "[0, inf)",
+                        value: wd,
+                    }
+                    .into());
                 }
             }
             for name in &group.vars {
@@ -197,21 +222,35 @@ impl ParamSet {
                     let mut known: Vec<&String> = all.keys().collect();
                     known.sort();
                     let known: Vec<&str> = known.iter().take(8).map(|s| s.as_str()).collect();
-                    ConfigError::Unknown { kind: "variable", name: name.clone(), known: known.join(", ") }
+                    ConfigError::Unknown {
+                        kind: "variable",
+                        name: name.clone(),
+                        known: known.join(", "),
+                    }
                 })?;
                 if let Some(prev) = seen.insert(name.clone(), g) {
                     return Err(ConfigError::Mismatch {
                         name: "variable",
                         value: name.clone(),
-                        other: format!("appears in groups `{}` and `{}`", groups[prev].name, group.name),
+                        other: format!(
+                            "appears in groups `{}` and `{}`",
+                            groups[prev].name, group.name
+                        ),
                     }
                     .into());
                 }
-                params.push(Param { name: name.clone(), var: var.clone(), group: g });
+                params.push(Param {
+                    name: name.clone(),
+                    var: var.clone(),
+                    group: g,
+                });
             }
         }
         if params.is_empty() {
-            return Err(ConfigError::Empty { name: "optimised variables" }.into());
+            return Err(ConfigError::Empty {
+                name: "optimised variables",
+            }
+            .into());
         }
         params.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(ParamSet { params, groups })
@@ -223,12 +262,22 @@ impl ParamSet {
     }
 
     /// Each parameter's gradient (clipped) or `None`, the pre-clip norm and the clip scale.
-    pub fn clipped_grads(&self, grads: &GradStore, clip: GradClip) -> Result<(Vec<Option<Tensor>>, f64, f64)> {
-        let raw: Vec<Option<Tensor>> = self.params.iter().map(|p| grads.get(p.var.as_tensor()).cloned()).collect();
+    pub fn clipped_grads(
+        &self,
+        grads: &GradStore,
+        clip: GradClip,
+    ) -> Result<(Vec<Option<Tensor>>, f64, f64)> {
+        let raw: Vec<Option<Tensor>> = self
+            .params
+            .iter()
+            .map(|p| grads.get(p.var.as_tensor()).cloned())
+            .collect();
         let present: Vec<&Tensor> = raw.iter().flatten().collect();
         let norm = crate::train::clip::global_norm_of(&present)?;
         if !norm.is_finite() {
-            return Err(Error::NonFinite { what: "gradient norm".into() });
+            return Err(Error::NonFinite {
+                what: "gradient norm".into(),
+            });
         }
         let scale = match clip {
             GradClip::Off => 1.0,
@@ -237,7 +286,9 @@ impl ParamSet {
         let grads = if scale == 1.0 {
             raw
         } else {
-            raw.into_iter().map(|g| g.map(|g| g.affine(scale, 0.0)).transpose()).collect::<Result<_, _>>()?
+            raw.into_iter()
+                .map(|g| g.map(|g| g.affine(scale, 0.0)).transpose())
+                .collect::<Result<_, _>>()?
         };
         Ok((grads, norm, scale))
     }
@@ -247,12 +298,18 @@ impl ParamSet {
         let mine = self.names();
         for name in &mine {
             if !saved.contains(name) {
-                return Err(Error::MissingVariable { what: "optimiser state".into(), name: name.clone() });
+                return Err(Error::MissingVariable {
+                    what: "optimiser state".into(),
+                    name: name.clone(),
+                });
             }
         }
         for name in saved {
             if !mine.contains(name) {
-                return Err(Error::MissingVariable { what: "optimiser variables".into(), name: name.clone() });
+                return Err(Error::MissingVariable {
+                    what: "optimiser variables".into(),
+                    name: name.clone(),
+                });
             }
         }
         Ok(())
@@ -264,7 +321,11 @@ pub(crate) fn check_lr(lr: f64) -> Result<(), ConfigError> {
     if lr >= 0.0 && lr.is_finite() {
         Ok(())
     } else {
-        Err(ConfigError::OutOfRange { name: "lr", range: "[0, inf)", value: lr })
+        Err(ConfigError::OutOfRange {
+            name: "lr",
+            range: "[0, inf)",
+            value: lr,
+        })
     }
 }
 
@@ -273,7 +334,11 @@ pub(crate) fn check_beta(name: &'static str, beta: f64) -> Result<(), ConfigErro
     if (0.0..1.0).contains(&beta) {
         Ok(())
     } else {
-        Err(ConfigError::OutOfRange { name, range: "[0, 1)", value: beta })
+        Err(ConfigError::OutOfRange {
+            name,
+            range: "[0, 1)",
+            value: beta,
+        })
     }
 }
 
@@ -282,9 +347,16 @@ pub(crate) fn state_tensor(state: &OptimiserState, key: &str, shape: &[usize]) -
     let t = state
         .tensors
         .get(key)
-        .ok_or_else(|| Error::MissingVariable { what: "optimiser state".into(), name: key.to_string() })?;
+        .ok_or_else(|| Error::MissingVariable {
+            what: "optimiser state".into(),
+            name: key.to_string(),
+        })?;
     if t.dims() != shape {
-        return Err(Error::Shape { what: format!("optimiser state `{key}`"), left: t.dims().to_vec(), right: shape.to_vec() });
+        return Err(Error::Shape {
+            what: format!("optimiser state `{key}`"),
+            left: t.dims().to_vec(),
+            right: shape.to_vec(),
+        });
     }
     Ok(t.clone())
 }

@@ -93,14 +93,24 @@ impl Default for ScheduleConfig {
 impl ScheduleConfig {
     /// A constant rate.
     pub fn constant(lr: f64) -> Self {
-        ScheduleConfig { peak_lr: lr, kind: ScheduleKind::Constant, stepping: Stepping::PerStep }
+        ScheduleConfig {
+            peak_lr: lr,
+            kind: ScheduleKind::Constant,
+            stepping: Stepping::PerStep,
+        }
     }
 
     /// The paper's inverse square root schedule (α = 0.1, κ = 128), per step.
     pub fn inverse_sqrt(peak_lr: f64, warmup: usize, cooldown: usize, total: usize) -> Self {
         ScheduleConfig {
             peak_lr,
-            kind: ScheduleKind::InverseSqrt { warmup, cooldown, total, warmup_factor: 0.1, offset: 128.0 },
+            kind: ScheduleKind::InverseSqrt {
+                warmup,
+                cooldown,
+                total,
+                warmup_factor: 0.1,
+                offset: 128.0,
+            },
             stepping: Stepping::PerStep,
         }
     }
@@ -109,7 +119,12 @@ impl ScheduleConfig {
     pub fn cosine(peak_lr: f64, warmup: usize, total: usize) -> Self {
         ScheduleConfig {
             peak_lr,
-            kind: ScheduleKind::Cosine { warmup, total, warmup_factor: 0.0, final_factor: 0.0 },
+            kind: ScheduleKind::Cosine {
+                warmup,
+                total,
+                warmup_factor: 0.0,
+                final_factor: 0.0,
+            },
             stepping: Stepping::PerStep,
         }
     }
@@ -123,8 +138,11 @@ impl ScheduleConfig {
     /// epoch, 14 epochs of 2,100 steps (29,400 steps; each GPU's shard holds 2,100 unique
     /// batches). The paper does not state `W` and `C`, so they are arguments.
     pub fn paper_rollout(warmup_epochs: usize, cooldown_epochs: usize) -> Self {
-        Self::inverse_sqrt(5e-5, warmup_epochs, cooldown_epochs, 14)
-            .with_stepping(Stepping::PerEpoch { steps_per_epoch: 2100 })
+        Self::inverse_sqrt(5e-5, warmup_epochs, cooldown_epochs, 14).with_stepping(
+            Stepping::PerEpoch {
+                steps_per_epoch: 2100,
+            },
+        )
     }
 
     /// Sets the time unit.
@@ -142,9 +160,8 @@ impl ScheduleConfig {
     /// Sets the warmup starting factor (no effect on a constant schedule).
     pub fn with_warmup_factor(mut self, factor: f64) -> Self {
         match &mut self.kind {
-            ScheduleKind::InverseSqrt { warmup_factor, .. } | ScheduleKind::Cosine { warmup_factor, .. } => {
-                *warmup_factor = factor
-            }
+            ScheduleKind::InverseSqrt { warmup_factor, .. }
+            | ScheduleKind::Cosine { warmup_factor, .. } => *warmup_factor = factor,
             ScheduleKind::Constant => {}
         }
         self
@@ -161,23 +178,51 @@ impl ScheduleConfig {
     /// Checks every setting.
     pub fn check(&self) -> Result<(), ConfigError> {
         if !(self.peak_lr >= 0.0 && self.peak_lr.is_finite()) {
-            return Err(ConfigError::OutOfRange { name: "peak_lr", range: "[0, inf)", value: self.peak_lr });
+            return Err(ConfigError::OutOfRange {
+                name: "peak_lr",
+                range: "[0, inf)",
+                value: self.peak_lr,
+            });
         }
         if let Stepping::PerEpoch { steps_per_epoch: 0 } = self.stepping {
-            return Err(ConfigError::NotPositive { name: "steps_per_epoch", value: 0.0 });
+            return Err(ConfigError::NotPositive {
+                name: "steps_per_epoch",
+                value: 0.0,
+            });
         }
         let unit = |name, v: f64| {
-            if (0.0..=1.0).contains(&v) { Ok(()) } else { Err(ConfigError::OutOfRange { name, range: "[0, 1]", value: v }) }
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(ConfigError::OutOfRange {
+                    name,
+                    range: "[0, 1]",
+                    value: v,
+                })
+            }
         };
         match self.kind {
             ScheduleKind::Constant => Ok(()),
-            ScheduleKind::InverseSqrt { warmup, cooldown, total, warmup_factor, offset } => {
+            ScheduleKind::InverseSqrt {
+                warmup,
+                cooldown,
+                total,
+                warmup_factor,
+                offset,
+            } => {
                 unit("warmup_factor", warmup_factor)?;
                 if !(offset >= 0.0 && offset.is_finite()) {
-                    return Err(ConfigError::OutOfRange { name: "offset", range: "[0, inf)", value: offset });
+                    return Err(ConfigError::OutOfRange {
+                        name: "offset",
+                        range: "[0, inf)",
+                        value: offset,
+                    });
                 }
                 if total == 0 {
-                    return Err(ConfigError::NotPositive { name: "total", value: 0.0 });
+                    return Err(ConfigError::NotPositive {
+                        name: "total",
+                        value: 0.0,
+                    });
                 }
                 if warmup + cooldown > total {
                     return Err(ConfigError::Mismatch {
@@ -188,7 +233,12 @@ impl ScheduleConfig {
                 }
                 Ok(())
             }
-            ScheduleKind::Cosine { warmup, total, warmup_factor, final_factor } => {
+            ScheduleKind::Cosine {
+                warmup,
+                total,
+                warmup_factor,
+                final_factor,
+            } => {
                 unit("warmup_factor", warmup_factor)?;
                 unit("final_factor", final_factor)?;
                 if warmup >= total {
@@ -241,9 +291,19 @@ impl LrSchedule {
         let ef = e as f64;
         match self.config.kind {
             ScheduleKind::Constant => 1.0,
-            ScheduleKind::InverseSqrt { warmup, cooldown, total, warmup_factor: a, offset: k } => {
+            ScheduleKind::InverseSqrt {
+                warmup,
+                cooldown,
+                total,
+                warmup_factor: a,
+                offset: k,
+            } => {
                 if e <= warmup {
-                    if warmup == 0 { 1.0 } else { a + (1.0 - a) * ef / warmup as f64 }
+                    if warmup == 0 {
+                        1.0
+                    } else {
+                        a + (1.0 - a) * ef / warmup as f64
+                    }
                 } else if e <= total - cooldown {
                     let s = (e - warmup) as f64;
                     1.0 / (1.0 + (s + k).sqrt() - k.sqrt())
@@ -253,7 +313,12 @@ impl LrSchedule {
                     (end * (1.0 - ((t - 1.0) / cooldown as f64).sqrt())).max(0.0)
                 }
             }
-            ScheduleKind::Cosine { warmup, total, warmup_factor: a, final_factor: f } => {
+            ScheduleKind::Cosine {
+                warmup,
+                total,
+                warmup_factor: a,
+                final_factor: f,
+            } => {
                 if e < warmup {
                     a + (1.0 - a) * ef / warmup as f64
                 } else {
@@ -268,15 +333,25 @@ impl LrSchedule {
     pub fn boundaries(&self) -> Vec<(usize, f64)> {
         let times: Vec<usize> = match self.config.kind {
             ScheduleKind::Constant => vec![0],
-            ScheduleKind::InverseSqrt { warmup, cooldown, total, .. } => {
+            ScheduleKind::InverseSqrt {
+                warmup,
+                cooldown,
+                total,
+                ..
+            } => {
                 let d = total - cooldown;
                 vec![0, warmup, warmup + 1, d, d + 1, total - 1, total]
             }
-            ScheduleKind::Cosine { warmup, total, .. } => vec![0, warmup, (warmup + total) / 2, total],
+            ScheduleKind::Cosine { warmup, total, .. } => {
+                vec![0, warmup, (warmup + total) / 2, total]
+            }
         };
         let mut times = times;
         times.dedup();
-        times.into_iter().map(|e| (e, self.config.peak_lr * self.factor_at_time(e))).collect()
+        times
+            .into_iter()
+            .map(|e| (e, self.config.peak_lr * self.factor_at_time(e)))
+            .collect()
     }
 
     /// Renders the phase boundaries as an HTML table in evcxr.
@@ -285,7 +360,10 @@ impl LrSchedule {
             Stepping::PerStep => "step".to_string(),
             Stepping::PerEpoch { steps_per_epoch } => format!("epoch ({steps_per_epoch} steps)"),
         };
-        let mut html = format!("<table><caption>{:?}</caption><tr><th>{unit}</th><th>lr</th></tr>", self.config.kind);
+        let mut html = format!(
+            "<table><caption>{:?}</caption><tr><th>{unit}</th><th>lr</th></tr>",
+            self.config.kind
+        );
         for (e, lr) in self.boundaries() {
             html.push_str(&format!("<tr><td>{e}</td><td>{lr:.4e}</td></tr>"));
         }
@@ -296,7 +374,11 @@ impl LrSchedule {
 
 impl fmt::Display for LrSchedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}, peak {:e}, {:?}:", self.config.kind, self.config.peak_lr, self.config.stepping)?;
+        write!(
+            f,
+            "{:?}, peak {:e}, {:?}:",
+            self.config.kind, self.config.peak_lr, self.config.stepping
+        )?;
         for (e, lr) in self.boundaries() {
             write!(f, " {e}→{lr:.4e}")?;
         }

@@ -72,7 +72,11 @@ fn paper_rollout_preset_is_per_epoch_at_5e_5() {
 
 #[test]
 fn cosine_boundaries() {
-    let s = ScheduleConfig::cosine(1.0, 2, 10).with_warmup_factor(0.1).with_final_factor(0.1).build().unwrap();
+    let s = ScheduleConfig::cosine(1.0, 2, 10)
+        .with_warmup_factor(0.1)
+        .with_final_factor(0.1)
+        .build()
+        .unwrap();
     close(s.lr(0), 0.1);
     close(s.lr(1), 0.55);
     close(s.lr(2), 1.0);
@@ -91,14 +95,37 @@ fn constant_is_constant() {
 
 #[test]
 fn bad_settings_are_typed_errors() {
-    let e = ScheduleConfig::inverse_sqrt(1.0, 6, 6, 10).build().unwrap_err();
-    assert!(matches!(e, crate::Error::Config(ConfigError::Mismatch { .. })));
+    let e = ScheduleConfig::inverse_sqrt(1.0, 6, 6, 10)
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        crate::Error::Config(ConfigError::Mismatch { .. })
+    ));
     let e = ScheduleConfig::cosine(1.0, 10, 10).build().unwrap_err();
-    assert!(matches!(e, crate::Error::Config(ConfigError::Mismatch { .. })));
+    assert!(matches!(
+        e,
+        crate::Error::Config(ConfigError::Mismatch { .. })
+    ));
     let e = ScheduleConfig::constant(f64::NAN).build().unwrap_err();
-    assert!(matches!(e, crate::Error::Config(ConfigError::OutOfRange { .. })));
-    let e = ScheduleConfig::constant(1.0).with_stepping(Stepping::PerEpoch { steps_per_epoch: 0 }).build().unwrap_err();
-    assert!(matches!(e, crate::Error::Config(ConfigError::NotPositive { .. })));
-    let e = ScheduleConfig::inverse_sqrt(1.0, 1, 1, 4).with_warmup_factor(1.5).build().unwrap_err();
-    assert!(matches!(e, crate::Error::Config(ConfigError::OutOfRange { .. })));
+    assert!(matches!(
+        e,
+        crate::Error::Config(ConfigError::OutOfRange { .. })
+    ));
+    let e = ScheduleConfig::constant(1.0)
+        .with_stepping(Stepping::PerEpoch { steps_per_epoch: 0 })
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        crate::Error::Config(ConfigError::NotPositive { .. })
+    ));
+    let e = ScheduleConfig::inverse_sqrt(1.0, 1, 1, 4)
+        .with_warmup_factor(1.5)
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        crate::Error::Config(ConfigError::OutOfRange { .. })
+    ));
 }

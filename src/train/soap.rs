@@ -25,9 +25,12 @@ use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
 use crate::train::optimiser::{
-    GradClip, Optimiser, OptimiserKind, OptimiserState, ParamGroup, ParamSet, StepStats, check_beta, check_lr,
+    GradClip, Optimiser, OptimiserKind, OptimiserState, ParamGroup, ParamSet, StepStats,
+    check_beta, check_lr,
 };
-use crate::train::soap_basis::{axis_outer, initial_bases, merged_shape, normalise_rms, refreshed_bases, rotate};
+use crate::train::soap_basis::{
+    axis_outer, initial_bases, merged_shape, normalise_rms, refreshed_bases, rotate,
+};
 use crate::{ConfigError, Result};
 
 /// Whether tensor dimensions are preconditioned one by one or merged first.
@@ -131,7 +134,11 @@ impl SoapConfig {
     /// Tokeniser pretraining, Table 6: lr 5e-4 (constant), betas (0.95, 0.95), weight
     /// decay 0.01, ε 1e-8, clipping at global norm 0.5; the rest as [`SoapConfig::reference`].
     pub fn paper_tokeniser() -> Self {
-        SoapConfig { lr: 5e-4, clip: GradClip::GlobalNorm(0.5), ..Self::reference() }
+        SoapConfig {
+            lr: 5e-4,
+            clip: GradClip::GlobalNorm(0.5),
+            ..Self::reference()
+        }
     }
 
     /// Sets the learning rate.
@@ -216,22 +223,39 @@ impl SoapConfig {
             check_beta("shampoo_beta", b)?;
         }
         if !(self.eps > 0.0 && self.eps.is_finite()) {
-            return Err(ConfigError::NotPositive { name: "eps", value: self.eps });
+            return Err(ConfigError::NotPositive {
+                name: "eps",
+                value: self.eps,
+            });
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
-            return Err(ConfigError::OutOfRange { name: "weight_decay", range: "[0, inf)", value: self.weight_decay });
+            return Err(ConfigError::OutOfRange {
+                name: "weight_decay",
+                range: "[0, inf)",
+                value: self.weight_decay,
+            });
         }
         if self.precondition_frequency == 0 {
-            return Err(ConfigError::NotPositive { name: "precondition_frequency", value: 0.0 });
+            return Err(ConfigError::NotPositive {
+                name: "precondition_frequency",
+                value: 0.0,
+            });
         }
         if self.max_precond_dim == 0 {
-            return Err(ConfigError::NotPositive { name: "max_precond_dim", value: 0.0 });
+            return Err(ConfigError::NotPositive {
+                name: "max_precond_dim",
+                value: 0.0,
+            });
         }
         self.clip.check()
     }
 
     /// An optimiser over the named variables of `varmap`, in one group.
-    pub fn build<S: Into<String>>(self, varmap: &VarMap, names: impl IntoIterator<Item = S>) -> Result<Soap> {
+    pub fn build<S: Into<String>>(
+        self,
+        varmap: &VarMap,
+        names: impl IntoIterator<Item = S>,
+    ) -> Result<Soap> {
         self.build_groups(varmap, vec![ParamGroup::new("default", names)])
     }
 
@@ -240,14 +264,21 @@ impl SoapConfig {
         self.check()?;
         let params = ParamSet::resolve(varmap, groups)?;
         let states = vec![None; params.params.len()];
-        Ok(Soap { config: self, lr: self.lr, params, states, steps: 0 })
+        Ok(Soap {
+            config: self,
+            lr: self.lr,
+            params,
+            states,
+            steps: 0,
+        })
     }
 
     /// The shape a gradient of `shape` is preconditioned in, and which of its axes get a
     /// preconditioner.
     pub(crate) fn layout(&self, shape: &[usize]) -> (Vec<usize>, Vec<bool>) {
         if shape.len() == 1 {
-            let pre = self.one_dim == OneDimPreconditioning::Shampoo && shape[0] <= self.max_precond_dim;
+            let pre =
+                self.one_dim == OneDimPreconditioning::Shampoo && shape[0] <= self.max_precond_dim;
             return (shape.to_vec(), vec![pre]);
         }
         let shape = match self.dims {
@@ -299,7 +330,11 @@ impl Soap {
     }
 
     /// Updates every variable that has a gradient; returns how many had none.
-    fn step_all(&self, grads: &[Option<Tensor>], states: &mut [Option<SoapVarState>]) -> Result<usize> {
+    fn step_all(
+        &self,
+        grads: &[Option<Tensor>],
+        states: &mut [Option<SoapVarState>],
+    ) -> Result<usize> {
         let cfg = self.config;
         let mut without = 0;
         for ((param, grad), slot) in self.params.params.iter().zip(grads).zip(states.iter_mut()) {
@@ -313,7 +348,13 @@ impl Soap {
                 let gg = shape
                     .iter()
                     .zip(&pre)
-                    .map(|(&d, &p)| if p { Tensor::zeros((d, d), g.dtype(), g.device()).map(Some) } else { Ok(None) })
+                    .map(|(&d, &p)| {
+                        if p {
+                            Tensor::zeros((d, d), g.dtype(), g.device()).map(Some)
+                        } else {
+                            Ok(None)
+                        }
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 let mut st = SoapVarState {
                     step: 0,
@@ -334,8 +375,10 @@ impl Soap {
             let g = g.reshape(st.shape.as_slice())?;
             let g_rot = rotate(&g, &st.q, false)?;
             st.step += 1;
-            st.exp_avg = (st.exp_avg.affine(cfg.beta1, 0.0)? + g_rot.affine(1.0 - cfg.beta1, 0.0)?)?;
-            st.exp_avg_sq = (st.exp_avg_sq.affine(cfg.beta2, 0.0)? + g_rot.sqr()?.affine(1.0 - cfg.beta2, 0.0)?)?;
+            st.exp_avg =
+                (st.exp_avg.affine(cfg.beta1, 0.0)? + g_rot.affine(1.0 - cfg.beta1, 0.0)?)?;
+            st.exp_avg_sq = (st.exp_avg_sq.affine(cfg.beta2, 0.0)?
+                + g_rot.sqr()?.affine(1.0 - cfg.beta2, 0.0)?)?;
             let denom = st.exp_avg_sq.sqrt()?.affine(1.0, cfg.eps)?;
             let mut step_size = lr;
             if cfg.bias_correction == BiasCorrection::On {
@@ -375,7 +418,13 @@ impl Optimiser for Soap {
         self.states = states;
         let without = result?;
         self.steps += 1;
-        Ok(StepStats { step: self.steps, lr: self.lr, grad_norm, clip_scale, vars_without_grad: without })
+        Ok(StepStats {
+            step: self.steps,
+            lr: self.lr,
+            grad_norm,
+            clip_scale,
+            vars_without_grad: without,
+        })
     }
 
     fn lr(&self) -> f64 {

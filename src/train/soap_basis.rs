@@ -64,7 +64,11 @@ pub(crate) fn rotate(x: &Tensor, qs: &[Option<Tensor>], back: bool) -> Result<Te
 /// `G_(i) G_(i)ᵀ`: the gradient's second moment along axis `i`, contracted over all others.
 pub(crate) fn axis_outer(g: &Tensor, axis: usize) -> Result<Tensor> {
     let d = g.dims()[axis];
-    let gi = if axis == 0 { g.contiguous()? } else { g.transpose(0, axis)?.contiguous()? };
+    let gi = if axis == 0 {
+        g.contiguous()?
+    } else {
+        g.transpose(0, axis)?.contiguous()?
+    };
     let gi = gi.reshape((d, ()))?;
     Ok(gi.matmul(&gi.t()?)?)
 }
@@ -72,7 +76,10 @@ pub(crate) fn axis_outer(g: &Tensor, axis: usize) -> Result<Tensor> {
 /// A matrix tensor to a host [`Square`] in f64.
 pub(crate) fn to_square(t: &Tensor) -> Result<Square> {
     let n = t.dims()[0];
-    let data = t.to_dtype(candle_core::DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+    let data = t
+        .to_dtype(candle_core::DType::F64)?
+        .flatten_all()?
+        .to_vec1::<f64>()?;
     Ok(Square { n, data })
 }
 
@@ -87,7 +94,10 @@ pub(crate) fn initial_bases(gg: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>
     gg.iter()
         .map(|m| match m {
             None => Ok(None),
-            Some(m) => Ok(Some(from_square(&eigenbasis_descending(&to_square(m)?)?, m.device())?)),
+            Some(m) => Ok(Some(from_square(
+                &eigenbasis_descending(&to_square(m)?)?,
+                m.device(),
+            )?)),
         })
         .collect()
 }
@@ -118,7 +128,12 @@ pub(crate) fn refreshed_bases(
 
 /// The reference's per-layer gradient normalisation: `u / (1e-30 + √mean(u²))`.
 pub(crate) fn normalise_rms(u: &Tensor) -> Result<Tensor> {
-    let rms = u.sqr()?.flatten_all()?.mean(D::Minus1)?.sqrt()?.affine(1.0, 1e-30)?;
+    let rms = u
+        .sqr()?
+        .flatten_all()?
+        .mean(D::Minus1)?
+        .sqrt()?
+        .affine(1.0, 1e-30)?;
     Ok(u.broadcast_div(&rms)?)
 }
 
@@ -137,8 +152,14 @@ mod tests {
     #[test]
     fn rotate_then_back_is_identity_and_matches_matrix_form() -> Result<()> {
         let dev = Device::Cpu;
-        let g = Tensor::from_vec((0..24).map(|i| (i as f32 * 0.37).sin()).collect::<Vec<_>>(), (2, 3, 4), &dev)?;
-        let gg: Vec<Option<Tensor>> = (0..3).map(|a| axis_outer(&g, a).map(Some)).collect::<Result<_>>()?;
+        let g = Tensor::from_vec(
+            (0..24).map(|i| (i as f32 * 0.37).sin()).collect::<Vec<_>>(),
+            (2, 3, 4),
+            &dev,
+        )?;
+        let gg: Vec<Option<Tensor>> = (0..3)
+            .map(|a| axis_outer(&g, a).map(Some))
+            .collect::<Result<_>>()?;
         let mut qs = initial_bases(&gg)?;
         qs[1] = None;
         let r = rotate(&g, &qs, false)?;
@@ -147,11 +168,18 @@ mod tests {
         let diff = (back - &g)?.abs()?.max_all()?.to_scalar::<f32>()?;
         assert!(diff < 1e-5, "round trip error {diff}");
         // 2-D case equals Q0ᵀ G Q1.
-        let m = Tensor::from_vec((0..6).map(|i| i as f32 - 2.5).collect::<Vec<_>>(), (2, 3), &dev)?;
+        let m = Tensor::from_vec(
+            (0..6).map(|i| i as f32 - 2.5).collect::<Vec<_>>(),
+            (2, 3),
+            &dev,
+        )?;
         let qs2 = initial_bases(&[Some(axis_outer(&m, 0)?), Some(axis_outer(&m, 1)?)])?;
         let (q0, q1) = (qs2[0].clone().unwrap(), qs2[1].clone().unwrap());
         let direct = q0.t()?.matmul(&m)?.matmul(&q1)?;
-        let diff = (rotate(&m, &qs2, false)? - direct)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        let diff = (rotate(&m, &qs2, false)? - direct)?
+            .abs()?
+            .max_all()?
+            .to_scalar::<f32>()?;
         assert!(diff < 1e-5);
         Ok(())
     }

@@ -60,7 +60,11 @@ pub(crate) fn save(soap: &Soap) -> Result<OptimiserState> {
         groups: soap.params.groups.clone(),
         states: metas,
     };
-    Ok(OptimiserState { kind: OptimiserKind::Soap, meta: serde_json::to_value(meta)?, tensors })
+    Ok(OptimiserState {
+        kind: OptimiserKind::Soap,
+        meta: serde_json::to_value(meta)?,
+        tensors,
+    })
 }
 
 pub(crate) fn load(soap: &mut Soap, state: &OptimiserState) -> Result<()> {
@@ -83,19 +87,31 @@ pub(crate) fn load(soap: &mut Soap, state: &OptimiserState) -> Result<()> {
             });
         }
         let exp_avg = state_tensor(state, &format!("exp_avg/{name}"), &vm.shape)?.to_device(dev)?;
-        let exp_avg_sq = state_tensor(state, &format!("exp_avg_sq/{name}"), &vm.shape)?.to_device(dev)?;
+        let exp_avg_sq =
+            state_tensor(state, &format!("exp_avg_sq/{name}"), &vm.shape)?.to_device(dev)?;
         let mut gg = Vec::new();
         let mut q = Vec::new();
         for (i, (&pre, &d)) in vm.preconditioned.iter().zip(&vm.shape).enumerate() {
             if pre {
-                gg.push(Some(state_tensor(state, &format!("gg.{i}/{name}"), &[d, d])?.to_device(dev)?));
-                q.push(Some(state_tensor(state, &format!("q.{i}/{name}"), &[d, d])?.to_device(dev)?));
+                gg.push(Some(
+                    state_tensor(state, &format!("gg.{i}/{name}"), &[d, d])?.to_device(dev)?,
+                ));
+                q.push(Some(
+                    state_tensor(state, &format!("q.{i}/{name}"), &[d, d])?.to_device(dev)?,
+                ));
             } else {
                 gg.push(None);
                 q.push(None);
             }
         }
-        states.push(Some(SoapVarState { step: vm.step, shape: vm.shape.clone(), exp_avg, exp_avg_sq, gg, q }));
+        states.push(Some(SoapVarState {
+            step: vm.step,
+            shape: vm.shape.clone(),
+            exp_avg,
+            exp_avg_sq,
+            gg,
+            q,
+        }));
     }
     soap.states = states;
     soap.config = meta.config;

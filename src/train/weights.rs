@@ -46,7 +46,11 @@ impl WeightSelection {
     /// Only names starting with `prefix`, kept as they are.
     pub fn prefix(prefix: impl Into<String>) -> Self {
         let prefix = prefix.into();
-        WeightSelection { source_prefix: prefix.clone(), target_prefix: prefix, unused: Unused::Error }
+        WeightSelection {
+            source_prefix: prefix.clone(),
+            target_prefix: prefix,
+            unused: Unused::Error,
+        }
     }
 
     /// Replaces the selected prefix by `target` in the variable names.
@@ -68,16 +72,28 @@ pub(crate) fn load_into(
     selection: &WeightSelection,
 ) -> Result<Vec<String>> {
     let vars: HashMap<String, candle_core::Var> = sorted_vars(varmap)?.into_iter().collect();
-    let mut sources: Vec<&String> = weights.keys().filter(|n| n.starts_with(&selection.source_prefix)).collect();
+    let mut sources: Vec<&String> = weights
+        .keys()
+        .filter(|n| n.starts_with(&selection.source_prefix))
+        .collect();
     sources.sort();
     let mut plan = Vec::new();
     let mut filled = BTreeSet::new();
     for source in sources {
-        let target = format!("{}{}", selection.target_prefix, &source[selection.source_prefix.len()..]);
+        let target = format!(
+            "{}{}",
+            selection.target_prefix,
+            &source[selection.source_prefix.len()..]
+        );
         let tensor = &weights[source];
         match vars.get(&target) {
             None if selection.unused == Unused::Ignore => continue,
-            None => return Err(Error::MissingVariable { what: "varmap (for checkpoint weight)".into(), name: target }),
+            None => {
+                return Err(Error::MissingVariable {
+                    what: "varmap (for checkpoint weight)".into(),
+                    name: target,
+                });
+            }
             Some(var) => {
                 if var.dims() != tensor.dims() {
                     return Err(Error::Shape {
@@ -91,10 +107,16 @@ pub(crate) fn load_into(
             }
         }
     }
-    let mut expected: Vec<&String> = vars.keys().filter(|n| n.starts_with(&selection.target_prefix)).collect();
+    let mut expected: Vec<&String> = vars
+        .keys()
+        .filter(|n| n.starts_with(&selection.target_prefix))
+        .collect();
     expected.sort();
     if let Some(missing) = expected.into_iter().find(|n| !filled.contains(*n)) {
-        return Err(Error::MissingVariable { what: "checkpoint weights".into(), name: missing.clone() });
+        return Err(Error::MissingVariable {
+            what: "checkpoint weights".into(),
+            name: missing.clone(),
+        });
     }
     let mut loaded = Vec::with_capacity(plan.len());
     for (name, var, tensor) in plan {

@@ -16,7 +16,11 @@
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod nn;
+pub mod processor;
+pub mod tokeniser;
 pub mod train;
 
 pub use device::DeviceChoice;
 pub use error::{ConfigError, Error, Result};
+pub use tokeniser::{Compression, Tokeniser, TokeniserConfig};

@@ -110,6 +110,28 @@ def run(make_opt, steps, clip=None):
     return losses, params
 
 
+def switching_gradients(steps):
+    """Gradients M1 diag(d_s) M2 of the linear loss sum(C_s * P) whose spectrum reverses
+    at step 6, so that the eigenvalue-estimate sort must permute the bases."""
+    m1 = torch.tensor([[math.sin(1.1 * i + 0.7 * j + 0.5 * i * j + 0.2) for j in range(4)] for i in range(4)])
+    m2 = torch.tensor([[math.cos(0.3 * i - 1.7 * j + 0.6 * i * j) for j in range(4)] for i in range(4)])
+    out = []
+    for s in range(steps):
+        d = [1.0, 0.5, 0.25, 0.1] if s < 6 else [0.1, 0.25, 0.5, 1.0]
+        out.append(m1 @ torch.diag(torch.tensor(d)) @ m2)
+    return out
+
+
+def run_switching(steps, freq):
+    p = torch.tensor([[0.1 * (j - k) + 0.05 * math.sin(j * 4 + k) for k in range(4)] for j in range(4)])
+    p.requires_grad_()
+    opt = SoapRef([p], 0.05, 0.95, 0.95, 1e-4, 0.01, freq)
+    for c in switching_gradients(steps):
+        p.grad = c.clone()
+        opt.step()
+    return p
+
+
 def show(name, losses, params):
     print(f"// {name}")
     print("losses:", ", ".join(f"{v:.8e}" for v in losses))
@@ -123,6 +145,14 @@ if __name__ == "__main__":
   # Adam with eps 1e-8 would turn into visible steps; a larger eps makes them negligible.
   show("soap lr 0.05 betas (0.95, 0.95) eps 1e-4 wd 0.01 freq 5, 16 steps",
      *run(lambda ps: SoapRef(ps, 0.05, 0.95, 0.95, 1e-4, 0.01, 5), 16))
+  counted = []
+  argsort = torch.argsort
+  torch.argsort = lambda x, descending=False: counted.append(argsort(x, descending=descending)) or counted[-1]
+  p = run_switching(20, 3)
+  torch.argsort = argsort
+  moved = sum(not torch.equal(o, torch.arange(len(o))) for o in counted)
+  print(f"// soap on switching gradients, 20 steps, freq 3: {moved} of {len(counted)} sorts permuted")
+  print("p:", ", ".join(f"{v:.8e}" for v in p.detach().flatten().tolist()))
   show("torch.optim.AdamW groups [w, b] lr 0.05 wd 0.01; [t] lr 0.025 wd 0.1; betas (0.9, 0.999) eps 1e-8; clip 0.5; 10 steps",
      *run(lambda ps: torch.optim.AdamW([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.025, "weight_decay": 0.1}],
                                        lr=0.05, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01), 10, clip=0.5))

@@ -16,6 +16,7 @@
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod metrics;
 
 pub use device::DeviceChoice;
 pub use error::{ConfigError, Error, Result};

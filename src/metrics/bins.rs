@@ -249,8 +249,9 @@ pub(crate) fn check_shape(spatial_shape: &[usize]) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// REFERENCE.md gives 4 decimals, sometimes truncated (128x384: 0.105955 -> 0.1059).
     fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() < 5e-5
+        (a - b).abs() < 1e-4
     }
 
     #[test]
@@ -260,7 +261,7 @@ mod tests {
             (&[256, 256], [0.1388, 0.7854]),
             (&[512, 128], [0.0875, 0.6234]),
             (&[256, 512], [0.0875, 0.6234]),
-            (&[128, 384], [0.1059, 0.6861]),
+            (&[128, 384], [0.1059, 0.6861]), // numpy: 0.10595483, 0.6861086
         ];
         for (shape, want) in cases {
             let e = SpectralBins::the_well(shape).unwrap();

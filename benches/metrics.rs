@@ -14,24 +14,43 @@ const N_CHUNKS: usize = 64;
 
 fn load(path: &std::path::Path) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 fn main() {
     let dir = std::env::var("PHYSTOK_BENCH_DATA").unwrap_or_else(|_| "/tmp/phystok-bench".into());
     let dir = std::path::Path::new(&dir);
     let (pred, target) = (load(&dir.join("pred.f32")), load(&dir.join("target.f32")));
-    let layout = FrameLayout { batch: CHUNK, channels: 4, time: 1, spatial: vec![128, 128] };
-    assert_eq!(pred.len(), layout.len(), "run benches/metrics.sh to write the data");
-    let repeats: usize = std::env::var("REPEATS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
-    let evaluator = MetricsConfig::the_well().build(&[128, 128]).expect("evaluator");
+    let layout = FrameLayout {
+        batch: CHUNK,
+        channels: 4,
+        time: 1,
+        spatial: vec![128, 128],
+    };
+    assert_eq!(
+        pred.len(),
+        layout.len(),
+        "run benches/metrics.sh to write the data"
+    );
+    let repeats: usize = std::env::var("REPEATS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let evaluator = MetricsConfig::the_well()
+        .build(&[128, 128])
+        .expect("evaluator");
     let mut times = Vec::new();
     let mut mean = ScoreSet::default();
     for _ in 0..repeats {
         let t0 = Instant::now();
         let mut sets = Vec::with_capacity(N_CHUNKS);
         for _ in 0..N_CHUNKS {
-            let grid = evaluator.evaluate(&pred, &target, &layout, None).expect("evaluate");
+            let grid = evaluator
+                .evaluate(&pred, &target, &layout, None)
+                .expect("evaluate");
             sets.push(grid.summary().mean);
         }
         mean = ScoreSet::mean_of_sets(&sets);

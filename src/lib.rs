@@ -17,6 +17,8 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod metrics;
+#[cfg(feature = "plot")]
+pub mod plot;
 
 pub use device::DeviceChoice;
 pub use error::{ConfigError, Error, Result};

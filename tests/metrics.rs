@@ -546,3 +546,97 @@ fn well_file_comparison_matches_the_tensor_path_and_writes_the_cli_json() {
     let mean_vrmse = direct.summary().mean.vrmse;
     assert!((json["mean"]["vrmse"].as_f64().unwrap() - mean_vrmse).abs() < 1e-12);
 }
+
+#[cfg(feature = "plot")]
+mod plots {
+    use super::fixture;
+    use phystok::metrics::{FrameLayout, SpectrumAnalyser};
+    use phystok::plot::{Figure, SnapshotFigure, svg_to_png};
+
+    fn png_size(png: &[u8]) -> (u32, u32) {
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        (be(&png[16..20]), be(&png[20..24]))
+    }
+
+    #[test]
+    fn spectrum_figure_renders_svg_and_png_with_band_edges() {
+        let spatial = [16usize, 32];
+        let (pred, target) = fixture(1, 2, 2, &spatial);
+        let layout = FrameLayout {
+            batch: 1,
+            channels: 2,
+            time: 2,
+            spatial: spatial.to_vec(),
+        };
+        let names = vec!["density".to_string(), "pressure".into()];
+        let spec = SpectrumAnalyser::new(&spatial)
+            .unwrap()
+            .neps(&pred, &target, &layout, Some(names))
+            .unwrap();
+        let fig = spec.plot().with_title("fixture");
+        let svg = fig.to_svg().unwrap();
+        for needle in [
+            "<svg", "density", "pressure", "mean", "low", "mid", "high", "NEPS",
+        ] {
+            assert!(svg.contains(needle), "{needle} missing from the SVG");
+        }
+        let png = fig.to_png(1.0).unwrap();
+        assert_eq!(png_size(&png), fig.size());
+        if let Ok(d) = std::env::var("PHYSTOK_PLOT_DIR") {
+            fig.save_png(std::path::Path::new(&d).join("spectrum.png"))
+                .unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        fig.save_svg(dir.path().join("s.svg")).unwrap();
+        fig.save_png(dir.path().join("s.png")).unwrap();
+        let (w, h) = fig.size();
+        assert_eq!(
+            png_size(&std::fs::read(dir.path().join("s.png")).unwrap()),
+            (2 * w, 2 * h)
+        );
+    }
+
+    #[test]
+    fn png_text_is_drawn_with_the_embedded_font() {
+        let page = |body: &str| {
+            format!(
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"120\" height=\"40\">{body}</svg>"
+            )
+        };
+        let empty = svg_to_png(&page(""), 1.0).unwrap();
+        let text = svg_to_png(
+            &page(
+                "<text x=\"5\" y=\"25\" font-family=\"sans-serif\" font-size=\"20\">NEPS k</text>",
+            ),
+            1.0,
+        )
+        .unwrap();
+        assert_ne!(empty, text, "text rendered as nothing: font not found");
+    }
+
+    #[test]
+    fn snapshot_figure_has_truth_prediction_and_residual_per_field() {
+        let spatial = [24usize, 12];
+        let (pred, target) = fixture(1, 1, 2, &spatial);
+        let layout = FrameLayout {
+            batch: 1,
+            channels: 2,
+            time: 1,
+            spatial: spatial.to_vec(),
+        };
+        let fig = SnapshotFigure::new(&pred, &target, &layout, 0, 0, None).unwrap();
+        let svg = fig.to_svg().unwrap();
+        for needle in ["c0 truth", "c1 prediction", "residual"] {
+            assert!(svg.contains(needle), "{needle} missing");
+        }
+        // 2 fields x 3 panels x 24x12 cells
+        assert!(svg.matches("<rect").count() >= 2 * 3 * 24 * 12);
+        assert_eq!(png_size(&fig.to_png(1.0).unwrap()), fig.size());
+        if let Ok(d) = std::env::var("PHYSTOK_PLOT_DIR") {
+            fig.save_png(std::path::Path::new(&d).join("snapshot.png"))
+                .unwrap();
+        }
+        assert!(SnapshotFigure::new(&pred, &target, &layout, 1, 0, None).is_err());
+    }
+}

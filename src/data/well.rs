@@ -182,9 +182,7 @@ impl WellFile {
             });
         }
         if spatial_shape.contains(&0) || spatial_shape.is_empty() {
-            return Err(Error::Empty {
-                what: "spatial shape".into(),
-            });
+            return Err(Error::Empty { what: "spatial shape".into() });
         }
         let coords = spatial_shape
             .iter()
@@ -264,14 +262,11 @@ impl WellFile {
 
     /// Adds a boundary condition of `bc_type` on both ends of spatial dim `dim`.
     pub fn push_boundary(&mut self, dim: usize, bc_type: BoundaryType) -> Result<&mut Self> {
-        let n = *self
-            .spatial_shape
-            .get(dim)
-            .ok_or_else(|| Error::OutOfRange {
-                what: "spatial dim of boundary condition".into(),
-                index: dim,
-                len: self.spatial_shape.len(),
-            })?;
+        let n = *self.spatial_shape.get(dim).ok_or_else(|| Error::OutOfRange {
+            what: "spatial dim of boundary condition".into(),
+            index: dim,
+            len: self.spatial_shape.len(),
+        })?;
         let dim_name = self.spatial_dims[dim].clone();
         let kind = match bc_type {
             BoundaryType::Wall => "wall",

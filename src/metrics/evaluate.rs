@@ -67,7 +67,7 @@ impl MetricsConfig {
 
     /// Checks the settings.
     pub fn check(&self) -> Result<(), ConfigError> {
-        if !(self.eps >= 0.0) || !self.eps.is_finite() {
+        if self.eps.is_nan() || self.eps < 0.0 || !self.eps.is_finite() {
             return Err(ConfigError::OutOfRange {
                 name: "eps",
                 range: "[0, inf)",
@@ -75,7 +75,9 @@ impl MetricsConfig {
             });
         }
         if let BandEdges::Custom(e) = &self.band_edges {
-            if e.windows(2).any(|w| !(w[1] > w[0])) || e.iter().any(|v| !v.is_finite()) {
+            if e.windows(2).any(|w| w[1].is_nan() || w[1] <= w[0])
+                || e.iter().any(|v| !v.is_finite())
+            {
                 return Err(ConfigError::OutOfRange {
                     name: "band edges",
                     range: "finite and strictly increasing",

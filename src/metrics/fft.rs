@@ -334,7 +334,7 @@ mod tests {
     fn field(shape: &[usize], seed: f64) -> Vec<f64> {
         let n: usize = shape.iter().product();
         (0..n)
-            .map(|i| ((i as f64 * 0.37 + seed).sin() * 1.3 + (i as f64 * seed).cos()))
+            .map(|i| (i as f64 * 0.37 + seed).sin() * 1.3 + (i as f64 * seed).cos())
             .collect()
     }
 

@@ -72,7 +72,10 @@ mod tests {
     #[test]
     fn parses_device_names() {
         assert_eq!("cpu".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cpu);
-        assert_eq!("cuda:3".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda(3));
+        assert_eq!(
+            "cuda:3".parse::<DeviceChoice>().unwrap(),
+            DeviceChoice::Cuda(3)
+        );
         assert!(matches!(
             "tpu".parse::<DeviceChoice>(),
             Err(crate::Error::Config(crate::ConfigError::Unknown { .. }))

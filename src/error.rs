@@ -13,6 +13,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A configuration rule that a setting broke. Checked by every `check()` before anything runs.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
+#[allow(missing_docs)] // each variant's doc says what its fields hold
 pub enum ConfigError {
     /// A size that must be a power of two is not.
     #[error("{name} must be a power of two, got {value}")]
@@ -25,21 +26,34 @@ pub enum ConfigError {
     NotPositive { name: &'static str, value: f64 },
     /// A value is outside the range it must lie in.
     #[error("{name} must lie in {range}, got {value}")]
-    OutOfRange { name: &'static str, range: &'static str, value: f64 },
+    OutOfRange {
+        name: &'static str,
+        range: &'static str,
+        value: f64,
+    },
     /// Two settings that must agree do not.
     #[error("{name} ({value}) does not fit {other}")]
-    Mismatch { name: &'static str, value: String, other: String },
+    Mismatch {
+        name: &'static str,
+        value: String,
+        other: String,
+    },
     /// A list that must not be empty is empty.
     #[error("{name} must not be empty")]
     Empty { name: &'static str },
     /// A name that must be known is not.
     #[error("unknown {kind} `{name}`; known: {known}")]
-    Unknown { kind: &'static str, name: String, known: String },
+    Unknown {
+        kind: &'static str,
+        name: String,
+        known: String,
+    },
 }
 
 /// Everything that can fail in phystok.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
+#[allow(missing_docs)] // each variant's doc says what its fields hold
 pub enum Error {
     /// A configuration broke one of its rules.
     #[error("invalid configuration: {0}")]
@@ -49,7 +63,10 @@ pub enum Error {
     Candle(#[from] candle_core::Error),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A Well-format file is missing something or holds something of the wrong kind.
     #[error("{path}: {what}")]
     Format { path: PathBuf, what: String },
@@ -61,10 +78,18 @@ pub enum Error {
     NonFinite { what: String },
     /// An index lies past the end of what it indexes.
     #[error("{what}: index {index} out of range (len {len})")]
-    OutOfRange { what: String, index: usize, len: usize },
+    OutOfRange {
+        what: String,
+        index: usize,
+        len: usize,
+    },
     /// Two things that must have the same shape do not.
     #[error("shape mismatch: {what}: {left:?} vs {right:?}")]
-    Shape { what: String, left: Vec<usize>, right: Vec<usize> },
+    Shape {
+        what: String,
+        left: Vec<usize>,
+        right: Vec<usize>,
+    },
     /// Two things that must agree (field names, channel lists) do not.
     #[error("mismatch: {what}: {left} vs {right}")]
     Mismatch {
@@ -81,6 +106,14 @@ pub enum Error {
     /// A loss became NaN or infinite during training.
     #[error("loss is {value} at step {step}")]
     Divergence { step: usize, value: f32 },
+    /// A named variable (a weight, an optimiser state tensor) is missing where it must be.
+    #[error("{what}: missing variable `{name}`")]
+    MissingVariable {
+        /// Where it was looked for.
+        what: String,
+        /// The variable's name.
+        name: String,
+    },
     /// JSON (de)serialisation failed.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
@@ -92,11 +125,17 @@ pub enum Error {
 impl Error {
     /// An I/O error tagged with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// A format error tagged with the path it concerns.
     pub fn format(path: impl Into<PathBuf>, what: impl Into<String>) -> Self {
-        Error::Format { path: path.into(), what: what.into() }
+        Error::Format {
+            path: path.into(),
+            what: what.into(),
+        }
     }
 }

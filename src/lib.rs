@@ -17,8 +17,13 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod metrics;
+pub mod nn;
 #[cfg(feature = "plot")]
 pub mod plot;
+pub mod processor;
+pub mod tokeniser;
+pub mod train;
 
 pub use device::DeviceChoice;
 pub use error::{ConfigError, Error, Result};
+pub use tokeniser::{Compression, Tokeniser, TokeniserConfig};

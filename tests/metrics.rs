@@ -547,6 +547,28 @@ fn well_file_comparison_matches_the_tensor_path_and_writes_the_cli_json() {
     assert!((json["mean"]["vrmse"].as_f64().unwrap() - mean_vrmse).abs() < 1e-12);
 }
 
+#[cfg(feature = "hdf5")]
+#[test]
+fn compare_well_files_reads_both_files_and_names_them() {
+    let spatial = [6usize, 8];
+    let (pred5, target5) = fixture(2, 2, 1, &spatial); // (b, c=1, t, h, w) = (b, t, h, w)
+    let file = |data: Vec<f32>| {
+        let mut w = WellFile::new("fixture", &["x", "y"], &spatial, 2, vec![0.0, 1.0]).unwrap();
+        w.push_field("density", TensorOrder::Scalar, data).unwrap();
+        w
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (p, t) = (dir.path().join("pred.hdf5"), dir.path().join("target.hdf5"));
+    file(pred5.clone()).write(&p).unwrap();
+    file(target5.clone()).write(&t).unwrap();
+    let cmp = phystok::metrics::compare_well_files(&p, &t).unwrap();
+    let direct = compare_well(&file(pred5), &file(target5)).unwrap();
+    assert_eq!(cmp.grid, direct.grid);
+    assert_eq!(cmp.pred_path.as_deref(), Some(p.as_path()));
+    let json: serde_json::Value = serde_json::from_str(&cmp.to_json().unwrap()).unwrap();
+    assert!(json["density"]["neps_high"].is_f64() && json["mean"]["vrmse"].is_f64());
+}
+
 #[cfg(feature = "plot")]
 mod plots {
     use super::fixture;

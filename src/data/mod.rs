@@ -6,8 +6,24 @@
 //! field's components (`velocity_x, velocity_y`), then every tensor (t2) field's
 //! (`D_xx, D_xy, D_yx, D_yy`), each group in its `field_names` order.
 
+#[cfg(feature = "hdf5")]
+mod dataset;
+#[cfg(feature = "hdf5")]
+mod h5;
+#[cfg(feature = "hdf5")]
+mod loader;
+mod normalise;
+mod stats;
 mod well;
 
+#[cfg(feature = "hdf5")]
+pub use dataset::{Split, WellDataset, Window, WindowSpec, write_dataset};
+#[cfg(feature = "hdf5")]
+pub use h5::WellReader;
+#[cfg(feature = "hdf5")]
+pub use loader::{Batch, Loader, LoaderConfig};
+pub use normalise::{RMS_EPS, RmsGrouping, SampleRms};
+pub use stats::{DatasetStats, FieldStats};
 pub use well::{
     BoundaryCondition, BoundaryType, FieldData, GridType, ScalarData, TensorOrder, WellFile,
     component_names,

@@ -182,7 +182,9 @@ impl WellFile {
             });
         }
         if spatial_shape.contains(&0) || spatial_shape.is_empty() {
-            return Err(Error::Empty { what: "spatial shape".into() });
+            return Err(Error::Empty {
+                what: "spatial shape".into(),
+            });
         }
         let coords = spatial_shape
             .iter()
@@ -262,11 +264,14 @@ impl WellFile {
 
     /// Adds a boundary condition of `bc_type` on both ends of spatial dim `dim`.
     pub fn push_boundary(&mut self, dim: usize, bc_type: BoundaryType) -> Result<&mut Self> {
-        let n = *self.spatial_shape.get(dim).ok_or_else(|| Error::OutOfRange {
-            what: "spatial dim of boundary condition".into(),
-            index: dim,
-            len: self.spatial_shape.len(),
-        })?;
+        let n = *self
+            .spatial_shape
+            .get(dim)
+            .ok_or_else(|| Error::OutOfRange {
+                what: "spatial dim of boundary condition".into(),
+                index: dim,
+                len: self.spatial_shape.len(),
+            })?;
         let dim_name = self.spatial_dims[dim].clone();
         let kind = match bc_type {
             BoundaryType::Wall => "wall",
@@ -294,6 +299,17 @@ impl WellFile {
         let mut fields: Vec<&FieldData> = self.fields.iter().collect();
         fields.sort_by_key(|f| f.order); // stable: keeps file order within a group
         fields
+    }
+
+    /// For each channel (in channel order), the index of its field in
+    /// [`WellFile::fields_in_channel_order`].
+    pub fn field_of_channel(&self) -> Vec<usize> {
+        let n = self.n_spatial_dims();
+        self.fields_in_channel_order()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, f)| std::iter::repeat_n(i, f.order.n_components(n)))
+            .collect()
     }
 
     /// Channel names in The Well's order (`density, …, velocity_x, velocity_y, D_xx, …`).

@@ -6,7 +6,7 @@
 //! fields (the paper, Section 2.2). The JSON form is
 //! `{"<channel>": {"vrmse", "neps_low", "neps_mid", "neps_high"}, …, "mean": {…}}`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
@@ -27,6 +27,30 @@ pub struct FileComparison {
     pub grid: MetricGrid,
     /// Per-channel and mean scores with warnings.
     pub summary: MetricSummary,
+}
+
+/// Reads two Well-format HDF5 files and compares them frame by frame: what
+/// `phystok metrics --pred P.hdf5 --target T.hdf5 [--json]` prints (feature `hdf5`).
+#[cfg(feature = "hdf5")]
+pub fn compare_well_files(pred: &Path, target: &Path) -> Result<FileComparison> {
+    let p = WellFile::read(pred)?;
+    let t = WellFile::read(target)?;
+    let mut cmp = compare_well(&p, &t).map_err(|e| match e {
+        Error::Shape { what, left, right } => Error::Shape {
+            what: format!("{what} ({} vs {})", pred.display(), target.display()),
+            left,
+            right,
+        },
+        Error::Mismatch { what, left, right } => Error::Mismatch {
+            what: format!("{what} ({} vs {})", pred.display(), target.display()),
+            left,
+            right,
+        },
+        other => other,
+    })?;
+    cmp.pred_path = Some(pred.to_path_buf());
+    cmp.target_path = Some(target.to_path_buf());
+    Ok(cmp)
 }
 
 /// Compares two in-memory Well files (same grid, trajectories, steps and channels).

@@ -21,7 +21,9 @@ pub mod summary;
 pub mod temporal;
 
 pub use bins::{Band, Bands, SpectralBins};
-pub use compare::{FileComparison, compare_well};
+#[cfg(feature = "hdf5")]
+pub use compare::compare_well_files;
+pub use compare::{FileComparison, compare_well, compare_well_with};
 pub use evaluate::{
     BandEdges, FrameEvaluator, FrameLayout, FrameScores, MetricsConfig, evaluate_tensors,
 };

@@ -1,0 +1,153 @@
+//! Linear layers over the last axis and the SwiGLU activation.
+//!
+//! [`Linear`] stores its weight as PyTorch does, `(out_features, in_features)`, so that
+//! weights map one to one onto a PyTorch reference; it applies to any tensor whose last
+//! axis holds the features (`(…, in) → (…, out)`), by one GEMM on the flattened rows.
+//! [`swiglu`] is the gated activation of the parallel PaLM-style block of Walrus
+//! (`x, gate = chunk(2); silu(gate) * x`, Shazeer 2020).
+
+use candle_core::{D, Tensor};
+
+use crate::Result;
+use crate::nn::Params;
+
+/// How a [`Linear`] layer's weights start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LinearInit {
+    /// PyTorch's default: weight and bias uniform in `±1/sqrt(in_features)`.
+    Default,
+    /// The default scaled by this factor. Walrus's output projections use `1e-6`: an
+    /// implicit layer scale, so each residual branch starts almost switched off.
+    Scaled(f64),
+}
+
+/// Whether a layer ([`Linear`], a convolution) adds a learned bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Bias {
+    /// `y = x Wᵀ + b` (the default, as PyTorch's layers).
+    #[default]
+    With,
+    /// `y = x Wᵀ`.
+    Without,
+}
+
+/// A fully connected layer over the last axis.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// Creates `params.weight` `(out_features, in_features)` and, with [`Bias::With`],
+    /// `params.bias` `(out_features)`.
+    pub fn new(
+        in_features: usize,
+        out_features: usize,
+        bias: Bias,
+        init: LinearInit,
+        params: &Params,
+    ) -> Result<Self> {
+        let scale = match init {
+            LinearInit::Default => 1.0,
+            LinearInit::Scaled(s) => s,
+        };
+        let bound = scale / (in_features as f64).sqrt();
+        let weight = params.uniform("weight", &[out_features, in_features], bound)?;
+        let bias = match bias {
+            Bias::With => Some(params.uniform("bias", &[out_features], bound)?),
+            Bias::Without => None,
+        };
+        Ok(Self { weight, bias })
+    }
+
+    /// The weight, `(out_features, in_features)`.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// The bias, `(out_features)`, if any.
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+
+    /// Applies the layer.
+    ///
+    /// # Shapes
+    /// `(…, in_features) → (…, out_features)`.
+    pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let dims = xs.dims().to_vec();
+        let (out, inp) = self.weight.dims2()?;
+        let rows = xs.elem_count() / inp.max(1);
+        let ys = xs.reshape((rows, inp))?.matmul(&self.weight.t()?)?;
+        let ys = match &self.bias {
+            Some(b) => ys.broadcast_add(b)?,
+            None => ys,
+        };
+        let mut out_dims = dims;
+        if let Some(last) = out_dims.last_mut() {
+            *last = out;
+        }
+        Ok(ys.reshape(out_dims)?)
+    }
+}
+
+/// SwiGLU: splits the last axis into halves `(x, gate)` and returns `silu(gate) · x`.
+///
+/// # Shapes
+/// `(…, 2n) → (…, n)`.
+pub fn swiglu(xs: &Tensor) -> Result<Tensor> {
+    let n = xs.dim(D::Minus1)? / 2;
+    let x = xs.narrow(D::Minus1, 0, n)?;
+    let gate = xs.narrow(D::Minus1, n, n)?;
+    Ok((gate.silu()? * x)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+    use candle_nn::VarMap;
+
+    #[test]
+    fn linear_matches_naive_sum_and_swiglu_matches_formula() -> Result<()> {
+        let vm = VarMap::new();
+        let p = Params::new(&vm, &Device::Cpu, 3);
+        let lin = Linear::new(3, 2, Bias::With, LinearInit::Default, &p.pp("lin"))?;
+        let xs = Tensor::arange(0f32, 12.0, &Device::Cpu)?.reshape((2, 2, 3))?;
+        let ys = lin.forward(&xs)?;
+        assert_eq!(ys.dims(), &[2, 2, 2]);
+        let w: Vec<Vec<f32>> = lin.weight().to_vec2()?;
+        let b: Vec<f32> = lin.bias().unwrap().to_vec1()?;
+        let x: Vec<f32> = xs.flatten_all()?.to_vec1()?;
+        let y: Vec<f32> = ys.flatten_all()?.to_vec1()?;
+        for r in 0..4 {
+            for o in 0..2 {
+                let naive: f32 = (0..3).map(|i| w[o][i] * x[r * 3 + i]).sum::<f32>() + b[o];
+                assert!((naive - y[r * 2 + o]).abs() < 1e-5);
+            }
+        }
+
+        let s = Tensor::new(&[[1f32, -2.0, 0.5, 3.0]], &Device::Cpu)?;
+        let got: Vec<f32> = swiglu(&s)?.flatten_all()?.to_vec1()?;
+        let silu = |v: f32| v / (1.0 + (-v).exp());
+        assert!((got[0] - silu(0.5) * 1.0).abs() < 1e-6);
+        assert!((got[1] - silu(3.0) * -2.0).abs() < 1e-6);
+        Ok(())
+    }
+
+    #[test]
+    fn gradients_reach_input_weight_and_bias() -> Result<()> {
+        let vm = VarMap::new();
+        let p = Params::new(&vm, &Device::Cpu, 4);
+        let lin = Linear::new(4, 6, Bias::With, LinearInit::Scaled(1e-6), &p)?;
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, 4), &Device::Cpu)?)?;
+        let loss = swiglu(&lin.forward(x.as_tensor())?)?.sqr()?.sum_all()?;
+        let grads = loss.backward()?;
+        for v in vm.all_vars().iter().chain([&x]) {
+            let g = grads.get(v.as_tensor()).expect("gradient present");
+            assert!(g.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0);
+        }
+        Ok(())
+    }
+}

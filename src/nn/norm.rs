@@ -1,0 +1,184 @@
+//! Normalisation layers built from differentiable primitives.
+//!
+//! candle's fused `LayerNorm::forward` and `RmsNorm::forward` silently drop the gradient
+//! to their input on contiguous tensors (see REFERENCE.md), so both layers here are
+//! written with `sqr`/`sum_keepdim`/`broadcast_div`, whose backward passes are exact.
+//!
+//! - [`RmsGroupNorm`]: Walrus's block normalisation (`walrus/models/shared_utils/normalization.py`):
+//!   channels split into groups; each group is divided by its root mean square over the
+//!   group's channels *and all spatial positions* of one frame; no mean subtraction; a
+//!   per-channel gain, no bias; eps = `torch.finfo(float32).eps` as `F.rms_norm` uses.
+//! - [`LayerNorm`]: ordinary layer normalisation over the last axis (PyTorch eps 1e-5), used
+//!   for the QK normalisation of attention heads.
+
+use candle_core::{D, Tensor};
+
+use crate::nn::Params;
+use crate::{ConfigError, Result};
+
+/// Epsilon of [`RmsGroupNorm`]: `torch.finfo(torch.float32).eps`, what `F.rms_norm` uses
+/// when Walrus passes none.
+pub const RMS_GROUP_NORM_EPS: f64 = f32::EPSILON as f64;
+
+/// Epsilon of [`LayerNorm`]: PyTorch's `nn.LayerNorm` default.
+pub const LAYER_NORM_EPS: f64 = 1e-5;
+
+/// RMS group normalisation over tokens, as in Walrus.
+#[derive(Debug, Clone)]
+pub struct RmsGroupNorm {
+    weight: Tensor,
+    n_groups: usize,
+}
+
+impl RmsGroupNorm {
+    /// Creates the per-channel gain `params.weight` `(channels)`, initialised to ones.
+    ///
+    /// `channels` must be a multiple of `n_groups`.
+    pub fn new(n_groups: usize, channels: usize, params: &Params) -> Result<Self> {
+        if n_groups == 0 || channels % n_groups != 0 {
+            return Err(ConfigError::Mismatch {
+                name: "channels",
+                value: channels.to_string(),
+                other: format!("a multiple of n_groups = {n_groups}"),
+            }
+            .into());
+        }
+        let weight = params.constant("weight", &[channels], 1.0)?;
+        Ok(Self { weight, n_groups })
+    }
+
+    /// Normalises each group of channels by its RMS over all tokens of one frame.
+    ///
+    /// # Shapes
+    /// `(…, tokens, channels) → (…, tokens, channels)`: the statistics are taken over the
+    /// last two axes (tokens and the group's channels), separately for every leading index
+    /// (batch, time) and group.
+    pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let dims = xs.dims().to_vec();
+        let rank = dims.len();
+        if rank < 2 {
+            return Err(crate::Error::Shape {
+                what: "RmsGroupNorm input (…, tokens, channels)".into(),
+                left: dims,
+                right: vec![0, self.weight.elem_count()],
+            });
+        }
+        let (n_tokens, channels) = (dims[rank - 2], dims[rank - 1]);
+        let per_group = channels / self.n_groups;
+        let mut grouped = dims[..rank - 1].to_vec();
+        grouped.extend([self.n_groups, per_group]);
+        let x = xs.reshape(grouped)?;
+        let mean_sq = (x.sqr()?.sum_keepdim(D::Minus1)?.sum_keepdim(rank - 2)?
+            / (n_tokens * per_group) as f64)?;
+        let x = x.broadcast_div(&(mean_sq + RMS_GROUP_NORM_EPS)?.sqrt()?)?;
+        Ok(x.reshape(dims)?.broadcast_mul(&self.weight)?)
+    }
+}
+
+/// Whether a [`LayerNorm`] has a learned shift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shift {
+    /// Learned gain and bias (PyTorch's `nn.LayerNorm` default).
+    GainAndBias,
+    /// Learned gain only. Used where a bias could never receive a gradient (for the keys of
+    /// an attention without positional rotation, `softmax` ignores a shift common to all keys).
+    GainOnly,
+}
+
+/// Layer normalisation over the last axis, `(x − mean) / sqrt(var + 1e-5) · gain + bias`.
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl LayerNorm {
+    /// Creates `params.weight` (ones) and, with [`Shift::GainAndBias`], `params.bias` (zeros).
+    pub fn new(size: usize, shift: Shift, params: &Params) -> Result<Self> {
+        let weight = params.constant("weight", &[size], 1.0)?;
+        let bias = match shift {
+            Shift::GainAndBias => Some(params.constant("bias", &[size], 0.0)?),
+            Shift::GainOnly => None,
+        };
+        Ok(Self { weight, bias })
+    }
+
+    /// Normalises over the last axis.
+    ///
+    /// # Shapes
+    /// `(…, size) → (…, size)`.
+    pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let size = xs.dim(D::Minus1)? as f64;
+        let centred = xs.broadcast_sub(&(xs.sum_keepdim(D::Minus1)? / size)?)?;
+        let var = (centred.sqr()?.sum_keepdim(D::Minus1)? / size)?;
+        let ys = centred
+            .broadcast_div(&(var + LAYER_NORM_EPS)?.sqrt()?)?
+            .broadcast_mul(&self.weight)?;
+        Ok(match &self.bias {
+            Some(b) => ys.broadcast_add(b)?,
+            None => ys,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+    use candle_nn::VarMap;
+
+    #[test]
+    fn rms_group_norm_matches_naive_loop() -> Result<()> {
+        let (b, n, c, g) = (2, 3, 4, 2);
+        let vm = VarMap::new();
+        let norm = RmsGroupNorm::new(g, c, &Params::new(&vm, &Device::Cpu, 0))?;
+        let data: Vec<f32> = (0..b * n * c)
+            .map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.3)
+            .collect();
+        let xs = Tensor::from_vec(data.clone(), (b, n, c), &Device::Cpu)?;
+        let ys: Vec<f32> = norm.forward(&xs)?.flatten_all()?.to_vec1()?;
+        for bi in 0..b {
+            for gi in 0..g {
+                let idx = |t: usize, ch: usize| bi * n * c + t * c + gi * (c / g) + ch;
+                let ms: f64 = (0..n)
+                    .flat_map(|t| (0..c / g).map(move |ch| (t, ch)))
+                    .map(|(t, ch)| (data[idx(t, ch)] as f64).powi(2))
+                    .sum::<f64>()
+                    / (n * c / g) as f64;
+                for t in 0..n {
+                    for ch in 0..c / g {
+                        let want = data[idx(t, ch)] as f64 / (ms + RMS_GROUP_NORM_EPS).sqrt();
+                        assert!((ys[idx(t, ch)] as f64 - want).abs() < 1e-5);
+                    }
+                }
+            }
+        }
+        assert!(RmsGroupNorm::new(3, 4, &Params::new(&vm, &Device::Cpu, 0).pp("bad")).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn gradients_reach_input_and_parameters() -> Result<()> {
+        let vm = VarMap::new();
+        let p = Params::new(&vm, &Device::Cpu, 0);
+        let rms = RmsGroupNorm::new(2, 4, &p.pp("rms"))?;
+        let ln = LayerNorm::new(4, Shift::GainAndBias, &p.pp("ln"))?;
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, 4), &Device::Cpu)?)?;
+        let target = Tensor::randn(0f32, 1.0, (2, 3, 4), &Device::Cpu)?;
+        let ys = ln.forward(&rms.forward(x.as_tensor())?)?;
+        let loss = (ys - target)?.sqr()?.sum_all()?;
+        let grads = loss.backward()?;
+        for v in vm.all_vars().iter().chain([&x]) {
+            let g = grads.get(v.as_tensor()).expect("gradient present");
+            assert!(g.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0);
+        }
+        // layer norm output has zero mean and unit variance per row before the gain
+        let y: Vec<f32> = ln.forward(x.as_tensor())?.flatten_all()?.to_vec1()?;
+        for row in y.chunks(4) {
+            let m: f32 = row.iter().sum::<f32>() / 4.0;
+            let v: f32 = row.iter().map(|a| (a - m).powi(2)).sum::<f32>() / 4.0;
+            assert!(m.abs() < 1e-5 && (v - 1.0).abs() < 1e-3);
+        }
+        Ok(())
+    }
+}

@@ -41,15 +41,21 @@ pub enum ConfigError {
     /// A value is outside the range it must lie in.
     #[error("{name} must lie in {range}, got {value}")]
     OutOfRange {
+        /// The setting or item.
         name: &'static str,
+        /// The allowed range.
         range: &'static str,
+        /// The value given.
         value: f64,
     },
     /// Two settings that must agree do not.
     #[error("{name} ({value}) does not fit {other}")]
     Mismatch {
+        /// The setting or item.
         name: &'static str,
+        /// The value given.
         value: String,
+        /// What it must agree with.
         other: String,
     },
     /// A list that must not be empty is empty.
@@ -61,8 +67,11 @@ pub enum ConfigError {
     /// A name that must be known is not.
     #[error("unknown {kind} `{name}`; known: {known}")]
     Unknown {
+        /// What kind of name.
         kind: &'static str,
+        /// The setting or item.
         name: String,
+        /// The names that are known.
         known: String,
     },
 }
@@ -80,7 +89,9 @@ pub enum Error {
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file concerned.
         path: PathBuf,
+        /// The underlying error.
         source: std::io::Error,
     },
     /// A Well-format file is missing something or holds something of the wrong kind.
@@ -108,16 +119,32 @@ pub enum Error {
     /// An index lies past the end of what it indexes.
     #[error("{what}: index {index} out of range (len {len})")]
     OutOfRange {
+        /// What was being handled.
         what: String,
+        /// The index given.
         index: usize,
+        /// The length indexed.
         len: usize,
     },
     /// Two things that must have the same shape do not.
     #[error("shape mismatch: {what}: {left:?} vs {right:?}")]
     Shape {
+        /// What was being handled.
         what: String,
+        /// The first shape.
         left: Vec<usize>,
+        /// The second shape.
         right: Vec<usize>,
+    },
+    /// Two things that must agree (field names, channel lists) do not.
+    #[error("mismatch: {what}: {left} vs {right}")]
+    Mismatch {
+        /// What was compared.
+        what: String,
+        /// The first side (e.g. the prediction's channel list).
+        left: String,
+        /// The second side.
+        right: String,
     },
     /// Something is empty that must hold at least one item.
     #[error("{what} is empty")]

@@ -18,7 +18,10 @@ pub mod device;
 pub mod error;
 pub mod freeze;
 pub mod model;
+pub mod metrics;
 pub mod nn;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod processor;
 pub mod sim;
 pub mod tokeniser;

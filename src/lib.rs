@@ -17,8 +17,8 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod freeze;
-pub mod model;
 pub mod metrics;
+pub mod model;
 pub mod nn;
 #[cfg(feature = "plot")]
 pub mod plot;

@@ -45,6 +45,27 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Compare two Well-format files frame by frame: VRMSE and NEPS low/mid/high per
+    /// channel and averaged.
+    Metrics {
+        /// Predicted fields.
+        #[arg(long)]
+        pred: PathBuf,
+        /// Target fields.
+        #[arg(long)]
+        target: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The main job on the embedded default data: make the default collection if absent,
+    /// then score the persistence baseline (frame t predicted by frame t − 1) on every
+    /// dataset's validation split, the floor any emulator must beat.
+    Quickstart {
+        /// Where the data and results go.
+        #[arg(long, default_value = "out/quickstart")]
+        out: PathBuf,
+    },
     /// Summarise one split of a Well-format dataset directory.
     Inspect {
         /// The dataset directory (`{name}/` holding `data/` and `stats.yaml`).
@@ -101,6 +122,18 @@ fn run(cli: Cli) -> phystok::Result<()> {
             }
             println!("in {:.1} s", t.elapsed().as_secs_f64());
         }
+        Command::Metrics { pred, target, json } => {
+            let cmp = phystok::metrics::compare_well_files(&pred, &target)?;
+            for w in &cmp.summary.warnings {
+                eprintln!("warning: {w}");
+            }
+            if json {
+                println!("{}", cmp.to_json()?);
+            } else {
+                print!("{cmp}");
+            }
+        }
+        Command::Quickstart { out } => quickstart(&out)?,
         Command::Inspect {
             dir,
             split,
@@ -116,6 +149,85 @@ fn run(cli: Cli) -> phystok::Result<()> {
         }
     }
     Ok(())
+}
+
+fn quickstart(out: &std::path::Path) -> phystok::Result<()> {
+    let data = out.join("data");
+    let t = std::time::Instant::now();
+    let dirs = if data.join("shear_flow").is_dir() {
+        std::fs::read_dir(&data)
+            .map_err(|e| phystok::Error::io(&data, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("stats.yaml").is_file())
+            .collect()
+    } else {
+        phystok::sim::generate_default(&data)?
+    };
+    println!(
+        "default data in {} ({:.1} s)",
+        data.display(),
+        t.elapsed().as_secs_f64()
+    );
+    let mut results = serde_json::Map::new();
+    println!(
+        "{:<36} {:>8} {:>10} {:>10} {:>10}",
+        "persistence baseline (valid)", "VRMSE", "NEPS low", "NEPS mid", "NEPS high"
+    );
+    let mut dirs: Vec<PathBuf> = dirs;
+    dirs.sort();
+    for dir in dirs {
+        let valid = dir.join("data/valid");
+        let file = std::fs::read_dir(&valid)
+            .map_err(|e| phystok::Error::io(&valid, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|e| e == "hdf5"))
+            .ok_or_else(|| phystok::Error::Empty {
+                what: valid.display().to_string(),
+            })?;
+        let target = phystok::data::WellFile::read(&file)?;
+        let pred = persistence(&target);
+        let cmp = phystok::metrics::compare_well(&pred, &target)?;
+        let name = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let json: serde_json::Value = serde_json::from_str(&cmp.to_json()?)?;
+        println!("{name:<36} {}", summary_line(&json["mean"]));
+        results.insert(name, json);
+    }
+    std::fs::create_dir_all(out).map_err(|e| phystok::Error::io(out, e))?;
+    let path = out.join("results.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&results)?)
+        .map_err(|e| phystok::Error::io(&path, e))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+fn summary_line(v: &serde_json::Value) -> String {
+    let g = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    format!(
+        "{:>8.4} {:>10.4} {:>10.4} {:>10.4}",
+        g("vrmse"),
+        g("neps_low"),
+        g("neps_mid"),
+        g("neps_high")
+    )
+}
+
+/// Every frame predicted by the frame before it (the first frame by itself).
+fn persistence(target: &phystok::data::WellFile) -> phystok::data::WellFile {
+    let mut pred = target.clone();
+    let n_t = target.n_steps();
+    for f in pred.fields.iter_mut() {
+        let per_step = f.data.len() / (target.n_trajectories * n_t).max(1);
+        for traj in f.data.chunks_exact_mut(n_t * per_step) {
+            for t in (1..n_t).rev() {
+                traj.copy_within((t - 1) * per_step..t * per_step, t * per_step);
+            }
+        }
+    }
+    pred
 }
 
 fn main() -> ExitCode {

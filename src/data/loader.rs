@@ -174,7 +174,7 @@ impl Plan {
             queues: vec![Vec::new(); n],
             pass: vec![0; n],
             cursor: vec![0; n],
-            pick: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed_0f_d47a),
+            pick: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005e_ed0f_d47a),
             cfg: cfg.clone(),
         };
         for d in 0..n {

@@ -7,7 +7,8 @@
 # environment exists or PHYSTOK_FULL_COMPAT=1; otherwise the h5py structure check runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/env.sh cargo test --release --all-targets
+# benches are harness=false programs that would run whole workloads: test everything else
+bash scripts/env.sh cargo test --release --lib --bins --tests --examples
 bash scripts/env.sh cargo test --release --doc
 cache="${PHYSTOK_CACHE:-$HOME/.cache/phystok}"
 if [ "${PHYSTOK_FULL_COMPAT:-0}" = 1 ] || [ -x "$cache/the-well-venv/bin/python" ]; then

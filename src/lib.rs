@@ -30,3 +30,4 @@ pub mod train;
 pub use device::DeviceChoice;
 pub use error::{ConfigError, Error, Result};
 pub use tokeniser::{Compression, Tokeniser, TokeniserConfig};
+pub use train::{AdamWConfig, Checkpoint, History, Optimiser, ScheduleConfig, SoapConfig};

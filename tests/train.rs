@@ -575,3 +575,70 @@ fn soap_resume_is_bit_identical() -> Result<()> {
         Ok(Box::new(cfg.build(vm, ["lin.b", "lin.w"])?))
     })
 }
+
+#[test]
+fn missing_gradients_are_counted_and_non_finite_ones_refused() -> Result<()> {
+    let p = problem()?;
+    let mut opt = AdamWConfig::torch_defaults().build(&p.vm, ["b", "t", "w"])?;
+    // Only t enters this loss: w and b get no gradient and stay as they are.
+    let before = (p.values(0)?, p.values(1)?);
+    let loss = p.vars[2].as_tensor().sqr()?.sum_all()?;
+    let stats = opt.backward_step(&loss)?;
+    assert_eq!(stats.vars_without_grad, 2);
+    assert_eq!((p.values(0)?, p.values(1)?), before);
+    // A NaN gradient is a typed error and changes nothing.
+    let t_before = p.values(2)?;
+    let nan = (p.vars[2].as_tensor().sum_all()? * f64::NAN)?;
+    let e = opt.backward_step(&nan).unwrap_err();
+    assert!(matches!(e, phystok::Error::NonFinite { .. }), "{e}");
+    assert_eq!(p.values(2)?, t_before);
+    assert_eq!(opt.steps_taken(), 1);
+    Ok(())
+}
+
+#[test]
+fn bad_settings_and_names_are_typed_errors() -> Result<()> {
+    use phystok::ConfigError;
+    let p = problem()?;
+    let e = AdamWConfig::paper_rollout()
+        .build(&p.vm, ["w", "nope"])
+        .unwrap_err();
+    assert!(
+        matches!(e, phystok::Error::Config(ConfigError::Unknown { .. })),
+        "{e}"
+    );
+    let groups = vec![ParamGroup::new("a", ["w"]), ParamGroup::new("b", ["w"])];
+    let e = SoapConfig::paper_tokeniser()
+        .build_groups(&p.vm, groups)
+        .unwrap_err();
+    assert!(
+        matches!(e, phystok::Error::Config(ConfigError::Mismatch { .. })),
+        "{e}"
+    );
+    let e = SoapConfig::paper_tokeniser()
+        .with_betas(1.0, 0.95)
+        .build(&p.vm, ["w"])
+        .unwrap_err();
+    assert!(
+        matches!(e, phystok::Error::Config(ConfigError::OutOfRange { .. })),
+        "{e}"
+    );
+    let e = AdamWConfig::paper_rollout()
+        .with_clip(GradClip::GlobalNorm(-1.0))
+        .build(&p.vm, ["w"])
+        .unwrap_err();
+    assert!(
+        matches!(e, phystok::Error::Config(ConfigError::NotPositive { .. })),
+        "{e}"
+    );
+    // A SOAP state does not load into AdamW.
+    let mut soap = SoapConfig::paper_tokeniser().build(&p.vm, ["w"])?;
+    soap.backward_step(&p.loss()?)?;
+    let mut adamw = AdamWConfig::paper_rollout().build(&p.vm, ["w"])?;
+    assert!(adamw.load_state(&soap.state()?).is_err());
+    // Nor over other variables.
+    let mut other = SoapConfig::paper_tokeniser().build(&p.vm, ["t"])?;
+    let e = other.load_state(&soap.state()?).unwrap_err();
+    assert!(matches!(e, phystok::Error::MissingVariable { .. }), "{e}");
+    Ok(())
+}

@@ -58,18 +58,25 @@ pub(crate) fn clip_scale(norm: f64, max_norm: f64) -> f64 {
     }
 }
 
-/// `sqrt(Σ ‖t‖²)` over the tensors, accumulated per tensor in f32 on its device and
-/// summed in f64 on the host.
+/// `sqrt(Σ ‖t‖²)` over the tensors: each tensor's sum of squares in f32 on its device,
+/// the sum over tensors in f64, with a single device-to-host transfer.
 pub(crate) fn global_norm_of(tensors: &[&Tensor]) -> Result<f64> {
-    let mut total = 0.0f64;
-    for t in tensors {
-        let sq = t
-            .to_dtype(DType::F32)?
-            .sqr()?
-            .sum_all()?
-            .to_scalar::<f32>()?;
-        total += sq as f64;
-    }
+    let Some(first) = tensors.first() else {
+        return Ok(0.0);
+    };
+    let sums = tensors
+        .iter()
+        .map(|t| {
+            t.to_dtype(DType::F32)?
+                .sqr()?
+                .sum_all()?
+                .to_device(first.device())
+        })
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    let total = Tensor::stack(&sums, 0)?
+        .to_dtype(DType::F64)?
+        .sum_all()?
+        .to_scalar::<f64>()?;
     Ok(total.sqrt())
 }
 

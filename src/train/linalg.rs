@@ -69,15 +69,14 @@ pub(crate) fn eigenbasis_descending(gg: &Square) -> Result<Square> {
 /// largest first, and returns `(qr(GG · Q_sorted).Q, order)`; the caller permutes the
 /// matching axis of Adam's second moment by `order`.
 pub(crate) fn power_iteration_qr(gg: &Square, q: &Square) -> Result<(Square, Vec<usize>)> {
-    let g = gg.to_faer();
     let qm = q.to_faer();
-    let gq = &g * &qm;
+    // GG·Q once: its columns give the estimates, and permuted they are GG·Q_sorted.
+    let gq = gg.to_faer() * &qm;
     let estimates: Vec<f64> = (0..q.n)
         .map(|j| (0..q.n).map(|i| qm[(i, j)] * gq[(i, j)]).sum())
         .collect();
     let order = argsort_descending(&estimates);
-    let sorted = q.permute_columns(&order).to_faer();
-    let power = &g * &sorted;
+    let power = Mat::from_fn(q.n, q.n, |i, k| gq[(i, order[k])]);
     let qr = power.qr();
     Ok((Square::from_faer(qr.compute_thin_Q().as_ref()), order))
 }

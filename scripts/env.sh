@@ -23,8 +23,15 @@ cmake_ok() {
 if ! { command -v cmake >/dev/null 2>&1 && cmake_ok cmake; }; then
   if ! [ -x "$tools/bin/cmake" ] || ! cmake_ok "$tools/bin/cmake"; then
     echo "phystok: installing cmake >= 3.26 from PyPI into $tools" >&2
-    python3 -m venv "$tools"
-    "$tools/bin/python" -m pip install --quiet --disable-pip-version-check 'cmake>=3.26,<5'
+    rm -rf "$tools"
+    if python3 -m venv "$tools" 2>/dev/null; then
+      "$tools/bin/python" -m pip install --quiet --disable-pip-version-check 'cmake>=3.26,<5'
+    else
+      # no venv module (Debian without python3-venv): a plain target directory
+      python3 -m pip install --quiet --disable-pip-version-check --target "$tools/lib" 'cmake>=3.26,<5'
+      mkdir -p "$tools/bin"
+      ln -sf "$tools/lib/cmake/data/bin/cmake" "$tools/bin/cmake"
+    fi
   fi
   export PATH="$tools/bin:$PATH"
 fi

@@ -13,39 +13,65 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A configuration rule that a setting broke. Checked by every `check()` before anything runs.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
-#[allow(missing_docs)] // each variant's doc says what its fields hold
 pub enum ConfigError {
     /// A size that must be a power of two is not.
     #[error("{name} must be a power of two, got {value}")]
-    NotPowerOfTwo { name: &'static str, value: usize },
+    NotPowerOfTwo {
+        /// The setting or item.
+        name: &'static str,
+        /// The value given.
+        value: usize,
+    },
     /// A time length that must be one plus a power of two is not.
     #[error("{name} must be 1 + a power of two, got {value}")]
-    NotOnePlusPowerOfTwo { name: &'static str, value: usize },
+    NotOnePlusPowerOfTwo {
+        /// The setting or item.
+        name: &'static str,
+        /// The value given.
+        value: usize,
+    },
     /// A count or size that must be positive is zero.
     #[error("{name} must be positive, got {value}")]
-    NotPositive { name: &'static str, value: f64 },
+    NotPositive {
+        /// The setting or item.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+    },
     /// A value is outside the range it must lie in.
     #[error("{name} must lie in {range}, got {value}")]
     OutOfRange {
+        /// The setting or item.
         name: &'static str,
+        /// The allowed range.
         range: &'static str,
+        /// The value given.
         value: f64,
     },
     /// Two settings that must agree do not.
     #[error("{name} ({value}) does not fit {other}")]
     Mismatch {
+        /// The setting or item.
         name: &'static str,
+        /// The value given.
         value: String,
+        /// What it must agree with.
         other: String,
     },
     /// A list that must not be empty is empty.
     #[error("{name} must not be empty")]
-    Empty { name: &'static str },
+    Empty {
+        /// The setting or item.
+        name: &'static str,
+    },
     /// A name that must be known is not.
     #[error("unknown {kind} `{name}`; known: {known}")]
     Unknown {
+        /// What kind of name.
         kind: &'static str,
+        /// The setting or item.
         name: String,
+        /// The names that are known.
         known: String,
     },
 }
@@ -53,7 +79,6 @@ pub enum ConfigError {
 /// Everything that can fail in phystok.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-#[allow(missing_docs)] // each variant's doc says what its fields hold
 pub enum Error {
     /// A configuration broke one of its rules.
     #[error("invalid configuration: {0}")]
@@ -64,38 +89,85 @@ pub enum Error {
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file concerned.
         path: PathBuf,
+        /// The underlying error.
         source: std::io::Error,
     },
     /// A Well-format file is missing something or holds something of the wrong kind.
     #[error("{path}: {what}")]
-    Format { path: PathBuf, what: String },
+    Format {
+        /// The file concerned.
+        path: PathBuf,
+        /// What was being handled.
+        what: String,
+    },
     /// The HDF5 library reported an error.
     #[error("{path}: hdf5: {message}")]
-    Hdf5 { path: PathBuf, message: String },
+    Hdf5 {
+        /// The file concerned.
+        path: PathBuf,
+        /// The library's message.
+        message: String,
+    },
     /// Data holds a NaN or an infinity where a finite number is needed.
     #[error("non-finite value in {what}")]
-    NonFinite { what: String },
+    NonFinite {
+        /// What was being handled.
+        what: String,
+    },
     /// An index lies past the end of what it indexes.
     #[error("{what}: index {index} out of range (len {len})")]
     OutOfRange {
+        /// What was being handled.
         what: String,
+        /// The index given.
         index: usize,
+        /// The length indexed.
         len: usize,
     },
     /// Two things that must have the same shape do not.
     #[error("shape mismatch: {what}: {left:?} vs {right:?}")]
     Shape {
+        /// What was being handled.
         what: String,
+        /// The first shape.
         left: Vec<usize>,
+        /// The second shape.
         right: Vec<usize>,
+    },
+    /// Two things that must agree (field names, channel lists) do not.
+    #[error("mismatch: {what}: {left} vs {right}")]
+    Mismatch {
+        /// What was compared.
+        what: String,
+        /// The first side (e.g. the prediction's channel list).
+        left: String,
+        /// The second side.
+        right: String,
     },
     /// Something is empty that must hold at least one item.
     #[error("{what} is empty")]
-    Empty { what: String },
+    Empty {
+        /// What was being handled.
+        what: String,
+    },
     /// A loss became NaN or infinite during training.
     #[error("loss is {value} at step {step}")]
-    Divergence { step: usize, value: f32 },
+    Divergence {
+        /// The training step.
+        step: usize,
+        /// The value given.
+        value: f32,
+    },
+    /// A named variable (a weight, an optimiser state tensor) is missing where it must be.
+    #[error("{what}: missing variable `{name}`")]
+    MissingVariable {
+        /// Where it was looked for.
+        what: String,
+        /// The variable's name.
+        name: String,
+    },
     /// JSON (de)serialisation failed.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),

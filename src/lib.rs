@@ -16,8 +16,18 @@
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod freeze;
+pub mod metrics;
+pub mod model;
 pub mod nn;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod processor;
+pub mod sim;
+pub mod tokeniser;
+pub mod train;
 
 pub use device::DeviceChoice;
 pub use error::{ConfigError, Error, Result};
+pub use tokeniser::{Compression, Tokeniser, TokeniserConfig};
+pub use train::{AdamWConfig, Checkpoint, History, Optimiser, ScheduleConfig, SoapConfig};

@@ -41,10 +41,22 @@ fn file_round_trip_keeps_everything() {
     assert_eq!(back.scalars, f.scalars);
     assert_eq!(back.boundary_conditions, f.boundary_conditions);
     assert_eq!(back.parameters, f.parameters);
-    assert_eq!((back.time.clone(), back.coords.clone()), (f.time.clone(), f.coords.clone()));
+    assert_eq!(
+        (back.time.clone(), back.coords.clone()),
+        (f.time.clone(), f.coords.clone())
+    );
     assert_eq!(
         back.channel_names(),
-        ["density", "mask", "velocity_x", "velocity_y", "D_xx", "D_xy", "D_yx", "D_yy"]
+        [
+            "density",
+            "mask",
+            "velocity_x",
+            "velocity_y",
+            "D_xx",
+            "D_xy",
+            "D_yx",
+            "D_yy"
+        ]
     );
 }
 
@@ -72,17 +84,41 @@ fn window_holds_the_right_frames_and_channels() {
     }
     // the window past the end is a typed error naming the step
     let err = r.read_window_into(traj, 10, n, dt, &mut out).unwrap_err();
-    assert!(matches!(err, Error::OutOfRange { index: 14, len: 12, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::OutOfRange {
+                index: 14,
+                len: 12,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = r.read_window_into(3, 0, n, dt, &mut out).unwrap_err();
-    assert!(matches!(err, Error::OutOfRange { index: 3, len: 3, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::OutOfRange {
+                index: 3,
+                len: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 fn make_dataset(root: &Path) -> std::path::PathBuf {
     let a = formula_file(2, 10, 4, 4);
     let b = formula_file(1, 10, 4, 4);
     let c = formula_file(1, 12, 4, 4);
-    write_dataset(root, "formula", &[(Split::Train, &a), (Split::Train, &b), (Split::Valid, &c)])
-        .unwrap()
+    write_dataset(
+        root,
+        "formula",
+        &[(Split::Train, &a), (Split::Train, &b), (Split::Valid, &c)],
+    )
+    .unwrap()
 }
 
 #[test]
@@ -104,7 +140,14 @@ fn dataset_indexes_windows_with_the_well_formula() {
     let w = ds.window(9).unwrap();
     assert_eq!(w.data[0], formula(0, 0, 1, 0, 0, 0));
     assert_eq!(w.data[16], formula(0, 0, 3, 0, 0, 0)); // next frame is dt = 2 later
-    assert!(matches!(ds.window(12), Err(Error::OutOfRange { index: 12, len: 12, .. })));
+    assert!(matches!(
+        ds.window(12),
+        Err(Error::OutOfRange {
+            index: 12,
+            len: 12,
+            ..
+        })
+    ));
     let t = w.to_tensor(&candle_core::Device::Cpu).unwrap();
     assert_eq!(t.dims(), [7, 4, 4, 4]);
 }
@@ -117,10 +160,19 @@ fn stats_yaml_matches_the_data() {
     let yaml = std::fs::read_to_string(dir.join("stats.yaml")).unwrap();
     // density mean: 100 + mean(t) + mean(x)*0.01 + mean(y)*1e-4 = 100 + 1 + 0.005 + 0.00005
     let line = yaml.lines().skip_while(|l| *l != "mean:").nth(1).unwrap();
-    let v: f64 = line.trim().strip_prefix("density: ").unwrap().parse().unwrap();
+    let v: f64 = line
+        .trim()
+        .strip_prefix("density: ")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((v - 101.00505).abs() < 1e-4, "{line}");
     // mean_delta of density is exactly 1 per step
-    let line = yaml.lines().skip_while(|l| *l != "mean_delta:").nth(1).unwrap();
+    let line = yaml
+        .lines()
+        .skip_while(|l| *l != "mean_delta:")
+        .nth(1)
+        .unwrap();
     assert_eq!(line.trim(), "density: 1.0");
     assert!(yaml.contains("  velocity: ["));
     assert!(yaml.contains("  D: [["));
@@ -149,9 +201,20 @@ fn loader_batches_are_deterministic_and_match_windows() {
 fn mixture_has_the_union_of_channels() {
     let root = tempfile::tempdir().unwrap();
     let dir = make_dataset(root.path());
-    let mut other = WellFile::new("other", &["x", "y"], &[4, 4], 2, (0..6).map(|t| t as f32).collect()).unwrap();
-    other.push_field("density", TensorOrder::Scalar, vec![1.0; 2 * 6 * 16]).unwrap();
-    other.push_field("tracer", TensorOrder::Scalar, vec![2.0; 2 * 6 * 16]).unwrap();
+    let mut other = WellFile::new(
+        "other",
+        &["x", "y"],
+        &[4, 4],
+        2,
+        (0..6).map(|t| t as f32).collect(),
+    )
+    .unwrap();
+    other
+        .push_field("density", TensorOrder::Scalar, vec![1.0; 2 * 6 * 16])
+        .unwrap();
+    other
+        .push_field("tracer", TensorOrder::Scalar, vec![2.0; 2 * 6 * 16])
+        .unwrap();
     let odir = write_dataset(root.path(), "other", &[(Split::Train, &other)]).unwrap();
     let spec = WindowSpec::new(2, 1);
     let sets = vec![
@@ -165,7 +228,11 @@ fn mixture_has_the_union_of_channels() {
     for _ in 0..20 {
         let b = l.next().unwrap();
         seen[b.dataset] = true;
-        let want: Vec<usize> = if b.dataset == 0 { (0..7).collect() } else { vec![0, 7] };
+        let want: Vec<usize> = if b.dataset == 0 {
+            (0..7).collect()
+        } else {
+            vec![0, 7]
+        };
         assert_eq!(b.active_channels, want);
         assert_eq!(b.shape[1], want.len());
     }

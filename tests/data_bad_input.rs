@@ -16,7 +16,10 @@ fn written(dir: &std::path::Path) -> std::path::PathBuf {
 fn missing_file_and_empty_split() {
     let dir = tempfile::tempdir().unwrap();
     let err = WellReader::open(dir.path().join("nope.hdf5")).unwrap_err();
-    assert!(matches!(err, Error::Io { .. }) && err.to_string().contains("nope.hdf5"), "{err}");
+    assert!(
+        matches!(err, Error::Io { .. }) && err.to_string().contains("nope.hdf5"),
+        "{err}"
+    );
     std::fs::create_dir_all(dir.path().join("data/train")).unwrap();
     let err = WellDataset::open(dir.path(), Split::Train, WindowSpec::default()).unwrap_err();
     assert!(matches!(err, Error::Empty { .. }), "{err}");
@@ -39,9 +42,13 @@ fn truncated_and_corrupted_files_are_errors() {
     // flip bytes all over the file: errors or (if only padding was hit) a clean read
     for seed in 0..20u64 {
         let mut b = bytes.clone();
-        let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut x = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         for _ in 0..16 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let i = (x >> 33) as usize % b.len();
             b[i] ^= 0xff;
         }
@@ -66,11 +73,18 @@ fn structural_problems_name_the_file_and_the_item() {
     // a missing group
     let p = edit(&|f| f.unlink("t1_fields").unwrap());
     let err = WellReader::open(&p).unwrap_err();
-    assert!(matches!(err, Error::Format { .. }) && err.to_string().contains("t1_fields"), "{err}");
+    assert!(
+        matches!(err, Error::Format { .. }) && err.to_string().contains("t1_fields"),
+        "{err}"
+    );
     // an attribute of the wrong type
     let p = edit(&|f| {
         f.delete_attr("n_trajectories").unwrap();
-        f.new_attr::<f64>().create("n_trajectories").unwrap().write_scalar(&2.5).unwrap();
+        f.new_attr::<f64>()
+            .create("n_trajectories")
+            .unwrap()
+            .write_scalar(&2.5)
+            .unwrap();
     });
     let err = WellReader::open(&p).unwrap_err();
     assert!(err.to_string().contains("n_trajectories"), "{err}");
@@ -78,14 +92,36 @@ fn structural_problems_name_the_file_and_the_item() {
     let p = edit(&|f| {
         let g = f.group("t0_fields").unwrap();
         g.unlink("density").unwrap();
-        let ds = g.new_dataset::<f32>().shape((2, 6, 4, 3)).create("density").unwrap();
-        ds.new_attr::<bool>().shape(2).create("dim_varying").unwrap().write_raw(&[true, true]).unwrap();
-        ds.new_attr::<bool>().create("sample_varying").unwrap().write_scalar(&true).unwrap();
-        ds.new_attr::<bool>().create("time_varying").unwrap().write_scalar(&true).unwrap();
+        let ds = g
+            .new_dataset::<f32>()
+            .shape((2, 6, 4, 3))
+            .create("density")
+            .unwrap();
+        ds.new_attr::<bool>()
+            .shape(2)
+            .create("dim_varying")
+            .unwrap()
+            .write_raw(&[true, true])
+            .unwrap();
+        ds.new_attr::<bool>()
+            .create("sample_varying")
+            .unwrap()
+            .write_scalar(&true)
+            .unwrap();
+        ds.new_attr::<bool>()
+            .create("time_varying")
+            .unwrap()
+            .write_scalar(&true)
+            .unwrap();
     });
     let r = WellReader::open(&p).unwrap();
-    let err = r.read_window_into(0, 0, 2, 1, &mut vec![0.0; 7 * 2 * 16]).unwrap_err();
-    assert!(err.to_string().contains("density") && err.to_string().contains("[2, 6, 4, 3]"), "{err}");
+    let err = r
+        .read_window_into(0, 0, 2, 1, &mut vec![0.0; 7 * 2 * 16])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("density") && err.to_string().contains("[2, 6, 4, 3]"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -103,6 +139,9 @@ fn nan_in_a_window_names_channel_and_step() {
     let err = r.read_window_into(0, 2, 2, 1, &mut out).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::NonFinite { .. }), "{msg}");
-    assert!(msg.contains("velocity_y") && msg.contains("time step 3"), "{msg}");
+    assert!(
+        msg.contains("velocity_y") && msg.contains("time step 3"),
+        "{msg}"
+    );
     assert!(WellFile::read(&path).is_err());
 }

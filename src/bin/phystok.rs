@@ -1,1 +1,241 @@
-fn main() {}
+//! The `phystok` command line: data, metrics and the paper's experiment from a terminal.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use phystok::data::{Split, WellDataset, WindowSpec};
+
+#[derive(Parser)]
+#[command(
+    name = "phystok",
+    version,
+    about = "Tokeniser pretraining for physics foundation models"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a system (or the default collection) into Well-format datasets.
+    ///
+    /// `phystok generate default --out data/` makes the embedded default collection: every
+    /// system at CPU size. Trajectories count per parameter set and must be at least 3 (one
+    /// per split, 0.8/0.1/0.1); Rayleigh–Bénard at resolution n runs on a 2n × n/2 grid.
+    Generate {
+        /// A system name (`euler_multi_quadrants_periodicBC`, `euler_multi_quadrants_openBC`,
+        /// `shear_flow`, `rayleigh_benard`, `gray_scott_reaction_diffusion`; aliases `euler`,
+        /// `shear`, `rb`, `gray_scott`) or `default`.
+        system: String,
+        /// Where the dataset directories go.
+        #[arg(long, default_value = "data/generated")]
+        out: PathBuf,
+        /// Grid points per side (a power of two).
+        #[arg(long, default_value_t = 64)]
+        resolution: usize,
+        /// Trajectories per parameter set.
+        #[arg(long, default_value_t = 5)]
+        trajectories: usize,
+        /// Output frames per trajectory.
+        #[arg(long, default_value_t = 32)]
+        steps: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Compare two Well-format files frame by frame: VRMSE and NEPS low/mid/high per
+    /// channel and averaged.
+    Metrics {
+        /// Predicted fields.
+        #[arg(long)]
+        pred: PathBuf,
+        /// Target fields.
+        #[arg(long)]
+        target: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The main job on the embedded default data: make the default collection if absent,
+    /// then score the persistence baseline (frame t predicted by frame t − 1) on every
+    /// dataset's validation split, the floor any emulator must beat.
+    Quickstart {
+        /// Where the data and results go.
+        #[arg(long, default_value = "out/quickstart")]
+        out: PathBuf,
+    },
+    /// Summarise one split of a Well-format dataset directory.
+    Inspect {
+        /// The dataset directory (`{name}/` holding `data/` and `stats.yaml`).
+        dir: PathBuf,
+        /// Which split.
+        #[arg(long, default_value = "train")]
+        split: String,
+        /// Context frames per window.
+        #[arg(long, default_value_t = 9)]
+        n_steps_input: usize,
+        /// Target frames per window.
+        #[arg(long, default_value_t = 1)]
+        n_steps_output: usize,
+    },
+}
+
+fn parse_split(s: &str) -> phystok::Result<Split> {
+    Split::ALL
+        .into_iter()
+        .find(|x| x.as_str() == s)
+        .ok_or_else(|| {
+            phystok::ConfigError::Unknown {
+                kind: "split",
+                name: s.into(),
+                known: "train, valid, test".into(),
+            }
+            .into()
+        })
+}
+
+fn run(cli: Cli) -> phystok::Result<()> {
+    match cli.command {
+        Command::Generate {
+            system,
+            out,
+            resolution,
+            trajectories,
+            steps,
+            seed,
+        } => {
+            let t = std::time::Instant::now();
+            let dirs = if system == "default" {
+                phystok::sim::generate_default(&out)?
+            } else {
+                let cfg = phystok::sim::GenerateConfig::new(system.parse()?, &out)
+                    .with_resolution(resolution)
+                    .with_trajectories(trajectories)
+                    .with_steps(steps)
+                    .with_seed(seed);
+                vec![phystok::sim::generate(&cfg)?]
+            };
+            for d in dirs {
+                println!("wrote {}", d.display());
+            }
+            println!("in {:.1} s", t.elapsed().as_secs_f64());
+        }
+        Command::Metrics { pred, target, json } => {
+            let cmp = phystok::metrics::compare_well_files(&pred, &target)?;
+            for w in &cmp.summary.warnings {
+                eprintln!("warning: {w}");
+            }
+            if json {
+                println!("{}", cmp.to_json()?);
+            } else {
+                print!("{cmp}");
+            }
+        }
+        Command::Quickstart { out } => quickstart(&out)?,
+        Command::Inspect {
+            dir,
+            split,
+            n_steps_input,
+            n_steps_output,
+        } => {
+            let ds = WellDataset::open(
+                &dir,
+                parse_split(&split)?,
+                WindowSpec::new(n_steps_input, n_steps_output),
+            )?;
+            print!("{ds}");
+        }
+    }
+    Ok(())
+}
+
+fn quickstart(out: &std::path::Path) -> phystok::Result<()> {
+    let data = out.join("data");
+    let t = std::time::Instant::now();
+    let dirs = if data.join("shear_flow").is_dir() {
+        std::fs::read_dir(&data)
+            .map_err(|e| phystok::Error::io(&data, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("stats.yaml").is_file())
+            .collect()
+    } else {
+        phystok::sim::generate_default(&data)?
+    };
+    println!(
+        "default data in {} ({:.1} s)",
+        data.display(),
+        t.elapsed().as_secs_f64()
+    );
+    let mut results = serde_json::Map::new();
+    println!(
+        "{:<36} {:>8} {:>10} {:>10} {:>10}",
+        "persistence baseline (valid)", "VRMSE", "NEPS low", "NEPS mid", "NEPS high"
+    );
+    let mut dirs: Vec<PathBuf> = dirs;
+    dirs.sort();
+    for dir in dirs {
+        let valid = dir.join("data/valid");
+        let file = std::fs::read_dir(&valid)
+            .map_err(|e| phystok::Error::io(&valid, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|e| e == "hdf5"))
+            .ok_or_else(|| phystok::Error::Empty {
+                what: valid.display().to_string(),
+            })?;
+        let target = phystok::data::WellFile::read(&file)?;
+        let pred = persistence(&target);
+        let cmp = phystok::metrics::compare_well(&pred, &target)?;
+        let name = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let json: serde_json::Value = serde_json::from_str(&cmp.to_json()?)?;
+        println!("{name:<36} {}", summary_line(&json["mean"]));
+        results.insert(name, json);
+    }
+    std::fs::create_dir_all(out).map_err(|e| phystok::Error::io(out, e))?;
+    let path = out.join("results.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&results)?)
+        .map_err(|e| phystok::Error::io(&path, e))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+fn summary_line(v: &serde_json::Value) -> String {
+    let g = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    format!(
+        "{:>8.4} {:>10.4} {:>10.4} {:>10.4}",
+        g("vrmse"),
+        g("neps_low"),
+        g("neps_mid"),
+        g("neps_high")
+    )
+}
+
+/// Every frame predicted by the frame before it (the first frame by itself).
+fn persistence(target: &phystok::data::WellFile) -> phystok::data::WellFile {
+    let mut pred = target.clone();
+    let n_t = target.n_steps();
+    for f in pred.fields.iter_mut() {
+        let per_step = f.data.len() / (target.n_trajectories * n_t).max(1);
+        for traj in f.data.chunks_exact_mut(n_t * per_step) {
+            for t in (1..n_t).rev() {
+                traj.copy_within((t - 1) * per_step..t * per_step, t * per_step);
+            }
+        }
+    }
+    pred
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("phystok: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

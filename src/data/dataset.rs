@@ -48,18 +48,26 @@ impl std::fmt::Display for Split {
 /// the train files (all files when there are none). Returns `{root}/{name}`.
 pub fn write_dataset(root: &Path, name: &str, files: &[(Split, &WellFile)]) -> Result<PathBuf> {
     if files.is_empty() {
-        return Err(Error::Empty { what: format!("dataset `{name}`: list of files") });
+        return Err(Error::Empty {
+            what: format!("dataset `{name}`: list of files"),
+        });
     }
     let dir = root.join(name);
     let mut counters = [0usize; 3];
     for (split, file) in files {
         let k = &mut counters[*split as usize];
-        let path = dir.join("data").join(split.as_str()).join(format!("{name}_{:02}.hdf5", *k));
+        let path = dir
+            .join("data")
+            .join(split.as_str())
+            .join(format!("{name}_{:02}.hdf5", *k));
         *k += 1;
         file.write(&path)?;
     }
-    let train: Vec<&WellFile> =
-        files.iter().filter(|(s, _)| *s == Split::Train).map(|(_, f)| *f).collect();
+    let train: Vec<&WellFile> = files
+        .iter()
+        .filter(|(s, _)| *s == Split::Train)
+        .map(|(_, f)| *f)
+        .collect();
     let all: Vec<&WellFile> = files.iter().map(|(_, f)| *f).collect();
     let stats = DatasetStats::compute(if train.is_empty() { &all } else { &train })?;
     stats.write_yaml(&dir.join("stats.yaml"))?;
@@ -80,14 +88,22 @@ pub struct WindowSpec {
 impl Default for WindowSpec {
     /// The paper's windows: 9 context frames and 1 target (Section 2.1), stride 1.
     fn default() -> Self {
-        WindowSpec { n_steps_input: 9, n_steps_output: 1, dt: 1 }
+        WindowSpec {
+            n_steps_input: 9,
+            n_steps_output: 1,
+            dt: 1,
+        }
     }
 }
 
 impl WindowSpec {
     /// `n_steps_input` context and `n_steps_output` target frames at stride 1.
     pub fn new(n_steps_input: usize, n_steps_output: usize) -> Self {
-        WindowSpec { n_steps_input, n_steps_output, dt: 1 }
+        WindowSpec {
+            n_steps_input,
+            n_steps_output,
+            dt: 1,
+        }
     }
 
     /// Sets the time stride.
@@ -104,10 +120,16 @@ impl WindowSpec {
     /// Checks the spec: at least one frame, positive stride.
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.n_frames() == 0 {
-            return Err(ConfigError::NotPositive { name: "n_steps_input + n_steps_output", value: 0.0 });
+            return Err(ConfigError::NotPositive {
+                name: "n_steps_input + n_steps_output",
+                value: 0.0,
+            });
         }
         if self.dt == 0 {
-            return Err(ConfigError::NotPositive { name: "dt", value: 0.0 });
+            return Err(ConfigError::NotPositive {
+                name: "dt",
+                value: 0.0,
+            });
         }
         Ok(())
     }
@@ -138,7 +160,11 @@ pub struct Window {
 impl Window {
     /// The window as a `(channels, time, *spatial)` tensor.
     pub fn to_tensor(&self, device: &Device) -> Result<Tensor> {
-        Ok(Tensor::from_slice(&self.data, self.shape.as_slice(), device)?)
+        Ok(Tensor::from_slice(
+            &self.data,
+            self.shape.as_slice(),
+            device,
+        )?)
     }
 }
 
@@ -172,7 +198,9 @@ impl WellDataset {
             .collect();
         paths.sort();
         if paths.is_empty() {
-            return Err(Error::Empty { what: format!("split {}", split_dir.display()) });
+            return Err(Error::Empty {
+                what: format!("split {}", split_dir.display()),
+            });
         }
         Self::from_files(&paths, split, spec).map(|mut d| {
             d.dir = dir;
@@ -183,8 +211,13 @@ impl WellDataset {
     /// Indexes windows across the given files (all of one dataset).
     pub fn from_files(paths: &[PathBuf], split: Split, spec: WindowSpec) -> Result<Self> {
         spec.check()?;
-        let readers = paths.iter().map(WellReader::open).collect::<Result<Vec<_>>>()?;
-        let first = readers.first().ok_or_else(|| Error::Empty { what: "file list".into() })?;
+        let readers = paths
+            .iter()
+            .map(WellReader::open)
+            .collect::<Result<Vec<_>>>()?;
+        let first = readers.first().ok_or_else(|| Error::Empty {
+            what: "file list".into(),
+        })?;
         let h0 = first.header();
         let channel_names = h0.channel_names();
         let mut offsets = vec![0];
@@ -306,7 +339,9 @@ impl WellDataset {
         }
         let file = self.offsets.partition_point(|&o| o <= index) - 1;
         let local = index - self.offsets[file];
-        let per = self.spec.windows_per_trajectory(self.readers[file].header().n_steps());
+        let per = self
+            .spec
+            .windows_per_trajectory(self.readers[file].header().n_steps());
         Ok((file, local / per, local % per))
     }
 
@@ -327,6 +362,74 @@ impl WellDataset {
             self.spec.dt,
             &mut data,
         )?;
-        Ok(Window { data, shape: self.window_shape(), file, trajectory, t0 })
+        Ok(Window {
+            data,
+            shape: self.window_shape(),
+            file,
+            trajectory,
+            t0,
+        })
     }
+}
+
+impl WellDataset {
+    /// A one-table summary: name, split, files, trajectories, windows, shape, channels,
+    /// boundary conditions.
+    fn summary_rows(&self) -> Vec<(&'static str, String)> {
+        let h = self.header();
+        let bcs: Vec<String> = h
+            .boundary_conditions
+            .iter()
+            .map(|b| format!("{}: {:?}", b.associated_dims.join(","), b.bc_type))
+            .collect();
+        vec![
+            ("dataset", self.name.clone()),
+            ("split", self.split.to_string()),
+            ("files", self.n_files().to_string()),
+            ("trajectories", self.n_trajectories().to_string()),
+            ("steps per trajectory", h.n_steps().to_string()),
+            ("spatial shape", format!("{:?}", h.spatial_shape)),
+            ("channels", self.channel_names.join(", ")),
+            (
+                "window",
+                format!(
+                    "{} in + {} out, dt {}",
+                    self.spec.n_steps_input, self.spec.n_steps_output, self.spec.dt
+                ),
+            ),
+            ("windows", self.len().to_string()),
+            ("boundary conditions", bcs.join("; ")),
+        ]
+    }
+
+    /// Renders the summary as an HTML table in evcxr.
+    pub fn evcxr_display(&self) {
+        let rows: String = self
+            .summary_rows()
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "<tr><th style=\"text-align:left\">{k}</th><td>{}</td></tr>",
+                    html_escape(v)
+                )
+            })
+            .collect();
+        println!("EVCXR_BEGIN_CONTENT text/html\n<table>{rows}</table>\nEVCXR_END_CONTENT");
+    }
+}
+
+impl std::fmt::Display for WellDataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (k, v) in self.summary_rows() {
+            writeln!(f, "{k:>22}: {v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Escapes `&`, `<`, `>` for HTML text.
+pub(crate) fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

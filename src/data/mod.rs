@@ -17,7 +17,7 @@ mod stats;
 mod well;
 
 #[cfg(feature = "hdf5")]
-pub use dataset::{Split, Window, WellDataset, WindowSpec, write_dataset};
+pub use dataset::{Split, WellDataset, Window, WindowSpec, write_dataset};
 #[cfg(feature = "hdf5")]
 pub use h5::WellReader;
 #[cfg(feature = "hdf5")]

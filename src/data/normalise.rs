@@ -63,7 +63,10 @@ impl SampleRms {
                 // average the mean squares of the channels of each field: ms @ G
                 let mut g = vec![0f32; c * c];
                 for i in 0..c {
-                    let members = field_of_channel.iter().filter(|&&f| f == field_of_channel[i]).count();
+                    let members = field_of_channel
+                        .iter()
+                        .filter(|&&f| f == field_of_channel[i])
+                        .count();
                     for j in 0..c {
                         if field_of_channel[j] == field_of_channel[i] {
                             g[j * c + i] = 1.0 / members as f32;
@@ -74,7 +77,10 @@ impl SampleRms {
                 ms.matmul(&g)?
             }
         };
-        let scales = ms.sqrt()?.clamp(RMS_EPS, f64::INFINITY)?.reshape((b, c, 1, 1, 1))?;
+        let scales = ms
+            .sqrt()?
+            .clamp(RMS_EPS, f64::INFINITY)?
+            .reshape((b, c, 1, 1, 1))?;
         Ok(SampleRms { scales })
     }
 
@@ -103,12 +109,17 @@ mod tests {
     fn per_field_scale_is_rms_of_all_components_and_inverts() -> Result<()> {
         let dev = Device::Cpu;
         // batch 2, channels 3 (a scalar field, then a 2-component vector), t 2, 2x2
-        let v: Vec<f32> = (0..2 * 3 * 2 * 4).map(|i| (i as f32 * 0.37).sin() * (1 + i % 5) as f32).collect();
+        let v: Vec<f32> = (0..2 * 3 * 2 * 4)
+            .map(|i| (i as f32 * 0.37).sin() * (1 + i % 5) as f32)
+            .collect();
         let xs = Tensor::from_vec(v.clone(), (2, 3, 2, 2, 2), &dev)?;
         let rms = SampleRms::fit(&xs, &[0, 1, 1], RmsGrouping::PerField)?;
         let s = rms.scales().flatten_all()?.to_vec1::<f32>()?;
         let naive = |b: usize, chans: &[usize]| {
-            let vals: Vec<f32> = chans.iter().flat_map(|&c| v[(b * 3 + c) * 8..(b * 3 + c + 1) * 8].to_vec()).collect();
+            let vals: Vec<f32> = chans
+                .iter()
+                .flat_map(|&c| v[(b * 3 + c) * 8..(b * 3 + c + 1) * 8].to_vec())
+                .collect();
             (vals.iter().map(|x| x * x).sum::<f32>() / vals.len() as f32).sqrt()
         };
         for b in 0..2 {

@@ -69,7 +69,9 @@ impl Moments {
 impl DatasetStats {
     /// Computes statistics over all the given files (which must share their fields).
     pub fn compute(files: &[&WellFile]) -> Result<Self> {
-        let first = files.first().ok_or_else(|| Error::Empty { what: "files for stats".into() })?;
+        let first = files.first().ok_or_else(|| Error::Empty {
+            what: "files for stats".into(),
+        })?;
         let n_dims = first.n_spatial_dims();
         let mut fields = Vec::new();
         for (fi, f0) in first.fields.iter().enumerate() {
@@ -77,9 +79,13 @@ impl DatasetStats {
             let mut m = vec![Moments::default(); comps];
             let mut d = vec![Moments::default(); comps];
             for file in files {
-                let f = file.fields.get(fi).filter(|f| f.name == f0.name).ok_or_else(|| {
-                    Error::Msg(format!("files disagree on field {fi} (`{}`)", f0.name))
-                })?;
+                let f = file
+                    .fields
+                    .get(fi)
+                    .filter(|f| f.name == f0.name)
+                    .ok_or_else(|| {
+                        Error::Msg(format!("files disagree on field {fi} (`{}`)", f0.name))
+                    })?;
                 let frame = file.frame_len() * comps;
                 let n_t = file.n_steps();
                 for traj in f.data.chunks_exact(n_t * frame) {
@@ -87,7 +93,10 @@ impl DatasetStats {
                         m[i % comps].push(x as f64);
                     }
                     for t in 1..n_t {
-                        let (prev, cur) = (&traj[(t - 1) * frame..t * frame], &traj[t * frame..(t + 1) * frame]);
+                        let (prev, cur) = (
+                            &traj[(t - 1) * frame..t * frame],
+                            &traj[t * frame..(t + 1) * frame],
+                        );
                         for (i, (&a, &b)) in prev.iter().zip(cur).enumerate() {
                             d[i % comps].push(b as f64 - a as f64);
                         }
@@ -106,7 +115,10 @@ impl DatasetStats {
                 rms_delta: get(&d, Moments::rms),
             });
         }
-        Ok(DatasetStats { n_spatial_dims: n_dims, fields })
+        Ok(DatasetStats {
+            n_spatial_dims: n_dims,
+            fields,
+        })
     }
 
     /// The `stats.yaml` text.
@@ -130,7 +142,10 @@ impl DatasetStats {
                     TensorOrder::Vector => list(v),
                     TensorOrder::Tensor => format!(
                         "[{}]",
-                        v.chunks(self.n_spatial_dims).map(list).collect::<Vec<_>>().join(", ")
+                        v.chunks(self.n_spatial_dims)
+                            .map(list)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 };
                 let _ = writeln!(s, "  {}: {value}", f.name);
@@ -158,5 +173,8 @@ fn num(x: f64) -> String {
 }
 
 fn list(v: &[f64]) -> String {
-    format!("[{}]", v.iter().map(|&x| num(x)).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        v.iter().map(|&x| num(x)).collect::<Vec<_>>().join(", ")
+    )
 }

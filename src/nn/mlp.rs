@@ -21,10 +21,11 @@ pub enum LinearInit {
     Scaled(f64),
 }
 
-/// Whether a [`Linear`] layer adds a bias.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether a layer ([`Linear`], a convolution) adds a learned bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Bias {
-    /// `y = x Wᵀ + b`.
+    /// `y = x Wᵀ + b` (the default, as PyTorch's layers).
+    #[default]
     With,
     /// `y = x Wᵀ`.
     Without,

@@ -1,0 +1,93 @@
+//! One tokeniser training step (forward + MSE + backward) at 9 frames, 64x64, batch 2, for
+//! the `small()` and `paper()` presets, plus the causal 3x3x3 convolution 16 → 16 on its own
+//! with both conv2d decompositions. Run through `benches/tokeniser.sh` (which also runs the
+//! PyTorch version, `benches/tokeniser_pytorch.py`, in the same session) or alone:
+//! `RAYON_NUM_THREADS=2 cargo bench --bench tokeniser -- [repeats]`.
+//! Prints one line per case: name, median milliseconds, min, repeats.
+
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::VarMap;
+use phystok::nn::{ConvOptions, ConvStrategy, causal_conv3d};
+use phystok::tokeniser::{Compression, Tokeniser, TokeniserConfig};
+
+fn median_ms(repeats: usize, mut f: impl FnMut()) -> (f64, f64) {
+    f(); // warm-up
+    let mut times: Vec<f64> = (0..repeats)
+        .map(|_| {
+            let t0 = Instant::now();
+            f();
+            t0.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(|a, b| a.total_cmp(b));
+    (times[times.len() / 2], times[0])
+}
+
+fn wavy(shape: (usize, usize, usize, usize, usize)) -> Tensor {
+    let n = shape.0 * shape.1 * shape.2 * shape.3 * shape.4;
+    let v: Vec<f32> = (0..n).map(|i| (0.013 * i as f32).sin()).collect();
+    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+}
+
+fn main() -> phystok::Result<()> {
+    let repeats: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5);
+    let dev = Device::Cpu;
+    println!(
+        "# phystok (candle CPU, RAYON_NUM_THREADS={})",
+        std::env::var("RAYON_NUM_THREADS").unwrap_or_default()
+    );
+
+    // the causal conv alone: 16 → 16, 3x3x3, 9x64x64, batch 2
+    let x = Var::from_tensor(&wavy((2, 16, 9, 64, 64)))?;
+    let w = Var::from_tensor(&(wavy((16, 16, 3, 3, 3)) * 0.05)?)?;
+    let b = Var::from_tensor(&Tensor::zeros(16, DType::F32, &dev)?)?;
+    for strategy in [ConvStrategy::FoldedTaps, ConvStrategy::SummedTaps] {
+        let options = ConvOptions {
+            strategy,
+            ..ConvOptions::default()
+        };
+        let (fwd, _) = median_ms(repeats, || {
+            causal_conv3d(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), options).unwrap();
+        });
+        let (med, min) = median_ms(repeats, || {
+            let y =
+                causal_conv3d(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), options).unwrap();
+            y.sqr().unwrap().mean_all().unwrap().backward().unwrap();
+        });
+        println!(
+            "conv3x3x3_16to16_{strategy:?} fwd {fwd:.1} fwd+bwd {med:.1} min {min:.1} n {repeats}"
+        );
+    }
+
+    for (name, config) in [
+        ("small", TokeniserConfig::small()),
+        ("paper", TokeniserConfig::paper()),
+    ] {
+        let varmap = VarMap::new();
+        let tok = Tokeniser::seeded(config, &varmap, &dev)?;
+        let fields = [0, 1, 2, 3];
+        let xs = wavy((2, 4, 9, 64, 64));
+        let c = Compression::paper_validation();
+        let (fwd, _) = median_ms(repeats, || {
+            tok.autoencode(&xs, &fields, &c).unwrap();
+        });
+        let (enc, _) = median_ms(repeats, || {
+            tok.encode(&xs, &fields, &c).unwrap();
+        });
+        let (med, min) = median_ms(repeats, || {
+            let ys = tok.autoencode(&xs, &fields, &c).unwrap();
+            let loss = (ys - &xs).unwrap().sqr().unwrap().mean_all().unwrap();
+            loss.backward().unwrap();
+        });
+        let params = tok.parameter_summary().total();
+        println!(
+            "tokeniser_{name} params {params} encode {enc:.1} fwd {fwd:.1} fwd+bwd {med:.1} min {min:.1} n {repeats}"
+        );
+    }
+    Ok(())
+}

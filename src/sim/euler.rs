@@ -1,0 +1,301 @@
+//! `euler_multi_quadrants`: 2D compressible Euler flow from random piecewise-constant
+//! quadrant states (The Well, Appendix A of the paper; Kurganov & Tadmor's quadrant
+//! Riemann problems). Fields as in The Well: `density`, `energy`, `pressure` (t0) and
+//! `momentum` (t1); parameter `gamma`; periodic or open boundaries. As in The Well, the two
+//! boundary treatments are two datasets, `euler_multi_quadrants_periodicBC` and
+//! `euler_multi_quadrants_openBC` (the names `the_well`'s `WellDataset` accepts).
+//!
+//! The Well's data (Clawpack, 512², Δt = 0.015, t ∈ [0, 1.5]) varies γ over
+//! {1.13, 1.22, 1.3, 1.33, 1.365, 1.4, 1.404, 1.453, 1.597, 1.76}; the solver is
+//! [`EulerSolver`] (MUSCL–HLLC–SSP-RK2).
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::common::{self, FieldSpec, SimStats};
+use super::euler_solver::{EulerBoundary, EulerSolver, Limiter};
+use crate::data::{BoundaryType, TensorOrder, WellFile};
+use crate::{ConfigError, Result};
+
+/// The Well's name of the periodic-boundary dataset.
+pub const EULER_PERIODIC_NAME: &str = "euler_multi_quadrants_periodicBC";
+
+/// The Well's name of the open-boundary dataset.
+pub const EULER_OPEN_NAME: &str = "euler_multi_quadrants_openBC";
+
+/// The gas constants of The Well's `euler_multi_quadrants` configurations.
+pub const EULER_WELL_GAMMAS: [f64; 10] =
+    [1.3, 1.4, 1.13, 1.22, 1.33, 1.76, 1.365, 1.404, 1.453, 1.597];
+
+/// Configuration of the quadrant Euler simulator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EulerConfig {
+    /// Cells along x (rows, the slow axis).
+    pub nx: usize,
+    /// Cells along y.
+    pub ny: usize,
+    /// Domain size along x (The Well: 1).
+    pub length_x: f64,
+    /// Domain size along y (The Well: 1).
+    pub length_y: f64,
+    /// Number of trajectories.
+    pub trajectories: usize,
+    /// Output frames per trajectory, the initial state included.
+    pub steps: usize,
+    /// Time between output frames (The Well: 0.015).
+    pub output_interval: f64,
+    /// Ratio of specific heats γ.
+    pub gamma: f64,
+    /// Boundary treatment.
+    pub boundary: EulerBoundary,
+    /// MUSCL slope limiter.
+    pub limiter: Limiter,
+    /// CFL number of the unsplit step, `dt = cfl / max((|u| + c)/dx + (|v| + c)/dy)`.
+    pub cfl: f64,
+    /// Seed of the random quadrant states.
+    pub seed: u64,
+}
+
+impl Default for EulerConfig {
+    /// 64 × 64, 4 trajectories, 32 frames every 0.015 (The Well's interval), γ = 1.4, periodic.
+    fn default() -> Self {
+        EulerConfig {
+            nx: 64,
+            ny: 64,
+            length_x: 1.0,
+            length_y: 1.0,
+            trajectories: 4,
+            steps: 32,
+            output_interval: 0.015,
+            gamma: 1.4,
+            boundary: EulerBoundary::Periodic,
+            limiter: Limiter::VanLeer,
+            cfl: 0.4,
+            seed: 0,
+        }
+    }
+}
+
+impl EulerConfig {
+    /// The Well's setting (512 × 512, 100 frames every 0.015, 500 trajectories per γ).
+    pub fn well() -> Self {
+        EulerConfig {
+            nx: 512,
+            ny: 512,
+            trajectories: 500,
+            steps: 100,
+            ..Self::default()
+        }
+    }
+
+    /// A tiny setting for tests: 32 × 32, 2 trajectories, 27 frames.
+    pub fn tiny() -> Self {
+        EulerConfig {
+            nx: 32,
+            ny: 32,
+            trajectories: 2,
+            steps: 27,
+            ..Self::default()
+        }
+    }
+
+    /// Sets a square `n × n` grid.
+    pub fn with_resolution(mut self, n: usize) -> Self {
+        self.nx = n;
+        self.ny = n;
+        self
+    }
+
+    /// Sets an `nx × ny` grid.
+    pub fn with_shape(mut self, nx: usize, ny: usize) -> Self {
+        self.nx = nx;
+        self.ny = ny;
+        self
+    }
+
+    /// Sets the number of trajectories.
+    pub fn with_trajectories(mut self, n: usize) -> Self {
+        self.trajectories = n;
+        self
+    }
+
+    /// Sets the number of output frames.
+    pub fn with_steps(mut self, n: usize) -> Self {
+        self.steps = n;
+        self
+    }
+
+    /// Sets the time between output frames.
+    pub fn with_output_interval(mut self, dt: f64) -> Self {
+        self.output_interval = dt;
+        self
+    }
+
+    /// Sets γ.
+    pub fn with_gamma(mut self, gamma: f64) -> Self {
+        self.gamma = gamma;
+        self
+    }
+
+    /// Sets the boundaries.
+    pub fn with_boundary(mut self, boundary: EulerBoundary) -> Self {
+        self.boundary = boundary;
+        self
+    }
+
+    /// Sets the slope limiter.
+    pub fn with_limiter(mut self, limiter: Limiter) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    /// Sets the CFL number.
+    pub fn with_cfl(mut self, cfl: f64) -> Self {
+        self.cfl = cfl;
+        self
+    }
+
+    /// Sets the seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The Well dataset these settings belong to (by boundary treatment).
+    pub fn dataset_name(&self) -> &'static str {
+        match self.boundary {
+            EulerBoundary::Periodic => EULER_PERIODIC_NAME,
+            EulerBoundary::Open => EULER_OPEN_NAME,
+        }
+    }
+
+    /// Checks every rule: power-of-two grid, γ in (1, 3], CFL in (0, 0.5], positive sizes.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        common::check_resolution("nx", self.nx)?;
+        common::check_resolution("ny", self.ny)?;
+        common::check_run(self.trajectories, self.steps, self.output_interval)?;
+        common::check_positive("length_x", self.length_x)?;
+        common::check_positive("length_y", self.length_y)?;
+        if !(self.gamma > 1.0 && self.gamma <= 3.0) {
+            return Err(ConfigError::OutOfRange {
+                name: "gamma",
+                range: "(1, 3]",
+                value: self.gamma,
+            });
+        }
+        if !(self.cfl > 0.0 && self.cfl <= 0.5) {
+            return Err(ConfigError::OutOfRange {
+                name: "cfl",
+                range: "(0, 0.5]",
+                value: self.cfl,
+            });
+        }
+        Ok(())
+    }
+
+    /// A solver for trajectory `index`, set to its random quadrant initial state: a split
+    /// point uniform in `[0.3, 0.7]²` of the box, and per quadrant a density and pressure
+    /// log-uniform in `[0.1, 2]` and velocity components uniform in `[−0.75, 0.75]`.
+    pub fn initial_solver(&self, index: usize) -> Result<EulerSolver> {
+        let mut rng = common::trajectory_rng(self.seed, index);
+        let mut solver = EulerSolver::new(self)?;
+        let split = [rng.random_range(0.3..0.7), rng.random_range(0.3..0.7)];
+        let states: Vec<[f64; 4]> = (0..4)
+            .map(|_| {
+                let rho = (rng.random_range(0.1f64.ln()..2f64.ln())).exp();
+                let p = (rng.random_range(0.1f64.ln()..2f64.ln())).exp();
+                [
+                    rho,
+                    rng.random_range(-0.75..0.75),
+                    rng.random_range(-0.75..0.75),
+                    p,
+                ]
+            })
+            .collect();
+        for i in 0..self.nx {
+            for j in 0..self.ny {
+                let upper_x = (i as f64 + 0.5) / self.nx as f64 >= split[0];
+                let upper_y = (j as f64 + 0.5) / self.ny as f64 >= split[1];
+                let [rho, u, v, p] = states[2 * upper_x as usize + upper_y as usize];
+                solver.set_primitive(i, j, rho, u, v, p);
+            }
+        }
+        Ok(solver)
+    }
+
+    /// Runs every trajectory (in parallel) into a Well-format file.
+    pub fn simulate(&self) -> Result<WellFile> {
+        self.simulate_with_stats().map(|(file, _)| file)
+    }
+
+    /// [`Self::simulate`], also returning the run's cost.
+    pub fn simulate_with_stats(&self) -> Result<(WellFile, SimStats)> {
+        self.check()?;
+        let n = self.nx * self.ny;
+        let (trajectories, stats) = common::run_trajectories(
+            self.trajectories,
+            self.steps,
+            self.dataset_name(),
+            n,
+            |t, bar| {
+                let mut solver_steps = 0;
+                let mut solver = self.initial_solver(t)?;
+                let mut bufs: Vec<Vec<f32>> = [1, 1, 1, 2]
+                    .iter()
+                    .map(|c| Vec::with_capacity(c * n * self.steps))
+                    .collect();
+                for s in 0..self.steps {
+                    solver.advance_to(s as f64 * self.output_interval)?;
+                    solver_steps = solver.steps();
+                    common::append_f32(&mut bufs[0], &solver.interior(|c, _| c[0]));
+                    common::append_f32(&mut bufs[1], &solver.interior(|c, _| c[3]));
+                    common::append_f32(&mut bufs[2], &solver.interior(|_, p| p));
+                    let mx = solver.interior(|c, _| c[1]);
+                    let my = solver.interior(|c, _| c[2]);
+                    bufs[3].extend(mx.iter().zip(&my).flat_map(|(&a, &b)| [a as f32, b as f32]));
+                    bar.inc(1);
+                }
+                Ok((bufs, solver_steps))
+            },
+        )?;
+        let times = common::output_times(self.steps, self.output_interval);
+        let mut file = WellFile::new(
+            self.dataset_name(),
+            &["x", "y"],
+            &[self.nx, self.ny],
+            self.trajectories,
+            times,
+        )?;
+        file.coords = vec![
+            common::cell_centres(self.nx, self.length_x),
+            common::cell_centres(self.ny, self.length_y),
+        ];
+        let specs = [
+            FieldSpec {
+                name: "density",
+                order: TensorOrder::Scalar,
+            },
+            FieldSpec {
+                name: "energy",
+                order: TensorOrder::Scalar,
+            },
+            FieldSpec {
+                name: "pressure",
+                order: TensorOrder::Scalar,
+            },
+            FieldSpec {
+                name: "momentum",
+                order: TensorOrder::Vector,
+            },
+        ];
+        common::push_fields(&mut file, &specs, trajectories)?;
+        file.push_parameter("gamma", self.gamma);
+        let bc = match self.boundary {
+            EulerBoundary::Periodic => BoundaryType::Periodic,
+            EulerBoundary::Open => BoundaryType::Open,
+        };
+        file.push_boundary(0, bc)?;
+        file.push_boundary(1, bc)?;
+        Ok((file, stats))
+    }
+}

@@ -1,0 +1,197 @@
+//! Writing simulated Well datasets to disk: [`generate`] for one system (what
+//! `phystok generate <system>` runs) and [`generate_default`] for the embedded default
+//! collection that every example, notebook and test can use with no download.
+//!
+//! Each parameter configuration becomes one simulation of `trajectories` trajectories,
+//! split 0.8 / 0.1 / 0.1 (at least one each) into `train`, `valid` and `test` files, as
+//! The Well splits its trajectories.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::system::System;
+use crate::data::{Split, WellFile, write_dataset};
+use crate::{ConfigError, Result};
+
+/// What to generate and where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerateConfig {
+    /// The system.
+    pub system: System,
+    /// Grid size `n` (`n × n`; `2n × n/2` for Rayleigh–Bénard), a power of two in [16, 512].
+    pub resolution: usize,
+    /// Trajectories per parameter configuration (at least 3, one per split).
+    pub trajectories: usize,
+    /// Output frames per trajectory (27 fit 9 context + 18 rollout frames).
+    pub steps: usize,
+    /// Base seed; configuration `c` uses `seed + c`.
+    pub seed: u64,
+    /// Parameter configurations of [`System::configuration`]'s sweep, from the first.
+    pub configurations: usize,
+    /// Root directory: the dataset goes to `{out}/{system name}/`.
+    pub out: PathBuf,
+}
+
+impl Default for GenerateConfig {
+    /// Euler, 64², 5 trajectories, 32 frames, seed 0, one configuration, into `data/`.
+    fn default() -> Self {
+        GenerateConfig {
+            system: System::EulerPeriodic,
+            resolution: 64,
+            trajectories: 5,
+            steps: 32,
+            seed: 0,
+            configurations: 1,
+            out: PathBuf::from("data"),
+        }
+    }
+}
+
+impl GenerateConfig {
+    /// The defaults for `system`, written under `out`.
+    pub fn new(system: System, out: impl Into<PathBuf>) -> Self {
+        GenerateConfig {
+            system,
+            out: out.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The default collection's setting of `system`: 64², 2 configurations of 5 trajectories
+    /// (3 train, 1 valid, 1 test each), 32 frames.
+    pub fn default_collection(system: System, out: impl Into<PathBuf>) -> Self {
+        GenerateConfig {
+            configurations: 2,
+            ..Self::new(system, out)
+        }
+    }
+
+    /// Sets the grid size.
+    pub fn with_resolution(mut self, n: usize) -> Self {
+        self.resolution = n;
+        self
+    }
+
+    /// Sets the trajectories per configuration.
+    pub fn with_trajectories(mut self, n: usize) -> Self {
+        self.trajectories = n;
+        self
+    }
+
+    /// Sets the output frames per trajectory.
+    pub fn with_steps(mut self, n: usize) -> Self {
+        self.steps = n;
+        self
+    }
+
+    /// Sets the seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the number of parameter configurations.
+    pub fn with_configurations(mut self, n: usize) -> Self {
+        self.configurations = n;
+        self
+    }
+
+    /// Checks the sizes and every configuration it would run.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if !self.resolution.is_power_of_two() {
+            return Err(ConfigError::NotPowerOfTwo {
+                name: "resolution",
+                value: self.resolution,
+            });
+        }
+        if !(16..=512).contains(&self.resolution) {
+            return Err(ConfigError::OutOfRange {
+                name: "resolution",
+                range: "[16, 512]",
+                value: self.resolution as f64,
+            });
+        }
+        if self.trajectories < 3 {
+            return Err(ConfigError::OutOfRange {
+                name: "trajectories",
+                range: "[3, ∞) (one per split)",
+                value: self.trajectories as f64,
+            });
+        }
+        if self.configurations == 0 {
+            return Err(ConfigError::NotPositive {
+                name: "configurations",
+                value: 0.0,
+            });
+        }
+        for c in 0..self.configurations.min(self.system.n_configurations()) {
+            self.system
+                .configuration(c, self.resolution, self.trajectories, self.steps, self.seed)
+                .check()?;
+        }
+        Ok(())
+    }
+}
+
+/// Trajectory ranges of the train, valid and test splits of `n` trajectories: 10 % each
+/// (rounded, at least one) for valid and test, the rest for train.
+pub fn split_ranges(n: usize) -> [(Split, Range<usize>); 3] {
+    let small = ((n as f64 * 0.1).round() as usize).max(1);
+    let train = n.saturating_sub(2 * small);
+    [
+        (Split::Train, 0..train),
+        (Split::Valid, train..train + small),
+        (Split::Test, train + small..(train + 2 * small).min(n)),
+    ]
+}
+
+/// The trajectories `range` of `file`, as a file of their own.
+pub fn select_trajectories(file: &WellFile, range: Range<usize>) -> WellFile {
+    let mut out = file.clone();
+    out.n_trajectories = range.len();
+    for field in &mut out.fields {
+        let per = field.data.len() / file.n_trajectories.max(1);
+        field.data = field.data[range.start * per..range.end * per].to_vec();
+    }
+    for scalar in &mut out.scalars {
+        if scalar.sample_varying {
+            let per = scalar.data.len() / file.n_trajectories.max(1);
+            scalar.data = scalar.data[range.start * per..range.end * per].to_vec();
+        }
+    }
+    out
+}
+
+/// Simulates every configuration of `config` and writes the dataset
+/// `{out}/{name}/data/{train,valid,test}/*.hdf5` plus `{out}/{name}/stats.yaml`.
+/// Returns the dataset directory.
+pub fn generate(config: &GenerateConfig) -> Result<PathBuf> {
+    config.check()?;
+    let mut files = Vec::new();
+    for c in 0..config.configurations {
+        let sim = config.system.configuration(
+            c,
+            config.resolution,
+            config.trajectories,
+            config.steps,
+            config.seed.wrapping_add(c as u64),
+        );
+        let file = sim.simulate()?;
+        for (split, range) in split_ranges(config.trajectories) {
+            files.push((split, select_trajectories(&file, range)));
+        }
+    }
+    let refs: Vec<(Split, &WellFile)> = files.iter().map(|(s, f)| (*s, f)).collect();
+    write_dataset(&config.out, config.system.name(), &refs)
+}
+
+/// Generates the default collection under `out`: every [`System`] with
+/// [`GenerateConfig::default_collection`]. Returns the dataset directories.
+pub fn generate_default(out: &Path) -> Result<Vec<PathBuf>> {
+    System::ALL
+        .iter()
+        .map(|&system| generate(&GenerateConfig::default_collection(system, out)))
+        .collect()
+}

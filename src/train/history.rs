@@ -1,0 +1,228 @@
+//! The record of a training run: one [`StepRecord`] per optimiser step and periodic
+//! validation records, serialisable to JSON (saved with each checkpoint) and rendered as
+//! HTML tables in evcxr.
+//!
+//! Validation records are generic ([`ValidationRow`]) so that each training stage can keep
+//! its own typed metrics; [`ValidationRecord`] holds the paper's (VRMSE and NEPS per band).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::train::StepStats;
+
+/// One optimiser step.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// Optimiser step (1-based: the count after this step).
+    pub step: usize,
+    /// Training loss of the batch.
+    pub loss: f64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Seconds since training started.
+    pub wall_s: f64,
+}
+
+impl StepRecord {
+    /// A record from an optimiser's [`StepStats`], the batch loss and the elapsed time.
+    pub fn from_stats(stats: &StepStats, loss: f64, wall_s: f64) -> Self {
+        StepRecord {
+            step: stats.step,
+            loss,
+            lr: stats.lr,
+            grad_norm: stats.grad_norm,
+            wall_s,
+        }
+    }
+}
+
+/// A validation record that can be shown as a table row.
+pub trait ValidationRow {
+    /// Column names after `step`.
+    fn columns() -> Vec<&'static str>;
+    /// The step the record was taken at.
+    fn step(&self) -> usize;
+    /// Values in the order of [`ValidationRow::columns`].
+    fn values(&self) -> Vec<f64>;
+}
+
+/// The paper's validation metrics: VRMSE and NEPS in the low, mid and high wavenumber bands.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ValidationRecord {
+    /// Optimiser step.
+    pub step: usize,
+    /// Variance-scaled RMSE.
+    pub vrmse: f64,
+    /// Normalised error power spectrum, low band.
+    pub neps_low: f64,
+    /// Normalised error power spectrum, mid band.
+    pub neps_mid: f64,
+    /// Normalised error power spectrum, high band.
+    pub neps_high: f64,
+}
+
+impl ValidationRow for ValidationRecord {
+    fn columns() -> Vec<&'static str> {
+        vec!["vrmse", "neps_low", "neps_mid", "neps_high"]
+    }
+    fn step(&self) -> usize {
+        self.step
+    }
+    fn values(&self) -> Vec<f64> {
+        vec![self.vrmse, self.neps_low, self.neps_mid, self.neps_high]
+    }
+}
+
+/// Everything recorded during a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct History<V = ValidationRecord> {
+    /// One record per optimiser step.
+    pub steps: Vec<StepRecord>,
+    /// Periodic validation.
+    pub validation: Vec<V>,
+}
+
+impl<V> Default for History<V> {
+    fn default() -> Self {
+        History {
+            steps: Vec::new(),
+            validation: Vec::new(),
+        }
+    }
+}
+
+impl<V: ValidationRow> History<V> {
+    /// An empty history.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a step record.
+    pub fn push_step(&mut self, record: StepRecord) {
+        self.steps.push(record);
+    }
+
+    /// Appends a validation record.
+    pub fn push_validation(&mut self, record: V) {
+        self.validation.push(record);
+    }
+
+    /// Training losses in step order.
+    pub fn losses(&self) -> Vec<f64> {
+        self.steps.iter().map(|r| r.loss).collect()
+    }
+
+    /// Mean loss of the last `n` steps (`None` when empty).
+    pub fn recent_loss(&self, n: usize) -> Option<f64> {
+        let tail = &self.steps[self.steps.len().saturating_sub(n)..];
+        (!tail.is_empty()).then(|| tail.iter().map(|r| r.loss).sum::<f64>() / tail.len() as f64)
+    }
+
+    /// HTML tables of the last `n` step records and validation records.
+    pub fn to_html(&self, n: usize) -> String {
+        let mut html = format!(
+            "<p>{} steps, {} validations</p>",
+            self.steps.len(),
+            self.validation.len()
+        );
+        html.push_str("<table><tr><th>step</th><th>loss</th><th>lr</th><th>grad norm</th><th>wall s</th></tr>");
+        for r in &self.steps[self.steps.len().saturating_sub(n)..] {
+            html.push_str(&format!(
+                "<tr><td>{}</td><td>{:.4e}</td><td>{:.3e}</td><td>{:.3e}</td><td>{:.1}</td></tr>",
+                r.step, r.loss, r.lr, r.grad_norm, r.wall_s
+            ));
+        }
+        html.push_str("</table>");
+        if !self.validation.is_empty() {
+            html.push_str("<table><tr><th>step</th>");
+            for c in V::columns() {
+                html.push_str(&format!("<th>{c}</th>"));
+            }
+            html.push_str("</tr>");
+            for r in &self.validation[self.validation.len().saturating_sub(n)..] {
+                html.push_str(&format!("<tr><td>{}</td>", r.step()));
+                for v in r.values() {
+                    html.push_str(&format!("<td>{v:.4e}</td>"));
+                }
+                html.push_str("</tr>");
+            }
+            html.push_str("</table>");
+        }
+        html
+    }
+
+    /// Renders the last ten rows of each table in evcxr.
+    pub fn evcxr_display(&self) {
+        println!(
+            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
+            self.to_html(10)
+        );
+    }
+}
+
+impl<V: ValidationRow> fmt::Display for History<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} steps, {} validations",
+            self.steps.len(),
+            self.validation.len()
+        )?;
+        if let Some(r) = self.steps.last() {
+            writeln!(
+                f,
+                "last step {}: loss {:.4e}, lr {:.3e}, grad norm {:.3e}",
+                r.step, r.loss, r.lr, r.grad_norm
+            )?;
+        }
+        if let Some(r) = self.validation.last() {
+            write!(f, "last validation at step {}:", r.step())?;
+            for (c, v) in V::columns().iter().zip(r.values()) {
+                write!(f, " {c} {v:.4e}")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_round_trips_through_json_and_renders() {
+        let mut h: History = History::new();
+        for i in 1..=12 {
+            h.push_step(StepRecord {
+                step: i,
+                loss: 1.0 / i as f64,
+                lr: 1e-3,
+                grad_norm: 0.5,
+                wall_s: i as f64,
+            });
+        }
+        h.push_validation(ValidationRecord {
+            step: 12,
+            vrmse: 0.3,
+            neps_low: 0.01,
+            neps_mid: 0.1,
+            neps_high: 0.9,
+        });
+        let json = serde_json::to_string(&h).unwrap();
+        let back: History = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, h);
+        let html = h.to_html(10);
+        assert_eq!(
+            html.matches("<tr>").count(),
+            1 + 10 + 1 + 1,
+            "header + 10 rows, header + 1 row"
+        );
+        assert!(html.contains("neps_high") && html.contains("9.0000e-1"));
+        assert!((h.recent_loss(2).unwrap() - (1.0 / 11.0 + 1.0 / 12.0) / 2.0).abs() < 1e-15);
+        assert!(h.to_string().contains("vrmse 3.0000e-1"));
+    }
+}

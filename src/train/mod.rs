@@ -1,0 +1,29 @@
+//! Training machinery that does not depend on any model: optimisers (SOAP, AdamW) over
+//! named `VarMap` variables, gradient clipping, learning-rate schedules, atomic
+//! checkpoints and the training history (paper Sections 2.3 and 2.5, Appendix C, Table 6).
+
+mod adamw;
+mod clip;
+mod linalg;
+mod optimiser;
+mod soap;
+mod soap_basis;
+mod soap_state;
+
+pub use adamw::{AdamW, AdamWConfig};
+pub use clip::{clip_grad_norm, global_grad_norm};
+pub use optimiser::{
+    GradClip, Optimiser, OptimiserKind, OptimiserState, ParamGroup, StepStats, sorted_vars,
+};
+pub use soap::{
+    BiasCorrection, DimMerging, OneDimPreconditioning, Soap, SoapConfig, UpdateNormalisation,
+};
+mod checkpoint;
+mod history;
+mod schedule;
+mod weights;
+
+pub use checkpoint::{Checkpoint, RngState};
+pub use history::{History, StepRecord, ValidationRecord, ValidationRow};
+pub use schedule::{LrSchedule, ScheduleConfig, ScheduleKind, Stepping};
+pub use weights::{Unused, WeightSelection};

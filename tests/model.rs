@@ -1,0 +1,233 @@
+//! The rollout model and freezing strategies.
+
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
+use phystok::freeze::{FreezeStrategy, Selector};
+use phystok::model::{ActiveFields, RolloutConfig, RolloutModel};
+use phystok::nn::Mode;
+use phystok::tokeniser::{Tokeniser, TokeniserConfig};
+use phystok::train::{AdamWConfig, Checkpoint, Optimiser};
+
+fn tiny() -> RolloutModel {
+    RolloutConfig::tiny()
+        .with_n_steps_input(5)
+        .with_seed(3)
+        .init(&Device::Cpu)
+        .unwrap()
+}
+
+fn window(seed: u64) -> Tensor {
+    let n = 2 * 2 * 6 * 16 * 16;
+    let v: Vec<f32> = (0..n)
+        .map(|i| ((i as f64 * 0.731 + seed as f64).sin() * 2.0 + 0.5) as f32)
+        .collect();
+    Tensor::from_vec(v, (2, 2, 6, 16, 16), &Device::Cpu).unwrap()
+}
+
+fn snapshot(vm: &VarMap) -> Vec<(String, Vec<f32>)> {
+    let data = vm.data().lock().unwrap();
+    let mut v: Vec<(String, Vec<f32>)> = data
+        .iter()
+        .map(|(n, var)| {
+            (
+                n.clone(),
+                var.as_tensor()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn predict_and_rollout_shapes() {
+    let m = tiny();
+    let f = ActiveFields::first(2);
+    let ctx = window(0).narrow(2, 0, 5).unwrap();
+    assert_eq!(
+        m.predict_next(&ctx, &f, Mode::Eval).unwrap().dims(),
+        [2, 2, 1, 16, 16]
+    );
+    assert_eq!(m.rollout(&ctx, &f, 4).unwrap().dims(), [2, 2, 4, 16, 16]);
+    // a context of the wrong length is a typed error
+    let bad = window(0).narrow(2, 0, 4).unwrap();
+    assert!(matches!(
+        m.predict_next(&bad, &f, Mode::Eval),
+        Err(phystok::Error::Shape { .. })
+    ));
+}
+
+#[test]
+fn gradients_reach_every_parameter() {
+    let m = tiny();
+    let loss = m
+        .next_frame_loss(&window(1), &ActiveFields::first(2), Mode::Train)
+        .unwrap();
+    let grads = loss.backward().unwrap();
+    let data = m.varmap().data().lock().unwrap();
+    let mut missing = Vec::new();
+    for (name, var) in data.iter() {
+        // the tiny tokeniser has more fields than the batch; inactive head slices get zeros
+        match grads.get(var.as_tensor()) {
+            Some(g)
+                if g.abs()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+                    > 0.0 => {}
+            _ => missing.push(name.clone()),
+        }
+    }
+    assert!(missing.is_empty(), "no gradient for {missing:?}");
+}
+
+#[test]
+fn mostly_frozen_keeps_the_tokeniser_core_bit_identical() {
+    let m = tiny();
+    let strategy = FreezeStrategy::MostlyFrozen;
+    let names = strategy.trainable_names(m.varmap()).unwrap();
+    assert!(names.iter().all(|n| strategy.is_trainable(n)));
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("tokeniser.encoder.head."))
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("tokeniser.decoder.bottleneck."))
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("tokeniser.encoder.levels."))
+    );
+    let before = snapshot(m.varmap());
+    let mut opt = AdamWConfig::paper_rollout()
+        .with_lr(1e-3)
+        .build(m.varmap(), names.clone())
+        .unwrap();
+    for s in 0..3 {
+        let loss = m
+            .next_frame_loss(&window(s), &ActiveFields::first(2), Mode::Train)
+            .unwrap();
+        opt.backward_step(&loss).unwrap();
+    }
+    let after = snapshot(m.varmap());
+    let (mut frozen, mut moved) = (0, 0);
+    for ((name, a), (_, b)) in before.iter().zip(&after) {
+        if strategy.is_trainable(name) {
+            moved += usize::from(a != b);
+        } else {
+            assert_eq!(a, b, "frozen {name} changed");
+            frozen += 1;
+        }
+    }
+    assert!(frozen > 0);
+    assert_eq!(moved, names.len(), "every trainable variable moved");
+}
+
+#[test]
+fn strategies_select_what_they_say() {
+    let m = tiny();
+    let vm = m.varmap();
+    let all = FreezeStrategy::FullyTrainable.trainable_names(vm).unwrap();
+    let frozen = FreezeStrategy::Frozen.trainable_names(vm).unwrap();
+    assert!(frozen.iter().all(|n| n.starts_with("processor.")));
+    assert_eq!(
+        frozen.len(),
+        all.iter().filter(|n| n.starts_with("processor.")).count()
+    );
+    let custom = FreezeStrategy::Custom {
+        include: vec![Selector::prefix("tokeniser.decoder.")],
+        exclude: vec![Selector::predicate(|n| n.ends_with(".bias"))],
+    };
+    let names = custom.trainable_names(vm).unwrap();
+    assert!(
+        !names.is_empty()
+            && names
+                .iter()
+                .all(|n| n.starts_with("tokeniser.decoder.") && !n.ends_with(".bias"))
+    );
+    let none = FreezeStrategy::Custom {
+        include: vec![Selector::prefix("nothing.")],
+        exclude: vec![],
+    };
+    assert!(matches!(
+        none.trainable_names(vm),
+        Err(phystok::Error::Empty { .. })
+    ));
+    let table = m.trainable_table(&FreezeStrategy::MostlyFrozen).unwrap();
+    assert_eq!(
+        table.total(),
+        all.iter().map(|_| 0).sum::<usize>() + table.total()
+    );
+    assert!(table.to_html().contains("tokeniser"));
+}
+
+#[test]
+fn paper_preset_counts_match_tables_2_and_3() {
+    let m = RolloutConfig::paper().init(&Device::Cpu).unwrap();
+    let t = m.trainable_table(&FreezeStrategy::MostlyFrozen).unwrap();
+    let (tok_trainable, tok_total) = t.under("tokeniser");
+    let (proc_trainable, proc_total) = t.under("processor");
+    // Table 2: tokeniser 5 M, processor and projections 100 M, total 105 M
+    assert_eq!(tok_total, 4_848_100);
+    assert_eq!(proc_total, 99_572_090);
+    assert_eq!(t.total(), 104_420_190);
+    // Table 3: mostly frozen keeps the heads and bottlenecks trainable (the paper: 85 k, 2 %)
+    assert_eq!(tok_trainable, 47_924);
+    assert!((tok_trainable as f64 / tok_total as f64) < 0.02);
+    assert_eq!(proc_trainable, proc_total);
+    let full = m.trainable_table(&FreezeStrategy::FullyTrainable).unwrap();
+    assert_eq!(full.trainable(), full.total());
+}
+
+#[test]
+fn pretrained_tokeniser_loads_into_a_rollout_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let vm = VarMap::new();
+    let cfg = RolloutConfig::tiny();
+    let _tok = Tokeniser::seeded(
+        TokeniserConfig {
+            seed: 99,
+            ..cfg.tokeniser.clone()
+        },
+        &vm,
+        &Device::Cpu,
+    )
+    .unwrap();
+    Checkpoint::new(10)
+        .with_weights(&vm)
+        .unwrap()
+        .save(dir.path())
+        .unwrap();
+    let m = tiny();
+    let processor_before: Vec<_> = snapshot(m.varmap())
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("processor."))
+        .collect();
+    let set = m.load_tokeniser(dir.path()).unwrap();
+    assert_eq!(set.len(), snapshot(&vm).len());
+    let pre = snapshot(&vm);
+    let after = snapshot(m.varmap());
+    for (name, v) in &pre {
+        let got = &after
+            .iter()
+            .find(|(n, _)| *n == format!("tokeniser.{name}"))
+            .unwrap()
+            .1;
+        assert_eq!(got, v, "{name}");
+    }
+    let processor_after: Vec<_> = after
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("processor."))
+        .collect();
+    assert_eq!(processor_before, processor_after);
+}

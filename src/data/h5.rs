@@ -881,13 +881,17 @@ fn read_exact_at(_: &std::fs::File, _: &mut [u8], _: u64) -> std::io::Result<()>
     ))
 }
 
-/// Index of the first NaN or infinity, scanning in blocks the compiler vectorises.
+/// Index of the first NaN or infinity, scanning in blocks the compiler vectorises: a value
+/// is not finite when its exponent bits are all set, so the block's largest magnitude bit
+/// pattern tells whether it holds one.
 fn first_non_finite(xs: &[f32]) -> Option<usize> {
     const BLOCK: usize = 1024;
+    const EXPONENT: u32 = 0x7f80_0000;
+    let magnitude = |b: &[f32]| b.iter().fold(0u32, |m, x| m.max(x.to_bits() & 0x7fff_ffff));
     let (k, block) = xs
         .chunks(BLOCK)
         .enumerate()
-        .find(|(_, b)| !b.iter().fold(true, |ok, x| ok & x.is_finite()))?;
+        .find(|(_, b)| magnitude(b) >= EXPONENT)?;
     block
         .iter()
         .position(|x| !x.is_finite())
@@ -1128,6 +1132,28 @@ mod tests {
     use super::*;
 
     /// Direct positioned reads and reads through HDF5 give the same windows.
+    #[test]
+    fn first_non_finite_finds_the_first_nan_or_infinity() {
+        let mut xs = vec![1.0f32; 5000];
+        xs[4999] = -0.0;
+        assert_eq!(first_non_finite(&xs), None);
+        for (at, bad) in [
+            (0, f32::NAN),
+            (1023, f32::INFINITY),
+            (1024, f32::NEG_INFINITY),
+            (4999, -f32::NAN),
+        ] {
+            let mut ys = xs.clone();
+            ys[at] = bad;
+            ys[4000] = f32::NAN;
+            assert_eq!(first_non_finite(&ys), Some(at.min(4000)), "{bad} at {at}");
+        }
+        assert_eq!(
+            first_non_finite(&[f32::MAX, f32::MIN, f32::MIN_POSITIVE]),
+            None
+        );
+    }
+
     #[test]
     fn raw_reads_equal_hdf5_reads() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;

@@ -526,8 +526,9 @@ impl WellReader {
                 std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
             ));
         }
-        guard_global_heaps(&path)?;
         let file = hdf5::File::open(&path).map_err(h5err(&path))?;
+        // before any variable-length string is read (read_header reads them)
+        guard_global_heaps(&path, &file)?;
         let (header, stored) = read_header(&path, &file)?;
         let datasets = stored
             .iter()
@@ -922,8 +923,9 @@ fn tile(data: &[f32], src: &[usize], dst: &[usize]) -> Vec<f32> {
         .collect()
 }
 
-/// Bytes of a file scanned for global heap collections: the whole file up to this size,
-/// else its first part (where writers put attribute metadata, before bulk data).
+/// The most bytes outside contiguous dataset storage scanned for global heap collections
+/// (chunked or compressed data counts here, so a file of only chunked data is scanned up
+/// to this size).
 const HEAP_SCAN_BYTES: u64 = 64 << 20;
 
 /// Rejects files with a corrupt global heap collection that would make the HDF5 library
@@ -933,14 +935,61 @@ const HEAP_SCAN_BYTES: u64 = 64 << 20;
 /// free-space object (index 0) has length zero: it advances by zero bytes. Variable-length
 /// strings, which every Well file holds in its attributes, live in these collections, so a
 /// flipped byte there would hang a read. We walk each `GCOL` collection as HDF5 does and
-/// refuse the file if the walk would stall.
-fn guard_global_heaps(path: &Path) -> Result<()> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    file.take(HEAP_SCAN_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
+/// refuse the file if the walk would stall. Only the bytes outside the datasets'
+/// contiguous storage are read (collections are metadata), so the cost follows the size
+/// of the metadata, not of the data.
+fn guard_global_heaps(path: &Path, file: &hdf5::File) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut extents = Vec::new();
+    dataset_extents(file, &mut extents);
+    extents.sort_unstable();
+    let mut budget = HEAP_SCAN_BYTES;
+    let mut at = 0u64;
+    for (start, end) in extents.into_iter().chain(std::iter::once((len, len))) {
+        let gap_end = start.min(len);
+        if gap_end > at && budget > 0 {
+            let n = (gap_end - at).min(budget);
+            budget -= n;
+            let mut bytes = Vec::with_capacity(n as usize);
+            f.seek(SeekFrom::Start(at))
+                .map_err(|e| Error::io(path, e))?;
+            (&mut f)
+                .take(n)
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io(path, e))?;
+            check_heap_collections(&bytes).map_err(|off| {
+                Error::format(
+                    path,
+                    format!(
+                        "corrupt global heap collection at byte {} (zero-length object)",
+                        at + off as u64
+                    ),
+                )
+            })?;
+        }
+        at = at.max(end);
+    }
+    Ok(())
+}
+
+/// (start, end) byte ranges of every contiguous dataset's storage under `group`.
+fn dataset_extents(group: &Group, out: &mut Vec<(u64, u64)>) {
+    for name in group.member_names().unwrap_or_default() {
+        if let Ok(g) = group.group(&name) {
+            dataset_extents(&g, out);
+        } else if let Ok(ds) = group.dataset(&name) {
+            if let Some(off) = ds.offset() {
+                out.push((off, off.saturating_add(ds.storage_size())));
+            }
+        }
+    }
+}
+
+/// Walks every `GCOL` collection in `bytes` as HDF5 does; `Err(offset)` of one whose walk
+/// would stall.
+fn check_heap_collections(bytes: &[u8]) -> std::result::Result<(), usize> {
     const HDR: usize = 16; // GCOL, version, 3 reserved, 8-byte collection size
     let mut at = 0;
     while let Some(off) = bytes[at..].windows(4).position(|w| w == b"GCOL") {
@@ -967,10 +1016,7 @@ fn guard_global_heaps(path: &Path) -> Result<()> {
                 len
             };
             if need == 0 {
-                return Err(Error::format(
-                    path,
-                    format!("corrupt global heap collection at byte {start} (zero-length object)"),
-                ));
+                return Err(start);
             }
             p = p.saturating_add(need);
         }

@@ -206,10 +206,7 @@ impl TrainableTable {
 
     /// Renders in evcxr.
     pub fn evcxr_display(&self) {
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
-            self.to_html()
-        );
+        crate::report::evcxr_html(&self.to_html());
     }
 }
 

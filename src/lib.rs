@@ -23,6 +23,7 @@ pub mod nn;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod processor;
+pub mod report;
 pub mod sim;
 pub mod tokeniser;
 pub mod train;

@@ -410,11 +410,11 @@ impl WellDataset {
             .map(|(k, v)| {
                 format!(
                     "<tr><th style=\"text-align:left\">{k}</th><td>{}</td></tr>",
-                    html_escape(v)
+                    crate::report::html_escape(v)
                 )
             })
             .collect();
-        println!("EVCXR_BEGIN_CONTENT text/html\n<table>{rows}</table>\nEVCXR_END_CONTENT");
+        crate::report::evcxr_html(&format!("<table>{rows}</table>"));
     }
 }
 
@@ -425,11 +425,4 @@ impl std::fmt::Display for WellDataset {
         }
         Ok(())
     }
-}
-
-/// Escapes `&`, `<`, `>` for HTML text.
-pub(crate) fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }

@@ -189,10 +189,7 @@ impl FileComparison {
             (Some(p), Some(t)) => format!("<p>{} vs {}</p>", p.display(), t.display()),
             _ => String::new(),
         };
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n{title}{}\nEVCXR_END_CONTENT",
-            self.summary.to_html()
-        );
+        crate::report::evcxr_html(&format!("{title}{}", self.summary.to_html()));
     }
 }
 

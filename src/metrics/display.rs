@@ -32,19 +32,12 @@ impl fmt::Display for MetricSummary {
     }
 }
 
-/// Escapes text for HTML.
-pub(crate) fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 fn row_html(name: &str, s: &ScoreSet, bold: bool) -> String {
     let (o, c) = if bold { ("<b>", "</b>") } else { ("", "") };
     format!(
         "<tr><td>{o}{}{c}</td><td>{o}{:.4}{c}</td><td>{:.3e}</td><td>{:.3e}</td>\
          <td>{:.4}</td><td>{:.4}</td><td>{:.4}</td></tr>",
-        html_escape(name),
+        crate::report::html_escape(name),
         s.vrmse,
         s.mse,
         s.mae,
@@ -69,7 +62,7 @@ impl MetricSummary {
         for w in &self.warnings {
             h += &format!(
                 "<p style=\"color:#b00\">warning: {}</p>",
-                html_escape(&w.to_string())
+                crate::report::html_escape(&w.to_string())
             );
         }
         h
@@ -77,10 +70,7 @@ impl MetricSummary {
 
     /// Shows the summary table inline in an evcxr notebook.
     pub fn evcxr_display(&self) {
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
-            self.to_html()
-        );
+        crate::report::evcxr_html(&self.to_html());
     }
 }
 
@@ -96,9 +86,9 @@ impl MetricGrid {
     /// Shows the grid's summary inline in an evcxr notebook.
     pub fn evcxr_display(&self) {
         let (b, t, c) = self.dims();
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n<p>{b} samples x {t} times x {c} channels</p>{}\nEVCXR_END_CONTENT",
+        crate::report::evcxr_html(&format!(
+            "<p>{b} samples x {t} times x {c} channels</p>{}",
             self.summary().to_html()
-        );
+        ));
     }
 }

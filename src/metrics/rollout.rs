@@ -289,11 +289,11 @@ impl TableRow {
     /// Shows the row inline in an evcxr notebook.
     pub fn evcxr_display(&self) {
         let c = |s: &SubsetStat| format!("{:.3} &plusmn; {:.3}", s.mean, s.std);
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n<table><tr><th>VRMSE</th><th>Spectral-Low</th>\
+        crate::report::evcxr_html(&format!(
+            "<table><tr><th>VRMSE</th><th>Spectral-Low</th>\
              <th>Spectral-Mid</th><th>Spectral-High</th></tr><tr><td>{}</td><td>{}</td>\
              <td>{}</td><td>{}</td></tr></table><p>{} subsets of {} examples, seed {}</p>\
-             \nEVCXR_END_CONTENT",
+             ",
             c(&self.vrmse),
             c(&self.neps_low),
             c(&self.neps_mid),
@@ -301,7 +301,7 @@ impl TableRow {
             self.protocol.n_subsets,
             self.protocol.subset_size,
             self.protocol.seed
-        );
+        ));
     }
 }
 
@@ -333,6 +333,6 @@ impl HorizonScores {
                 s.neps.high
             );
         }
-        println!("EVCXR_BEGIN_CONTENT text/html\n{h}</table>\nEVCXR_END_CONTENT");
+        crate::report::evcxr_html(&format!("{h}</table>"));
     }
 }

@@ -192,12 +192,12 @@ impl ParamSummary {
     pub fn to_html(&self) -> String {
         let mut html = format!(
             "<table><caption>{}</caption><tr><th style=\"text-align:left\">component</th><th style=\"text-align:right\">parameters</th></tr>",
-            escape(&self.title)
+            crate::report::html_escape(&self.title)
         );
         for (name, n) in &self.rows {
             html.push_str(&format!(
                 "<tr><td style=\"text-align:left\"><code>{}</code></td><td style=\"text-align:right\">{}</td></tr>",
-                escape(name),
+                crate::report::html_escape(name),
                 group_digits(*n)
             ));
         }
@@ -210,10 +210,7 @@ impl ParamSummary {
 
     /// Prints the summary as an HTML table for evcxr.
     pub fn evcxr_display(&self) {
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
-            self.to_html()
-        );
+        crate::report::evcxr_html(&self.to_html());
     }
 }
 
@@ -250,12 +247,6 @@ fn group_digits(n: usize) -> String {
         out.push(c);
     }
     out
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

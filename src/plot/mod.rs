@@ -63,8 +63,8 @@ pub trait Figure {
 /// Prints a figure's SVG as an evcxr `image/svg+xml` block (what `evcxr_display` does).
 pub fn display_svg(figure: &impl Figure) {
     match figure.to_svg() {
-        Ok(svg) => println!("EVCXR_BEGIN_CONTENT image/svg+xml\n{svg}\nEVCXR_END_CONTENT"),
-        Err(e) => println!("EVCXR_BEGIN_CONTENT text/plain\nfigure failed: {e}\nEVCXR_END_CONTENT"),
+        Ok(svg) => crate::report::evcxr_content("image/svg+xml", &svg),
+        Err(e) => crate::report::evcxr_content("text/plain", &format!("figure failed: {e}")),
     }
 }
 

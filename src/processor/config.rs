@@ -263,10 +263,7 @@ impl ProcessorConfig {
 
     /// Prints the configuration as an HTML table for evcxr.
     pub fn evcxr_display(&self) {
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
-            self.to_html()
-        );
+        crate::report::evcxr_html(&self.to_html());
     }
 
     fn rows(&self) -> Vec<(&'static str, String)> {

@@ -96,11 +96,11 @@ impl SimStats {
 
     /// Renders in an evcxr notebook as an HTML table row.
     pub fn evcxr_display(&self) {
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n<table><tr><th>dataset</th><th>trajectories</th>\
+        crate::report::evcxr_html(&format!(
+            "<table><tr><th>dataset</th><th>trajectories</th>\
              <th>frames</th><th>cells</th><th>solver steps</th><th>seconds</th>\
              <th>cell updates/s</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{:.2}</td><td>{:.3e}</td></tr></table>\nEVCXR_END_CONTENT",
+             <td>{}</td><td>{:.2}</td><td>{:.3e}</td></tr></table>",
             self.dataset,
             self.trajectories,
             self.output_steps,
@@ -108,7 +108,7 @@ impl SimStats {
             self.solver_steps,
             self.seconds,
             self.cell_updates_per_second()
-        );
+        ));
     }
 }
 

@@ -249,15 +249,15 @@ impl Tokeniser {
     /// Prints the parameter summary as an HTML table for evcxr notebooks.
     pub fn evcxr_display(&self) {
         let c = &self.config;
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n<p>Tokeniser: {} fields, channels {:?}, {} latent channels, {} residual blocks per level, validation {}</p>{}\nEVCXR_END_CONTENT",
+        crate::report::evcxr_html(&format!(
+            "<p>Tokeniser: {} fields, channels {:?}, {} latent channels, {} residual blocks per level, validation {}</p>{}",
             c.total_fields,
             c.channels,
             c.latent_channels,
             c.res_blocks,
             c.validation,
             self.parameter_summary().to_html()
-        );
+        ));
     }
 }
 

@@ -76,10 +76,7 @@ impl ParameterSummary {
 
     /// Prints the table for evcxr notebooks.
     pub fn evcxr_display(&self) {
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
-            self.to_html()
-        );
+        crate::report::evcxr_html(&self.to_html());
     }
 }
 

@@ -156,10 +156,7 @@ impl<V: ValidationRow> History<V> {
 
     /// Renders the last ten rows of each table in evcxr.
     pub fn evcxr_display(&self) {
-        println!(
-            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
-            self.to_html(10)
-        );
+        crate::report::evcxr_html(&self.to_html(10));
     }
 }
 

@@ -368,7 +368,7 @@ impl LrSchedule {
             html.push_str(&format!("<tr><td>{e}</td><td>{lr:.4e}</td></tr>"));
         }
         html.push_str("</table>");
-        println!("EVCXR_BEGIN_CONTENT text/html\n{html}\nEVCXR_END_CONTENT");
+        crate::report::evcxr_html(&html);
     }
 }
 

@@ -224,6 +224,30 @@ pub(crate) fn check_positive(name: &'static str, value: f64) -> Result<(), Confi
     Ok(())
 }
 
+/// Checks a perturbation amplitude is finite and not negative.
+pub(crate) fn check_perturbation(value: f64) -> Result<(), ConfigError> {
+    if !(value.is_finite() && value >= 0.0) {
+        return Err(ConfigError::OutOfRange {
+            name: "perturbation",
+            range: "[0, ∞)",
+            value,
+        });
+    }
+    Ok(())
+}
+
+/// Checks a CFL number lies in `(0, max]`; `range` spells that interval for the error.
+pub(crate) fn check_cfl(value: f64, max: f64, range: &'static str) -> Result<(), ConfigError> {
+    if !(value > 0.0 && value <= max) {
+        return Err(ConfigError::OutOfRange {
+            name: "cfl",
+            range,
+            value,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -183,14 +183,7 @@ impl EulerConfig {
                 value: self.gamma,
             });
         }
-        if !(self.cfl > 0.0 && self.cfl <= 0.5) {
-            return Err(ConfigError::OutOfRange {
-                name: "cfl",
-                range: "(0, 0.5]",
-                value: self.cfl,
-            });
-        }
-        Ok(())
+        common::check_cfl(self.cfl, 0.5, "(0, 0.5]")
     }
 
     /// A solver for trajectory `index`, set to its random quadrant initial state: a split

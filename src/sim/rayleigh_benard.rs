@@ -177,21 +177,8 @@ impl RayleighBenardConfig {
         common::check_positive("rayleigh", self.rayleigh)?;
         common::check_positive("prandtl", self.prandtl)?;
         common::check_positive("length_x", self.length_x)?;
-        if !(self.perturbation.is_finite() && self.perturbation >= 0.0) {
-            return Err(ConfigError::OutOfRange {
-                name: "perturbation",
-                range: "[0, ∞)",
-                value: self.perturbation,
-            });
-        }
-        if !(self.cfl > 0.0 && self.cfl <= 1.5) {
-            return Err(ConfigError::OutOfRange {
-                name: "cfl",
-                range: "(0, 1.5]",
-                value: self.cfl,
-            });
-        }
-        Ok(())
+        common::check_perturbation(self.perturbation)?;
+        common::check_cfl(self.cfl, 1.5, "(0, 1.5]")
     }
 
     /// Initial θ on the doubled `(nx, 2 ny)` box: random low modes `sin(π m y)` with random

@@ -154,21 +154,8 @@ impl ShearFlowConfig {
         common::check_positive("reynolds", self.reynolds)?;
         common::check_positive("schmidt", self.schmidt)?;
         common::check_positive("layer_width", self.layer_width)?;
-        if !(self.perturbation.is_finite() && self.perturbation >= 0.0) {
-            return Err(ConfigError::OutOfRange {
-                name: "perturbation",
-                range: "[0, ∞)",
-                value: self.perturbation,
-            });
-        }
-        if !(self.cfl > 0.0 && self.cfl <= 1.5) {
-            return Err(ConfigError::OutOfRange {
-                name: "cfl",
-                range: "(0, 1.5]",
-                value: self.cfl,
-            });
-        }
-        Ok(())
+        common::check_perturbation(self.perturbation)?;
+        common::check_cfl(self.cfl, 1.5, "(0, 1.5]")
     }
 
     /// Initial `(ω, s, mean velocity)` of trajectory `index`.

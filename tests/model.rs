@@ -164,10 +164,20 @@ fn strategies_select_what_they_say() {
         Err(phystok::Error::Empty { .. })
     ));
     let table = m.trainable_table(&FreezeStrategy::MostlyFrozen).unwrap();
+    let sizes: std::collections::HashMap<String, usize> = vm
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(n, v)| (n.clone(), v.elem_count()))
+        .collect();
+    assert_eq!(table.total(), sizes.values().sum::<usize>());
+    let mostly = FreezeStrategy::MostlyFrozen.trainable_names(vm).unwrap();
     assert_eq!(
-        table.total(),
-        all.iter().map(|_| 0).sum::<usize>() + table.total()
+        table.trainable(),
+        mostly.iter().map(|n| sizes[n]).sum::<usize>()
     );
+    assert!(table.trainable() < table.total());
     assert!(table.to_html().contains("tokeniser"));
 }
 

@@ -317,11 +317,7 @@ impl ExperimentResults {
     }
 
     #[cfg(feature = "plot")]
-    fn curve_figure(
-        &self,
-        title: &str,
-        panels: &[(&str, Metric)],
-    ) -> crate::plot::CurvesFigure {
+    fn curve_figure(&self, title: &str, panels: &[(&str, Metric)]) -> crate::plot::CurvesFigure {
         use crate::plot::{CurvePanel, CurveSeries, CurvesFigure};
         let panels = panels
             .iter()

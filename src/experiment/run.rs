@@ -12,7 +12,9 @@ use super::results::{CurvePoint, ExperimentResults, PretrainResult, RunResult};
 use crate::data::{ActiveFields, FieldVocabulary, Split, WellDataset, WindowSpec, coarsen_space};
 use crate::metrics::{HorizonScores, MetricGrid, MetricsConfig, RolloutHorizon, ScoreSet};
 use crate::model::RolloutModel;
-use crate::train::{Checkpoint, RolloutTask, TokeniserTask, Trainer, predict_grid, spread_indices};
+use crate::train::{
+    Checkpoint, Progress, RolloutTask, TokeniserTask, Trainer, predict_grid, spread_indices,
+};
 use crate::{Error, Result};
 
 /// Rollout steps of Figure 3's longest horizon.
@@ -79,6 +81,17 @@ impl ExperimentConfig {
                     &dir,
                     &device,
                 )?;
+                if self.pretrain.progress != Progress::Quiet {
+                    let v = result.history.validation.last();
+                    eprintln!(
+                        "[{:>6.0} s] pretraining {}: {} steps in {:.1} s, reconstruction VRMSE {:.4}",
+                        start.elapsed().as_secs_f64(),
+                        p.key(),
+                        result.history.steps.len(),
+                        result.train_seconds,
+                        v.map_or(f64::NAN, |v| v.vrmse)
+                    );
+                }
                 pretraining.push((p, dir, result));
             }
         }
@@ -111,6 +124,16 @@ impl ExperimentConfig {
                     &fields,
                     &device,
                 )?;
+                if self.rollout.progress != Progress::Quiet {
+                    eprintln!(
+                        "[{:>6.0} s] {} seed {seed}: next-frame VRMSE {:.4}, rollout 7-18 {:.4}, {:.1} s training",
+                        start.elapsed().as_secs_f64(),
+                        arm.key(),
+                        run.table5.vrmse.mean,
+                        run.horizons[3],
+                        run.train_seconds
+                    );
+                }
                 runs.push(run);
             }
         }

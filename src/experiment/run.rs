@@ -316,7 +316,7 @@ pub fn rollout_horizons(
     coarsen: usize,
 ) -> Result<[f64; 4]> {
     let t = model.config().n_steps_input;
-    let device = model_device(model)?;
+    let device = crate::device::varmap_device(model.varmap())?;
     let shape: Vec<usize> = ds
         .spatial_shape()
         .iter()
@@ -342,10 +342,6 @@ pub fn rollout_horizons(
         }
     }
     Ok(out)
-}
-
-fn model_device(model: &RolloutModel) -> Result<Device> {
-    crate::train::varmap_device(model.varmap())
 }
 
 /// Simulates the embedded default collection under `root` when a dataset it needs is

@@ -37,6 +37,5 @@ pub use task::{RolloutTask, TokeniserTask, TrainTask};
 #[cfg(feature = "hdf5")]
 pub use trainer::{
     OptimiserConfig, Trainer, TrainerBuilder, TrainerConfig, predict_grid, spread_indices,
-    varmap_device,
 };
 pub use weights::{Unused, WeightSelection};

@@ -370,7 +370,7 @@ impl<T: TrainTask> TrainerBuilder<T> {
             .into_iter()
             .map(|ds| Ok((active(&ds)?, ds)))
             .collect::<Result<Vec<_>>>()?;
-        let device = varmap_device(self.task.varmap())?;
+        let device = crate::device::varmap_device(self.task.varmap())?;
         let names = self.task.trainable_names()?;
         let mut optimiser = self.config.optimiser.build(&self.task, names)?;
         let schedule = self.config.schedule.build()?;
@@ -662,7 +662,7 @@ pub fn predict_grid<T: TrainTask + ?Sized>(
     batch: usize,
     coarsen: usize,
 ) -> Result<MetricGrid> {
-    let device = varmap_device(task.varmap())?;
+    let device = crate::device::varmap_device(task.varmap())?;
     let shape: Vec<usize> = ds
         .spatial_shape()
         .iter()
@@ -680,17 +680,4 @@ pub fn predict_grid<T: TrainTask + ?Sized>(
         grids.push(metrics.evaluate_tensors(&pred, &target, Some(ds.channel_names().to_vec()))?);
     }
     MetricGrid::concat_samples(&grids)
-}
-
-/// The device of a `VarMap`'s variables (the CPU when it is empty).
-pub fn varmap_device(varmap: &candle_nn::VarMap) -> Result<Device> {
-    let data = varmap
-        .data()
-        .lock()
-        .map_err(|_| Error::Msg("varmap lock poisoned".into()))?;
-    Ok(data
-        .values()
-        .next()
-        .map(|v| v.device().clone())
-        .unwrap_or(Device::Cpu))
 }

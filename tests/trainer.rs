@@ -285,3 +285,31 @@ fn bad_settings_are_typed_errors() {
         .unwrap_err();
     assert!(err.to_string().contains("field vocabulary"), "{err}");
 }
+
+#[test]
+fn the_optimiser_and_schedule_settings_take_effect() {
+    use phystok::train::{AdamWConfig, OptimiserConfig, ScheduleConfig, SoapConfig};
+    let root = tempfile::tempdir().unwrap();
+    let dir = euler(root.path());
+    let run = |opt: OptimiserConfig, lr: f64| {
+        let cfg = quiet(TrainerConfig::quick_tokeniser(3))
+            .with_optimiser(opt)
+            .with_schedule(ScheduleConfig::constant(lr))
+            .with_validate_every(0);
+        let mut t = Trainer::builder(tokeniser_task(), cfg)
+            .train_data(vec![open(&dir, Split::Train)])
+            .build()
+            .unwrap();
+        let h = t.fit_steps(3).unwrap();
+        assert!(h.steps.iter().all(|r| r.lr == lr), "the schedule's rate is used");
+        h.losses()
+    };
+    let adam = OptimiserConfig::AdamW(AdamWConfig::paper_rollout());
+    let soap = OptimiserConfig::Soap(SoapConfig::paper_tokeniser());
+    let a1 = run(adam, 1e-3);
+    let a2 = run(adam, 1e-2);
+    let s1 = run(soap, 1e-3);
+    assert_eq!(a1[0], a2[0], "same first batch and weights");
+    assert_ne!(a1[2], a2[2], "the learning rate changes the run");
+    assert_ne!(a1[2], s1[2], "the optimiser changes the run");
+}

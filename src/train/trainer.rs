@@ -419,21 +419,30 @@ impl<T: TrainTask> TrainerBuilder<T> {
 /// Trains a [`TrainTask`] for bounded numbers of steps; see the module docs.
 ///
 /// # Example
-/// ```no_run
+/// ```
 /// use candle_core::Device;
 /// use phystok::data::{Split, WellDataset, WindowSpec};
+/// use phystok::sim::{GenerateConfig, System, generate};
 /// use phystok::tokeniser::TokeniserConfig;
-/// use phystok::train::{TokeniserTask, Trainer, TrainerConfig};
+/// use phystok::train::{Progress, TokeniserTask, Trainer, TrainerConfig};
 ///
-/// let dir = "data/euler_multi_quadrants_periodicBC";
+/// let root = tempfile::tempdir().unwrap();
+/// let dir = generate(
+///     &GenerateConfig::new(System::EulerPeriodic, root.path())
+///         .with_resolution(32)
+///         .with_steps(10),
+/// )?;
 /// let spec = WindowSpec::new(9, 1);
-/// let task = TokeniserTask::new(TokeniserConfig::tiny().with_total_fields(5), &Device::Cpu)?;
-/// let mut trainer = Trainer::builder(task, TrainerConfig::quick_tokeniser(100))
-///     .train_data(vec![WellDataset::open(dir, Split::Train, spec)?])
-///     .valid_data(vec![WellDataset::open(dir, Split::Valid, spec)?])
+/// let device = phystok::DeviceChoice::Cpu.device()?; // or DeviceChoice::Cuda(0)
+/// let task = TokeniserTask::new(TokeniserConfig::tiny().with_total_fields(5), &device)?;
+/// let config = TrainerConfig::quick_tokeniser(4).with_progress(Progress::Quiet);
+/// let mut trainer = Trainer::builder(task, config)
+///     .train_data(vec![WellDataset::open(&dir, Split::Train, spec)?])
+///     .valid_data(vec![WellDataset::open(&dir, Split::Valid, spec)?])
 ///     .build()?;
-/// let history = trainer.fit_steps(100)?;
-/// println!("{history}");
+/// let history = trainer.fit_steps(4)?; // renders in a notebook: loss and validation curves
+/// assert_eq!(history.steps.len(), 4);
+/// assert_eq!(history.validation.len(), 4); // every step, for a 4-step preset
 /// # Ok::<(), phystok::Error>(())
 /// ```
 pub struct Trainer<T: TrainTask> {

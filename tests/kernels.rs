@@ -41,70 +41,19 @@ type ConvCase = (
     [usize; 2],
     SpatialPadding,
 );
-const CONV_CASES: [ConvCase; 9] = [
-    (
-        "3x3x3",
-        [3, 4, 5, 6, 7],
-        [3, 3],
-        [1, 1],
-        SpatialPadding::Same,
-    ),
-    (
-        "3x3x3_t1",
-        [2, 3, 1, 5, 5],
-        [3, 3],
-        [1, 1],
-        SpatialPadding::Same,
-    ),
-    (
-        "1x1x1",
-        [5, 3, 4, 4, 6],
-        [1, 1],
-        [1, 1],
-        SpatialPadding::Same,
-    ),
-    (
-        "3x1x1",
-        [4, 2, 5, 3, 3],
-        [3, 1],
-        [1, 1],
-        SpatialPadding::Valid,
-    ),
-    (
-        "down_t2_s2",
-        [3, 4, 5, 6, 6],
-        [3, 2],
-        [2, 2],
-        SpatialPadding::Valid,
-    ),
-    (
-        "down_t2_s2_even_t",
-        [2, 3, 4, 4, 4],
-        [3, 2],
-        [2, 2],
-        SpatialPadding::Valid,
-    ),
-    (
-        "down_t1_s4",
-        [2, 3, 3, 8, 8],
-        [1, 4],
-        [1, 4],
-        SpatialPadding::Valid,
-    ),
-    (
-        "down_t4_s2",
-        [2, 2, 9, 4, 4],
-        [5, 2],
-        [4, 2],
-        SpatialPadding::Valid,
-    ),
-    (
-        "3x3x3_s2_same",
-        [2, 3, 5, 7, 7],
-        [3, 3],
-        [2, 2],
-        SpatialPadding::Same,
-    ),
+#[rustfmt::skip]
+const CONV_CASES: [ConvCase; 11] = [
+    ("3x3x3", [3, 4, 5, 6, 7], [3, 3], [1, 1], SpatialPadding::Same),
+    ("3x3x3_t1", [2, 3, 1, 5, 5], [3, 3], [1, 1], SpatialPadding::Same),
+    ("1x1x1", [5, 3, 4, 4, 6], [1, 1], [1, 1], SpatialPadding::Same),
+    ("3x1x1", [4, 2, 5, 3, 3], [3, 1], [1, 1], SpatialPadding::Valid),
+    ("3x3x3_valid", [2, 3, 4, 6, 5], [3, 3], [1, 1], SpatialPadding::Valid),
+    ("1x3x3", [3, 2, 3, 5, 5], [1, 3], [1, 1], SpatialPadding::Same),
+    ("down_t2_s2", [3, 4, 5, 6, 6], [3, 2], [2, 2], SpatialPadding::Valid),
+    ("down_t2_s2_even_t", [2, 3, 4, 4, 4], [3, 2], [2, 2], SpatialPadding::Valid),
+    ("down_t1_s4", [2, 3, 3, 8, 8], [1, 4], [1, 4], SpatialPadding::Valid),
+    ("down_t4_s2", [2, 2, 9, 4, 4], [5, 2], [4, 2], SpatialPadding::Valid),
+    ("3x3x3_s2_same", [2, 3, 5, 7, 7], [3, 3], [2, 2], SpatialPadding::Same),
 ];
 
 #[test]

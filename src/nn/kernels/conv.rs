@@ -9,8 +9,10 @@
 //! input frames directly.
 //!
 //! Backward (the transposed products): `dW += dY · colsᵀ` summed over `(batch, frame)` with
-//! one accumulator per rayon split; `dX` per `(batch, input frame)` from every output frame
-//! that read it, `dcols = W_dtᵀ · dY`, scattered back by col2im. Matches
+//! one accumulator per rayon split. At unit strides `dX` is itself a convolution, of `dY`
+//! with the flipped kernel, reading frames `t ..= t + k_t − 1` and padded by `k − 1 − p`:
+//! the same im2col + GEMM path. With strides, `dX` per `(batch, input frame)` gathers every
+//! output frame that read it, `dcols = W_dtᵀ · dY`, scattered back by col2im. Matches
 //! `causal_conv3d(.., ConvStrategy::FoldedTaps)` to float32 rounding (`tests/kernels.rs`).
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
@@ -33,6 +35,9 @@ struct Geom {
     st: usize,
     ss: usize,
     pad: usize,
+    /// Zero frames in front of the input: `k_t − 1` (causal); 0 for the input gradient,
+    /// which looks at later frames.
+    shift: usize,
     t_out: usize,
     h_out: usize,
     w_out: usize,
@@ -64,6 +69,7 @@ impl Geom {
             st,
             ss,
             pad,
+            shift: kt - 1,
             t_out: (t - 1) / st + 1,
             h_out: (h + 2 * pad - kh) / ss + 1,
             w_out: (wd + 2 * pad - kw) / ss + 1,
@@ -88,14 +94,37 @@ impl Geom {
         self.kh == 1 && self.kw == 1 && self.ss == 1 && self.pad == 0
     }
 
-    /// First temporal tap of output frame `to` that reads a real frame (not causal padding).
-    fn first_tap(&self, to: usize) -> usize {
-        (self.kt - 1).saturating_sub(to * self.st)
+    /// The temporal taps `dt0..dt1` of output frame `to` that read a real frame (not padding).
+    fn taps(&self, to: usize) -> (usize, usize) {
+        let at = to * self.st;
+        let dt0 = self.shift.saturating_sub(at);
+        let dt1 = (self.t + self.shift).saturating_sub(at).min(self.kt);
+        (dt0, dt1.max(dt0))
     }
 
-    /// Input frame read by tap `dt` of output frame `to` (valid for `dt ≥ first_tap`).
+    /// Input frame read by tap `dt` of output frame `to` (valid within [`Geom::taps`]).
     fn frame_in(&self, to: usize, dt: usize) -> usize {
-        to * self.st + dt - (self.kt - 1)
+        to * self.st + dt - self.shift
+    }
+
+    /// The geometry of the input gradient at unit strides: `dX` is the convolution of `dY`
+    /// with the flipped kernel `(C_in, C_out, k_t, k_h, k_w)`, reading frames `t..t + k_t`
+    /// and padded by `k − 1 − p` pixels.
+    fn transposed(&self) -> Self {
+        debug_assert!(self.st == 1 && self.ss == 1);
+        Self {
+            c_in: self.c_out,
+            c_out: self.c_in,
+            t: self.t_out,
+            h: self.h_out,
+            w: self.w_out,
+            pad: self.kh - 1 - self.pad,
+            shift: 0,
+            t_out: self.t,
+            h_out: self.h,
+            w_out: self.w,
+            ..*self
+        }
     }
 
     /// Offset of `x[b, c, ti, 0, 0]`.
@@ -124,11 +153,11 @@ fn valid_range(n_out: usize, size: usize, s: usize, off: isize) -> (usize, usize
     (lo.min(hi), hi)
 }
 
-/// Copies the taps `dt0..k_t` of output frame `to` of batch `b` into `cols`.
-fn im2col(g: &Geom, x: &[f32], b: usize, to: usize, dt0: usize, cols: &mut [f32]) {
+/// Copies the taps `dt0..dt1` of output frame `to` of batch `b` into `cols`.
+fn im2col(g: &Geom, x: &[f32], b: usize, to: usize, (dt0, dt1): (usize, usize), cols: &mut [f32]) {
     let n = g.n_out();
     let mut rows = cols.chunks_exact_mut(n);
-    for dt in dt0..g.kt {
+    for dt in dt0..dt1 {
         let ti = g.frame_in(to, dt);
         for c in 0..g.c_in {
             let frame = &x[g.x_frame(b, c, ti)..][..g.h * g.w];
@@ -235,13 +264,16 @@ fn forward(g: &Geom, x: &[f32], w: &[f32]) -> Vec<f32> {
         .flat_map(|b| (0..g.t_out).map(move |to| (b, to)))
         .collect();
     tasks.par_iter().for_each_init(Vec::new, |cols, &(b, to)| {
-        let dt0 = g.first_tap(to);
+        let (dt0, dt1) = g.taps(to);
+        if dt0 == dt1 {
+            return; // only padding: the output frame stays zero
+        }
         let dst = dst;
         // SAFETY: task (b, to) writes only y[b, :, to, :], disjoint from every other task.
         let out = unsafe { dst.0.add(g.y_frame(b, to)) };
         let y_rs = g.t_out * n;
         if g.pointwise() {
-            for dt in dt0..g.kt {
+            for dt in dt0..dt1 {
                 let acc = if dt == dt0 { Acc::Overwrite } else { Acc::Add };
                 let a = Mat::rows(&wk, dt * g.c_in, k);
                 let xs = Mat::rows(x, g.x_frame(b, 0, g.frame_in(to, dt)), g.t * n);
@@ -249,9 +281,9 @@ fn forward(g: &Geom, x: &[f32], w: &[f32]) -> Vec<f32> {
                 unsafe { raw_matmul(g.c_out, n, g.c_in, out, y_rs, acc, a, xs) };
             }
         } else {
-            let rows = (g.kt - dt0) * g.c_in * kk;
+            let rows = (dt1 - dt0) * g.c_in * kk;
             cols.resize(rows * n, 0.0);
-            im2col(g, x, b, to, dt0, cols);
+            im2col(g, x, b, to, (dt0, dt1), cols);
             let a = Mat::rows(&wk, dt0 * g.c_in * kk, k);
             // SAFETY: as above.
             unsafe {
@@ -282,10 +314,10 @@ fn weight_grad(g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
         .fold(
             || (vec![0f32; g.c_out * k], Vec::new()),
             |(mut dwk, mut cols), &(b, to)| {
-                let dt0 = g.first_tap(to);
+                let (dt0, dt1) = g.taps(to);
                 let dys = Mat::rows(dy, g.y_frame(b, to), y_rs);
                 if g.pointwise() {
-                    for dt in dt0..g.kt {
+                    for dt in dt0..dt1 {
                         let xs = Mat::rows(x, g.x_frame(b, 0, g.frame_in(to, dt)), g.t * n).t();
                         matmul(
                             g.c_out,
@@ -300,9 +332,9 @@ fn weight_grad(g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
                         );
                     }
                 } else {
-                    let rows = (g.kt - dt0) * g.c_in * kk;
+                    let rows = (dt1 - dt0) * g.c_in * kk;
                     cols.resize(rows * n, 0.0);
-                    im2col(g, x, b, to, dt0, &mut cols);
+                    im2col(g, x, b, to, (dt0, dt1), &mut cols);
                     let colst = Mat::rows(&cols, 0, n).t();
                     matmul(
                         g.c_out,
@@ -330,7 +362,29 @@ fn weight_grad(g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
     permute_weight(g, &dwk, Direction::Inverse)
 }
 
+/// `w (C_out, C_in, k_t, k_h, k_w)` → `w' (C_in, C_out, k_t, k_h, k_w)` with every tap
+/// reversed: `w'[c, o, a, b, d] = w[o, c, k_t − 1 − a, k_h − 1 − b, k_w − 1 − d]`.
+fn flip_weight(g: &Geom, w: &[f32]) -> Vec<f32> {
+    let taps = g.kt * g.kk();
+    let mut out = vec![0f32; w.len()];
+    for o in 0..g.c_out {
+        for c in 0..g.c_in {
+            let src = &w[(o * g.c_in + c) * taps..][..taps];
+            let dst = &mut out[(c * g.c_out + o) * taps..][..taps];
+            for (d, s) in dst.iter_mut().zip(src.iter().rev()) {
+                *d = *s;
+            }
+        }
+    }
+    out
+}
+
 fn input_grad(g: &Geom, w: &[f32], dy: &[f32]) -> Vec<f32> {
+    if g.st == 1 && g.ss == 1 {
+        // a plain convolution of dY with the flipped kernel: one GEMM per frame with
+        // K = C_out·k_t·k_h·k_w instead of k_t GEMMs with K = C_out and a scatter
+        return forward(&g.transposed(), dy, &flip_weight(g, w));
+    }
     let wk = permute_weight(g, w, Direction::Forward);
     let (k, n, kk, hw) = (g.k(), g.n_out(), g.kk(), g.h * g.w);
     let y_rs = g.t_out * n;

@@ -13,7 +13,12 @@ cd "$(dirname "$0")/.."
 repeats="${1:-5}"
 threads="${2:-2}"
 python="${PHYSTOK_PYTHON:-$HOME/.cache/phystok/the-well-venv/bin/python}"
-export RAYON_NUM_THREADS="$threads" CANDLE_NUM_THREADS="$threads" OMP_NUM_THREADS="$threads"
+# candle 0.11 runs its element-wise ops on its own spinning barrier pool (CANDLE_NUM_THREADS,
+# default RAYON_NUM_THREADS); on a shared machine its spin-waits more than double a tokeniser
+# step (690 vs 300 ms measured here), so element-wise ops run on one thread by default while
+# GEMMs and phystok's kernels use $threads rayon threads. Override with CANDLE_NUM_THREADS=2.
+export RAYON_NUM_THREADS="$threads" OMP_NUM_THREADS="$threads"
+export CANDLE_NUM_THREADS="${CANDLE_NUM_THREADS:-1}"
 export PHYSTOK_BENCH_PRESETS=small
 log="$(mktemp -d)"
 trap 'rm -rf "$log"' EXIT
@@ -43,7 +48,7 @@ for n in moderate paper-width; do
 done
 
 echo
-echo "# phystok vs PyTorch CPU, $threads threads, medians of $repeats (processor: see processor.rs)"
+echo "# phystok vs PyTorch CPU, $threads threads (CANDLE_NUM_THREADS=$CANDLE_NUM_THREADS), medians of $repeats (processor: repeats of processor.rs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-34s %12s %12s %8s\n' name phystok_ms pytorch_ms ratio
 for row in "${rows[@]}"; do
   set -- $row

@@ -1,7 +1,7 @@
 //! phystok's CPU kernels against candle's plain ops: the causal 3x3x3 convolution layer
 //! (16 → 16 channels, 9x64x64, batch 2) and the attention op (16 heads x 256 tokens, head
 //! dim 68: the processor's spatial attention at the paper width, batch 2 x 3 frames), forward
-//! + backward, plus a 2048x1088x4352 matrix product forward + backward as the machine's
+//! and backward, plus a 2048x1088x4352 matrix product forward + backward as the machine's
 //! GEMM rate. Run through `benches/compare-pytorch.sh` (which also runs the PyTorch twin,
 //! `benches/kernels_pytorch.py`) or alone: `RAYON_NUM_THREADS=2 cargo bench --bench kernels
 //! -- [repeats]`. Prints `name median_ms min_ms gflops` lines.

@@ -143,14 +143,13 @@ fn forward(dims: &Dims, q: &[f32], kv: &[f32], bias: Option<BiasView>) -> Vec<f3
         .flat_map(|g| (0..lq).step_by(BLOCK).map(move |i0| (g, i0)))
         .collect();
     tasks.par_iter().for_each_init(Vec::new, |p, &(g, i0)| {
-        let dst = dst;
         let rows = BLOCK.min(lq - i0);
         p.resize(rows * lk, 0.0);
         probabilities(dims, q, kv, bias, g, i0, rows, p);
         let vs = Mat::rows(kv, dims.kv_at(g) + d, 2 * d);
         // SAFETY: task (g, i0) writes only rows i0..i0 + rows of group g's output.
         unsafe {
-            let o = dst.0.add((g * lq + i0) * d);
+            let o = dst.ptr().add((g * lq + i0) * d);
             raw_matmul(rows, d, lk, o, d, Acc::Overwrite, Mat::rows(p, 0, lk), vs);
         }
     });

@@ -268,9 +268,8 @@ fn forward(g: &Geom, x: &[f32], w: &[f32]) -> Vec<f32> {
         if dt0 == dt1 {
             return; // only padding: the output frame stays zero
         }
-        let dst = dst;
         // SAFETY: task (b, to) writes only y[b, :, to, :], disjoint from every other task.
-        let out = unsafe { dst.0.add(g.y_frame(b, to)) };
+        let out = unsafe { dst.ptr().add(g.y_frame(b, to)) };
         let y_rs = g.t_out * n;
         if g.pointwise() {
             for dt in dt0..dt1 {
@@ -394,7 +393,6 @@ fn input_grad(g: &Geom, w: &[f32], dy: &[f32]) -> Vec<f32> {
         .flat_map(|b| (0..g.t).map(move |ti| (b, ti)))
         .collect();
     tasks.par_iter().for_each_init(Vec::new, |cols, &(b, ti)| {
-        let dst = dst;
         for dt in 0..g.kt {
             let lag = ti + g.kt - 1 - dt;
             if lag % g.st != 0 || lag / g.st >= g.t_out {
@@ -406,7 +404,7 @@ fn input_grad(g: &Geom, w: &[f32], dy: &[f32]) -> Vec<f32> {
             let wt = Mat::rows(&wk, dt * g.c_in * kk, k).t();
             if g.pointwise() {
                 // SAFETY: task (b, ti) writes only dx[b, :, ti, :], disjoint from every other.
-                let out = unsafe { dst.0.add(g.x_frame(b, 0, ti)) };
+                let out = unsafe { dst.ptr().add(g.x_frame(b, 0, ti)) };
                 unsafe { raw_matmul(g.c_in, n, g.c_out, out, g.t * hw, Acc::Add, wt, dys) };
             } else {
                 let rows = g.c_in * kk;
@@ -415,7 +413,7 @@ fn input_grad(g: &Geom, w: &[f32], dy: &[f32]) -> Vec<f32> {
                 // SAFETY: as above; the frames of different channels do not overlap.
                 let mut frames: Vec<&mut [f32]> = (0..g.c_in)
                     .map(|c| unsafe {
-                        std::slice::from_raw_parts_mut(dst.0.add(g.x_frame(b, c, ti)), hw)
+                        std::slice::from_raw_parts_mut(dst.ptr().add(g.x_frame(b, c, ti)), hw)
                     })
                     .collect();
                 col2im_add(g, cols, &mut frames);

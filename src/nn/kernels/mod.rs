@@ -159,6 +159,13 @@ pub(crate) unsafe fn raw_matmul(
 #[derive(Clone, Copy)]
 pub(crate) struct SharedMut(pub *mut f32);
 
+impl SharedMut {
+    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
+    pub fn ptr(&self) -> *mut f32 {
+        self.0
+    }
+}
+
 // SAFETY: used only for writes to disjoint elements, documented at each use.
 unsafe impl Send for SharedMut {}
 // SAFETY: as above.

@@ -1,6 +1,7 @@
 //! One tokeniser training step (forward + MSE + backward) at 9 frames, 64x64, batch 2, for
 //! the `small()` and `paper()` presets, plus the causal 3x3x3 convolution 16 → 16 on its own
-//! with both conv2d decompositions. Run through `benches/tokeniser.sh` (which also runs the
+//! with phystok's GEMM kernel and both conv2d decompositions. `PHYSTOK_BENCH_PRESETS=small`
+//! runs only the named presets. Run through `benches/tokeniser.sh` (which also runs the
 //! PyTorch version, `benches/tokeniser_pytorch.py`, in the same session) or alone:
 //! `RAYON_NUM_THREADS=2 cargo bench --bench tokeniser -- [repeats]`.
 //! Prints one line per case: name, median milliseconds, min, repeats.
@@ -46,7 +47,11 @@ fn main() -> phystok::Result<()> {
     let x = Var::from_tensor(&wavy((2, 16, 9, 64, 64)))?;
     let w = Var::from_tensor(&(wavy((16, 16, 3, 3, 3)) * 0.05)?)?;
     let b = Var::from_tensor(&Tensor::zeros(16, DType::F32, &dev)?)?;
-    for strategy in [ConvStrategy::FoldedTaps, ConvStrategy::SummedTaps] {
+    for strategy in [
+        ConvStrategy::Gemm,
+        ConvStrategy::FoldedTaps,
+        ConvStrategy::SummedTaps,
+    ] {
         let options = ConvOptions {
             strategy,
             ..ConvOptions::default()
@@ -64,10 +69,15 @@ fn main() -> phystok::Result<()> {
         );
     }
 
+    // PHYSTOK_BENCH_PRESETS=small (comma-separated) runs only those presets
+    let presets = std::env::var("PHYSTOK_BENCH_PRESETS").unwrap_or("small,paper".into());
     for (name, config) in [
         ("small", TokeniserConfig::small()),
         ("paper", TokeniserConfig::paper()),
     ] {
+        if !presets.split(',').any(|p| p == name) {
+            continue;
+        }
         let varmap = VarMap::new();
         let tok = Tokeniser::seeded(config, &varmap, &dev)?;
         let fields = [0, 1, 2, 3];

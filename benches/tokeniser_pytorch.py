@@ -12,6 +12,7 @@ fields, validation compression (1,2),(2,2),(2,2); and the 16->16 3x3x3 conv alon
 Run: ~/.cache/phystok/the-well-venv/bin/python benches/tokeniser_pytorch.py [repeats]
 """
 import math
+import os
 import statistics
 import sys
 import time
@@ -167,7 +168,10 @@ def main():
     bases = [(1, 2), (2, 4), (2, 4)]
     comp = [(1, 2), (2, 2), (2, 2)]
     xs = torch.sin(0.013 * torch.arange(2 * 4 * 9 * 64 * 64, dtype=torch.float32)).reshape(2, 4, 9, 64, 64)
+    wanted = os.environ.get("PHYSTOK_BENCH_PRESETS", "small,paper").split(",")
     for name, (total, channels, latent, res) in presets.items():
+        if name not in wanted:
+            continue
         torch.manual_seed(0)
         model = Tokeniser(total, channels, latent, res, bases)
         params = sum(p.numel() for p in model.parameters())

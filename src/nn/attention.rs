@@ -1,13 +1,28 @@
 //! Scaled dot-product attention: the one function every attention layer calls.
 //!
 //! On the CPU `candle_nn::ops::sdpa` has no implementation, the flash-attention kernel is
-//! forward-only and `softmax_last_dim` has no gradient, so training attention is
-//! `matmul → softmax → matmul` with the differentiable `candle_nn::ops::softmax`. Keeping
-//! it behind [`attention`] lets a later fused kernel replace it in one place.
+//! forward-only and `softmax_last_dim` has no gradient. So on the CPU with `f32` tensors
+//! [`attention`] runs phystok's fused kernel with its own backward
+//! ([`AttentionKernel::Fused`], `super::kernels::attention`); on other devices, and with
+//! [`AttentionKernel::Matmul`], it is `matmul → softmax → matmul` with the differentiable
+//! `candle_nn::ops::softmax`.
 
-use candle_core::{D, Tensor};
+use candle_core::{D, DType, Tensor};
+use serde::{Deserialize, Serialize};
 
+use super::kernels::attention::FusedAttentionOp;
 use crate::Result;
+
+/// Which implementation runs [`attention_with`] (same result to float32 rounding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum AttentionKernel {
+    /// phystok's fused CPU kernel (blocked softmax, fused backward) for `f32` on the CPU;
+    /// [`AttentionKernel::Matmul`] on other devices and dtypes.
+    #[default]
+    Fused,
+    /// candle's `matmul → softmax → matmul`.
+    Matmul,
+}
 
 /// `softmax(q kᵀ / sqrt(head_dim) + bias) v`.
 ///
@@ -20,6 +35,24 @@ use crate::Result;
 /// - `k`, `v`: `(batch, heads, k_len, head_dim)`
 /// - returns `(batch, heads, q_len, head_dim)`
 pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    attention_with(q, k, v, bias, AttentionKernel::default())
+}
+
+/// [`attention`] with a chosen implementation.
+pub fn attention_with(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    bias: Option<&Tensor>,
+    kernel: AttentionKernel,
+) -> Result<Tensor> {
+    let f32_cpu = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
+    if kernel == AttentionKernel::Fused
+        && [q, k, v].into_iter().chain(bias).all(f32_cpu)
+        && q.rank() == 4
+    {
+        return Ok(FusedAttentionOp::apply(q, k, v, bias)?);
+    }
     let head_dim = q.dim(D::Minus1)?;
     let q = (q * (1.0 / (head_dim as f64).sqrt()))?;
     let scores = q.matmul(&k.t()?)?;

@@ -8,18 +8,22 @@
 //! `(T − 1) / s_t + 1` output frames; output frame `j` sees input frames
 //! `j·s_t − (k_t − 1) ..= j·s_t`.
 //!
-//! The temporal taps are folded into the channel axis ([`ConvStrategy::FoldedTaps`]): the
+//! On the CPU with `f32` tensors the default [`ConvStrategy::Gemm`] runs phystok's own
+//! im2col + GEMM kernel with its own backward (`super::kernels::conv`; forward + backward
+//! 4–6x faster than candle's conv2d in `benches/kernels.rs`). Everywhere else, and with
+//! [`ConvStrategy::FoldedTaps`], the temporal taps are folded into the channel axis: the
 //! `k_t` shifted frame stacks are concatenated along channels and one `conv2d` with kernel
-//! `(C_out, k_t·C_in, k_s, k_s)` runs on `(batch·T_out, k_t·C_in, H, W)`. Autograd comes from
-//! candle's conv2d for free, on CPU and CUDA. [`ConvStrategy::SummedTaps`] (one conv2d per
-//! tap, summed) is kept for comparison; `benches/tokeniser.rs` times both.
+//! `(C_out, k_t·C_in, k_s, k_s)` runs on `(batch·T_out, k_t·C_in, H, W)`; autograd comes
+//! from candle's conv2d, on CPU and CUDA. [`ConvStrategy::SummedTaps`] (one conv2d per tap, summed) is kept for comparison;
+//! `benches/tokeniser.rs` times all three.
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 
 use candle_nn::VarBuilder;
 
 use super::init::conv_uniform;
+use super::kernels::conv::CausalConvOp;
 use crate::{ConfigError, Error, Result};
 
 /// How the spatial border is padded.
@@ -32,11 +36,15 @@ pub enum SpatialPadding {
     Valid,
 }
 
-/// How the temporal taps are turned into candle `conv2d` calls (same result, different speed).
+/// Which implementation runs the convolution (same result to float32 rounding, different
+/// speed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum ConvStrategy {
-    /// Concatenate the `k_t` shifted frame stacks along channels; one conv2d.
+    /// phystok's CPU kernel (im2col + GEMM, own backward) for `f32` on the CPU;
+    /// [`ConvStrategy::FoldedTaps`] on other devices and dtypes.
     #[default]
+    Gemm,
+    /// Concatenate the `k_t` shifted frame stacks along channels; one candle conv2d.
     FoldedTaps,
     /// One conv2d per temporal tap, summed.
     SummedTaps,
@@ -169,6 +177,18 @@ pub fn causal_conv3d(
         }
         .into());
     }
+    if options.strategy == ConvStrategy::Gemm && xs.device().is_cpu() && xs.dtype() == DType::F32 {
+        let op = CausalConvOp {
+            stride_time: s_t,
+            stride_space: s_s,
+            pad,
+        };
+        let ys = op.apply(xs, weight)?;
+        return Ok(match bias {
+            Some(bias) => ys.broadcast_add(&bias.reshape((1, c_out, 1, 1, 1))?)?,
+            None => ys,
+        });
+    }
     let t_out = causal_output_frames(t, s_t);
     // (batch, T + k_t − 1, C_in, H, W): frames first so that a tap is a narrow on dim 1.
     let padded = xs
@@ -181,7 +201,7 @@ pub fn causal_conv3d(
             .map_err(Error::from)
     };
     let ys = match options.strategy {
-        ConvStrategy::FoldedTaps => {
+        ConvStrategy::FoldedTaps | ConvStrategy::Gemm => {
             let taps = (0..k_t).map(&tap).collect::<Result<Vec<_>>>()?;
             let folded = if k_t == 1 {
                 taps[0].clone()

@@ -13,6 +13,7 @@ pub mod field_head;
 pub mod flex_down;
 pub mod flex_up;
 pub mod init;
+pub mod kernels;
 pub mod mlp;
 pub mod norm;
 pub mod param;
@@ -21,7 +22,7 @@ pub mod residual;
 pub mod rope;
 pub mod scale;
 
-pub use attention::attention;
+pub use attention::{AttentionKernel, attention, attention_with};
 pub use causal_conv::{
     CausalConv3d, CausalConv3dConfig, ConvOptions, ConvStrategy, SpatialPadding, causal_conv3d,
 };

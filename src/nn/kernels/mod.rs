@@ -1,0 +1,186 @@
+//! Fast CPU kernels as candle custom ops, each with its own exact backward.
+//!
+//! candle 0.11's CPU convolution backward (`conv_transpose2d`) has no GEMM path and its
+//! attention is three separate ops with a softmax in between, which made the tokeniser's
+//! causal convolutions 12–20x and the processor's attention about 10x slower than PyTorch
+//! on the CPU (REFERENCE.md, "candle 0.11 on CPU"). The kernels here are
+//! `candle_core::CustomOp2`/`CustomOp3` implementations whose `cpu_fwd` calls the `gemm`
+//! crate (the matrix-product backend candle itself uses) and whose `bwd` returns every
+//! gradient through further custom ops, so autograd works as with the plain ops:
+//!
+//! - [`conv`]: causal 3D convolution, im2col + GEMM per `(batch, output frame)`, rayon over
+//!   `batch × frames`; input and weight gradients by the transposed products (col2im).
+//! - [`attention`]: fused scaled dot-product attention with an additive bias, blocked over
+//!   query rows (each block holds its full score rows, so the softmax is exact without an
+//!   online rescale), and a fused backward that recomputes the probabilities.
+//!
+//! They only run on the CPU with `f32` tensors; callers (`causal_conv3d`, `attention`) keep
+//! candle's own ops for every other device and dtype.
+
+pub mod attention;
+pub mod conv;
+
+use candle_core::{CpuStorage, Layout};
+
+use gemm::Parallelism;
+
+/// A matrix view into a slice: element `(i, j)` is `data[offset + i·rs + j·cs]`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mat<'a> {
+    pub data: &'a [f32],
+    pub offset: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a> Mat<'a> {
+    /// A row-major view with row stride `rs` starting at `offset`.
+    pub fn rows(data: &'a [f32], offset: usize, rs: usize) -> Self {
+        Self {
+            data,
+            offset,
+            rs,
+            cs: 1,
+        }
+    }
+
+    /// The transposed view.
+    pub fn t(self) -> Self {
+        Self {
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+
+    /// Panics (a bug, never user input) when an `m × n` window leaves the slice.
+    fn check(&self, m: usize, n: usize) {
+        if m > 0 && n > 0 {
+            let last = self.offset + (m - 1) * self.rs + (n - 1) * self.cs;
+            assert!(last < self.data.len(), "matrix view out of bounds");
+        }
+    }
+}
+
+/// Whether a product overwrites or adds to its destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Acc {
+    /// `dst = a·b`.
+    Overwrite,
+    /// `dst += a·b`.
+    Add,
+}
+
+/// `dst (m × n) (+)= a (m × k) · b (k × n)`, single-threaded (callers parallelise outside).
+///
+/// `dst` starts at `dst_offset` with row stride `dst_rs` and column stride 1.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_offset: usize,
+    dst_rs: usize,
+    acc: Acc,
+    a: Mat,
+    b: Mat,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if acc == Acc::Overwrite {
+            for i in 0..m {
+                let row = dst_offset + i * dst_rs;
+                dst[row..row + n].fill(0.0);
+            }
+        }
+        return;
+    }
+    a.check(m, k);
+    b.check(k, n);
+    assert!(
+        dst_offset + (m - 1) * dst_rs + n <= dst.len(),
+        "destination out of bounds"
+    );
+    // SAFETY: every index the product touches was bounds-checked above; `dst` is borrowed
+    // mutably, so it cannot alias `a` or `b`.
+    unsafe {
+        raw_matmul(m, n, k, dst.as_mut_ptr().add(dst_offset), dst_rs, acc, a, b);
+    }
+}
+
+/// [`matmul`] into a raw destination (for disjoint writes from several threads).
+///
+/// # Safety
+/// `dst + i·dst_rs + j` must be valid and exclusively owned for `i < m`, `j < n`; `a` and
+/// `b` must hold their `m × k` and `k × n` windows.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn raw_matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    acc: Acc,
+    a: Mat,
+    b: Mat,
+) {
+    a.check(m, k);
+    b.check(k, n);
+    // SAFETY: the caller guarantees the destination; the sources were checked above.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            acc == Acc::Add,
+            a.data.as_ptr().add(a.offset),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr().add(b.offset),
+            b.cs as isize,
+            b.rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
+    }
+}
+
+/// A raw pointer that rayon tasks may share; each task writes a disjoint set of elements.
+#[derive(Clone, Copy)]
+pub(crate) struct SharedMut(pub *mut f32);
+
+impl SharedMut {
+    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
+    pub fn ptr(&self) -> *mut f32 {
+        self.0
+    }
+}
+
+// SAFETY: used only for writes to disjoint elements, documented at each use.
+unsafe impl Send for SharedMut {}
+// SAFETY: as above.
+unsafe impl Sync for SharedMut {}
+
+/// The `f32` slice of a contiguous CPU tensor (callers pass `.contiguous()` tensors).
+pub(crate) fn contiguous_f32<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> candle_core::Result<&'a [f32]> {
+    let data = storage.as_slice::<f32>()?;
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => Err(candle_core::Error::RequiresContiguous {
+            op: "phystok cpu kernel",
+        }),
+    }
+}

@@ -301,7 +301,10 @@ fn the_optimiser_and_schedule_settings_take_effect() {
             .build()
             .unwrap();
         let h = t.fit_steps(3).unwrap();
-        assert!(h.steps.iter().all(|r| r.lr == lr), "the schedule's rate is used");
+        assert!(
+            h.steps.iter().all(|r| r.lr == lr),
+            "the schedule's rate is used"
+        );
         h.losses()
     };
     let adam = OptimiserConfig::AdamW(AdamWConfig::paper_rollout());

@@ -331,6 +331,14 @@ fn persistence(target: &phystok::data::WellFile) -> phystok::data::WellFile {
 }
 
 fn main() -> ExitCode {
+    // candle's element-wise CPU ops run on their own spin-waiting thread pool, which fights
+    // rayon (our convolution and attention kernels, matrix products) for the cores: on 2
+    // cores a tokeniser step took 690 ms with 2 candle threads and 300 ms with 1. Default
+    // to 1 unless the user chose.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: first thing in main, before any thread exists.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

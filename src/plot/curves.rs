@@ -161,13 +161,7 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &CurvePa
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(draw_error)?;
     let log_y = panel.log_y;
-    let y_fmt = move |v: &f64| {
-        if log_y {
-            format!("{:.0e}", 10f64.powf(*v))
-        } else {
-            format!("{v:.3}")
-        }
-    };
+    let y_fmt = move |v: &f64| tick(if log_y { 10f64.powf(*v) } else { *v });
     chart
         .configure_mesh()
         .x_desc(panel.x_label.as_str())
@@ -220,6 +214,21 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &CurvePa
     Ok(())
 }
 
+/// Three significant digits, in scientific notation outside [0.01, 1000).
+fn tick(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 || (0.01..1000.0).contains(&a) {
+        let decimals = if a == 0.0 {
+            0
+        } else {
+            (2 - a.log10().floor() as i32).max(0) as usize
+        };
+        format!("{v:.decimals$}")
+    } else {
+        format!("{v:.2e}")
+    }
+}
+
 impl Figure for CurvesFigure {
     fn size(&self) -> (u32, u32) {
         (
@@ -247,6 +256,15 @@ impl Figure for CurvesFigure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ticks_keep_three_significant_digits() {
+        assert_eq!(tick(0.7811), "0.781");
+        assert_eq!(tick(2.5034), "2.50");
+        assert_eq!(tick(165.2), "165");
+        assert_eq!(tick(0.0054), "5.40e-3");
+        assert_eq!(tick(0.0), "0");
+    }
 
     #[test]
     fn draws_lines_bands_and_skips_non_positive_on_log_axes() -> Result<()> {

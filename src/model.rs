@@ -22,6 +22,7 @@ use candle_core::{D, DType, Device, Tensor};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
+pub use crate::data::ActiveFields;
 use crate::data::{RmsGrouping, SampleRms};
 use crate::freeze::{FreezeStrategy, TOKENISER_PREFIX, TrainableTable};
 use crate::nn::{Mode, Params, seeded_var_builder};
@@ -127,33 +128,6 @@ impl RolloutConfig {
     /// Builds the model on `device`.
     pub fn init(self, device: &Device) -> Result<RolloutModel> {
         RolloutModel::new(self, device)
-    }
-}
-
-/// Which tokeniser fields a batch holds, and which channels form one physical field (for
-/// the per-field RMS normalisation).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActiveFields {
-    /// Per channel of the batch, its index among the tokeniser's `total_fields`.
-    pub channels: Vec<usize>,
-    /// Per channel of the batch, which physical field it belongs to.
-    pub field_of_channel: Vec<usize>,
-}
-
-impl ActiveFields {
-    /// The first `n` tokeniser fields, each its own physical field.
-    pub fn first(n: usize) -> Self {
-        ActiveFields {
-            channels: (0..n).collect(),
-            field_of_channel: (0..n).collect(),
-        }
-    }
-    /// Explicit channels and field grouping.
-    pub fn new(channels: Vec<usize>, field_of_channel: Vec<usize>) -> Self {
-        ActiveFields {
-            channels,
-            field_of_channel,
-        }
     }
 }
 

@@ -41,6 +41,10 @@ pub struct LoaderConfig {
     pub prefetch: usize,
     /// Seed of the shuffles and of the dataset choice.
     pub seed: u64,
+    /// Batches of the sequence to pass over before the first one returned (a resumed run
+    /// starts where the interrupted one stopped without reading what it skips).
+    #[serde(default)]
+    pub skip_batches: usize,
 }
 
 impl Default for LoaderConfig {
@@ -52,6 +56,7 @@ impl Default for LoaderConfig {
             unique_batches: None,
             prefetch: 4,
             seed: 0,
+            skip_batches: 0,
         }
     }
 }
@@ -83,6 +88,11 @@ impl LoaderConfig {
     /// Sets the seed.
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+    /// Starts the sequence after its first `n` batches.
+    pub fn with_skip_batches(mut self, n: usize) -> Self {
+        self.skip_batches = n;
         self
     }
     /// Checks the rules: positive batch size and world size, rank below world size.
@@ -185,6 +195,9 @@ impl Plan {
         };
         for d in 0..n {
             plan.refill(d);
+        }
+        for _ in 0..cfg.skip_batches {
+            plan.next();
         }
         Ok(plan)
     }
@@ -427,6 +440,14 @@ mod tests {
         // deterministic for a seed, different for another
         assert_eq!(seq, plan_sequence(&[40], &cfg, 9));
         assert_ne!(seq, plan_sequence(&[40], &cfg.clone().with_seed(2), 9));
+    }
+
+    #[test]
+    fn skipping_batches_continues_the_same_sequence() {
+        let cfg = LoaderConfig::new(2).with_unique_batches(3).with_seed(4);
+        let all = plan_sequence(&[20, 9], &cfg, 10);
+        let rest = plan_sequence(&[20, 9], &cfg.clone().with_skip_batches(4), 6);
+        assert_eq!(rest, all[4..]);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 #[cfg(feature = "hdf5")]
 mod dataset;
+mod fields;
 #[cfg(feature = "hdf5")]
 mod h5;
 #[cfg(feature = "hdf5")]
@@ -18,6 +19,7 @@ mod well;
 
 #[cfg(feature = "hdf5")]
 pub use dataset::{Split, WellDataset, Window, WindowSpec, write_dataset};
+pub use fields::{ActiveFields, FieldVocabulary};
 #[cfg(feature = "hdf5")]
 pub use h5::WellReader;
 #[cfg(feature = "hdf5")]

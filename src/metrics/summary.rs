@@ -196,6 +196,36 @@ impl MetricGrid {
             .then(|| &self.scores[(sample * self.times + time) * self.channels + channel])
     }
 
+    /// The grids of several batches of the same times and channels as one grid, samples in
+    /// order (so metrics of a validation set read in batches equal those of one big batch).
+    pub fn concat_samples(grids: &[MetricGrid]) -> Result<MetricGrid> {
+        let first = grids.first().ok_or_else(|| Error::Empty {
+            what: "metric grids to concatenate".into(),
+        })?;
+        let mut scores = Vec::new();
+        let mut samples = 0;
+        for g in grids {
+            if (g.times, g.channels) != (first.times, first.channels)
+                || g.channel_names != first.channel_names
+            {
+                return Err(Error::Shape {
+                    what: "metric grids to concatenate (times, channels)".into(),
+                    left: vec![first.times, first.channels],
+                    right: vec![g.times, g.channels],
+                });
+            }
+            samples += g.samples;
+            scores.extend(g.scores.iter().cloned());
+        }
+        MetricGrid::new(
+            samples,
+            first.times,
+            first.channels,
+            first.channel_names.clone(),
+            scores,
+        )
+    }
+
     /// All frames with their ids.
     pub fn iter(&self) -> impl Iterator<Item = (FrameId, &FrameScores)> {
         let (t_n, c_n) = (self.times, self.channels);

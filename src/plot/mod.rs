@@ -7,6 +7,7 @@
 //! no system fonts and no C libraries.
 
 mod colour;
+mod curves;
 mod render;
 mod snapshot;
 mod spectrum;
@@ -17,6 +18,7 @@ use plotters::coord::Shift;
 use plotters::prelude::{DrawingArea, DrawingBackend, IntoDrawingArea, SVGBackend};
 
 pub use colour::{Colormap, colour_at};
+pub use curves::{CurvePanel, CurveSeries, CurvesFigure};
 pub use render::svg_to_png;
 pub use snapshot::SnapshotFigure;
 pub use spectrum::{SpectrumFigure, SpectrumPanel};

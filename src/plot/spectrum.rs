@@ -25,7 +25,8 @@ pub struct SpectrumFigure {
     title: String,
 }
 
-const PALETTE: [RGBColor; 8] = [
+/// The colour cycle shared by every line figure (matplotlib's first eight).
+pub(crate) const PALETTE: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -245,7 +246,8 @@ fn positive_points(k: &[f64], v: &[f64]) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+/// The smallest and largest of `values`.
+pub(crate) fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
         (a.min(v), b.max(v))
     })

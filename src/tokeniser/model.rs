@@ -89,6 +89,13 @@ impl Tokeniser {
         &self.config
     }
 
+    /// Restarts the compression-draw generator from `seed` (a trainer calls it before each
+    /// step so that a resumed run draws the same compressions as an uninterrupted one).
+    pub fn reseed(&self, seed: u64) {
+        *self.rng.lock().unwrap_or_else(|e| e.into_inner()) =
+            ChaCha8Rng::seed_from_u64(seed ^ 0x636f_6d70_7265_7373);
+    }
+
     /// One training compression: a factor per depth drawn uniformly from the configured sets
     /// by the tokeniser's seeded generator (a new draw at every call).
     pub fn sample_compression(&self) -> Compression {

@@ -154,8 +154,68 @@ impl<V: ValidationRow> History<V> {
         html
     }
 
-    /// Renders the last ten rows of each table in evcxr.
+    /// The training loss (smoothed over a window of ~2 % of the run, raw values faint) and
+    /// every validation column against the step, on log axes.
+    #[cfg(feature = "plot")]
+    pub fn figure(&self) -> crate::plot::CurvesFigure {
+        use crate::plot::{CurvePanel, CurveSeries, CurvesFigure};
+        let raw: Vec<(f64, f64)> = self.steps.iter().map(|r| (r.step as f64, r.loss)).collect();
+        let w = (self.steps.len() / 50).max(1);
+        let smooth: Vec<(f64, f64)> = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let tail = &self.steps[(i + 1).saturating_sub(w)..=i];
+                (
+                    r.step as f64,
+                    tail.iter().map(|t| t.loss).sum::<f64>() / tail.len() as f64,
+                )
+            })
+            .collect();
+        let mut loss = CurvePanel::new("training loss", "step", "loss");
+        loss = loss.with_series(CurveSeries::new(format!("mean of {w}"), smooth));
+        if w > 1 {
+            loss = loss.with_series(CurveSeries::new("per step", raw));
+        }
+        let mut panels = vec![loss];
+        if !self.validation.is_empty() {
+            let mut val = CurvePanel::new("validation", "step", "metric");
+            for (c, name) in V::columns().into_iter().enumerate() {
+                let pts = self
+                    .validation
+                    .iter()
+                    .map(|r| (r.step() as f64, r.values()[c]))
+                    .collect();
+                val = val.with_series(CurveSeries::new(name, pts));
+            }
+            panels.push(val);
+        }
+        CurvesFigure::new(panels)
+    }
+
+    /// What a live notebook view shows: the curves (feature `plot`) and the last rows.
+    pub fn live_html(&self) -> String {
+        #[cfg(feature = "plot")]
+        {
+            use crate::plot::Figure;
+            if let Ok(svg) = self.figure().to_svg() {
+                return format!("{svg}{}", self.to_html(3));
+            }
+        }
+        self.to_html(3)
+    }
+
+    /// Renders the curves (feature `plot`) and the last ten rows of each table in evcxr.
     pub fn evcxr_display(&self) {
+        #[cfg(feature = "plot")]
+        {
+            use crate::plot::Figure;
+            if let Ok(svg) = self.figure().to_svg() {
+                crate::report::evcxr_html(&format!("{svg}{}", self.to_html(10)));
+                return;
+            }
+        }
         crate::report::evcxr_html(&self.to_html(10));
     }
 }
@@ -221,5 +281,18 @@ mod tests {
         assert!(html.contains("neps_high") && html.contains("9.0000e-1"));
         assert!((h.recent_loss(2).unwrap() - (1.0 / 11.0 + 1.0 / 12.0) / 2.0).abs() < 1e-15);
         assert!(h.to_string().contains("vrmse 3.0000e-1"));
+        #[cfg(feature = "plot")]
+        {
+            use crate::plot::Figure;
+            let fig = h.figure();
+            assert_eq!(fig.panels.len(), 2);
+            assert_eq!(
+                fig.panels[1].series.len(),
+                4,
+                "one line per validation column"
+            );
+            assert!(h.live_html().contains("<svg"));
+            assert!(fig.to_svg().unwrap().contains("neps_mid"));
+        }
     }
 }

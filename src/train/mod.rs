@@ -20,10 +20,18 @@ pub use soap::{
 };
 mod checkpoint;
 mod history;
+mod progress;
 mod schedule;
+mod task;
+mod trainer;
 mod weights;
 
 pub use checkpoint::{Checkpoint, RngState};
 pub use history::{History, StepRecord, ValidationRecord, ValidationRow};
+pub use progress::Progress;
 pub use schedule::{LrSchedule, ScheduleConfig, ScheduleKind, Stepping};
+pub use task::{RolloutTask, TokeniserTask, TrainTask};
+pub use trainer::{
+    OptimiserConfig, Trainer, TrainerBuilder, TrainerConfig, predict_grid, spread_indices,
+};
 pub use weights::{Unused, WeightSelection};

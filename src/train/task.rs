@@ -1,0 +1,197 @@
+//! What a [`Trainer`](super::Trainer) trains: a [`TrainTask`] owns a model and its weights
+//! and says how a window of frames becomes a loss and a validation prediction.
+//!
+//! * [`TokeniserTask`]: tokeniser pretraining, the autoencoding MSE of Eq. (5) over the
+//!   first 9 frames of each 10-frame window, a compression drawn per step from the
+//!   tokeniser's sets (Table 7), validated at its validation compression.
+//! * [`RolloutTask`]: rollout training, the next-frame MAE of Eq. (4) (frames 0–8 predict
+//!   frame 9) through a [`RolloutModel`], with a [`FreezeStrategy`] choosing what trains.
+//!
+//! Both normalise each sample by its per-field RMS (Appendix C) and report validation
+//! predictions in the data's units.
+
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
+
+use crate::Result;
+use crate::data::{ActiveFields, RmsGrouping, SampleRms, WindowSpec};
+use crate::freeze::FreezeStrategy;
+use crate::model::RolloutModel;
+use crate::nn::Mode;
+use crate::tokeniser::{Tokeniser, TokeniserConfig};
+
+/// A model and its objective, as a [`Trainer`](super::Trainer) sees them.
+pub trait TrainTask: Send {
+    /// What is being trained, for progress lines and summaries.
+    fn name(&self) -> &'static str;
+    /// All weights.
+    fn varmap(&self) -> &VarMap;
+    /// The `VarMap` names the optimiser updates (the rest stay bit-identical).
+    fn trainable_names(&self) -> Result<Vec<String>>;
+    /// Number of fields the tokeniser knows (`total_fields`).
+    fn total_fields(&self) -> usize;
+    /// The windows it reads: context frames and predicted frames.
+    fn window_spec(&self) -> WindowSpec;
+    /// Restarts the task's own randomness (compression draws, drop path) for one step.
+    fn reseed(&self, seed: u64) -> Result<()>;
+    /// The training loss of a batch of windows `(batch, channels, frames, height, width)`.
+    fn loss(&self, window: &Tensor, fields: &ActiveFields) -> Result<Tensor>;
+    /// `(prediction, target)` in the data's units, in evaluation mode, for validation.
+    fn predict(&self, window: &Tensor, fields: &ActiveFields) -> Result<(Tensor, Tensor)>;
+    /// The model's settings as JSON, saved with every checkpoint.
+    fn config_json(&self) -> Result<serde_json::Value>;
+}
+
+/// Tokeniser pretraining: a [`Tokeniser`] and its own `VarMap` (weights `encoder.*`,
+/// `decoder.*`, the names [`RolloutModel::load_tokeniser`] reads).
+pub struct TokeniserTask {
+    varmap: VarMap,
+    tokeniser: Tokeniser,
+    n_frames: usize,
+    grouping: RmsGrouping,
+}
+
+impl std::fmt::Debug for TokeniserTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokeniserTask")
+            .field("tokeniser", &self.tokeniser)
+            .field("n_frames", &self.n_frames)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokeniserTask {
+    /// A freshly initialised tokeniser (weights from the config's seed) autoencoding the
+    /// paper's 9 frames.
+    pub fn new(config: TokeniserConfig, device: &Device) -> Result<Self> {
+        let varmap = VarMap::new();
+        let tokeniser = Tokeniser::seeded(config, &varmap, device)?;
+        Ok(TokeniserTask {
+            varmap,
+            tokeniser,
+            n_frames: 9,
+            grouping: RmsGrouping::PerField,
+        })
+    }
+
+    /// Sets the number of frames autoencoded (`1 + 2^n`; the paper: 9).
+    pub fn with_n_frames(mut self, n_frames: usize) -> Self {
+        self.n_frames = n_frames;
+        self
+    }
+
+    /// The tokeniser.
+    pub fn tokeniser(&self) -> &Tokeniser {
+        &self.tokeniser
+    }
+
+    fn normalised(&self, window: &Tensor, fields: &ActiveFields) -> Result<(Tensor, SampleRms)> {
+        let xs = window.narrow(2, 0, self.n_frames)?;
+        let rms = SampleRms::fit(&xs, &fields.field_of_channel, self.grouping)?;
+        Ok((rms.normalise(&xs)?, rms))
+    }
+}
+
+impl TrainTask for TokeniserTask {
+    fn name(&self) -> &'static str {
+        "tokeniser pretraining"
+    }
+    fn varmap(&self) -> &VarMap {
+        &self.varmap
+    }
+    fn trainable_names(&self) -> Result<Vec<String>> {
+        FreezeStrategy::FullyTrainable.trainable_names(&self.varmap)
+    }
+    fn total_fields(&self) -> usize {
+        self.tokeniser.config().total_fields
+    }
+    fn window_spec(&self) -> WindowSpec {
+        WindowSpec::new(self.n_frames, 10usize.saturating_sub(self.n_frames).max(1))
+    }
+    fn reseed(&self, seed: u64) -> Result<()> {
+        self.tokeniser.reseed(seed);
+        Ok(())
+    }
+    fn loss(&self, window: &Tensor, fields: &ActiveFields) -> Result<Tensor> {
+        let (xs, _) = self.normalised(window, fields)?;
+        let (ys, _) = self.tokeniser.autoencode_training(&xs, &fields.channels)?;
+        Ok((ys - xs)?.sqr()?.mean_all()?)
+    }
+    fn predict(&self, window: &Tensor, fields: &ActiveFields) -> Result<(Tensor, Tensor)> {
+        let (xs, rms) = self.normalised(window, fields)?;
+        let c = self.tokeniser.validation_compression();
+        let ys = self.tokeniser.autoencode(&xs, &fields.channels, &c)?;
+        Ok((rms.denormalise(&ys)?, window.narrow(2, 0, self.n_frames)?))
+    }
+    fn config_json(&self) -> Result<serde_json::Value> {
+        Ok(serde_json::to_value(self.tokeniser.config())?)
+    }
+}
+
+/// Rollout training: a [`RolloutModel`] whose trainable weights a [`FreezeStrategy`] picks.
+pub struct RolloutTask {
+    model: RolloutModel,
+    strategy: FreezeStrategy,
+}
+
+impl std::fmt::Debug for RolloutTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RolloutTask")
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RolloutTask {
+    /// Trains `model` under `strategy`.
+    pub fn new(model: RolloutModel, strategy: FreezeStrategy) -> Self {
+        RolloutTask { model, strategy }
+    }
+    /// The model.
+    pub fn model(&self) -> &RolloutModel {
+        &self.model
+    }
+    /// The freezing strategy.
+    pub fn strategy(&self) -> &FreezeStrategy {
+        &self.strategy
+    }
+    /// The model, giving up the task.
+    pub fn into_model(self) -> RolloutModel {
+        self.model
+    }
+}
+
+impl TrainTask for RolloutTask {
+    fn name(&self) -> &'static str {
+        "rollout training"
+    }
+    fn varmap(&self) -> &VarMap {
+        self.model.varmap()
+    }
+    fn trainable_names(&self) -> Result<Vec<String>> {
+        self.strategy.trainable_names(self.model.varmap())
+    }
+    fn total_fields(&self) -> usize {
+        self.model.config().tokeniser.total_fields
+    }
+    fn window_spec(&self) -> WindowSpec {
+        WindowSpec::new(self.model.config().n_steps_input, 1)
+    }
+    fn reseed(&self, seed: u64) -> Result<()> {
+        self.model.tokeniser().reseed(seed);
+        self.model.processor().reseed(seed)
+    }
+    fn loss(&self, window: &Tensor, fields: &ActiveFields) -> Result<Tensor> {
+        self.model.next_frame_loss(window, fields, Mode::Train)
+    }
+    fn predict(&self, window: &Tensor, fields: &ActiveFields) -> Result<(Tensor, Tensor)> {
+        let t = self.model.config().n_steps_input;
+        let pred = self
+            .model
+            .predict_next(&window.narrow(2, 0, t)?, fields, Mode::Eval)?;
+        Ok((pred, window.narrow(2, t, 1)?))
+    }
+    fn config_json(&self) -> Result<serde_json::Value> {
+        Ok(serde_json::to_value(self.model.config())?)
+    }
+}

@@ -1,0 +1,287 @@
+//! The Trainer: losses fall, validation runs, checkpoints resume exactly, frozen weights
+//! stay bit-identical, a diverging loss stops with a typed error and keeps the last good
+//! checkpoint, and a pretrained tokeniser checkpoint loads into a rollout model.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
+use phystok::Error;
+use phystok::data::{ActiveFields, Split, WellDataset, WindowSpec};
+use phystok::freeze::FreezeStrategy;
+use phystok::model::RolloutConfig;
+use phystok::sim::{GenerateConfig, System, generate};
+use phystok::tokeniser::TokeniserConfig;
+use phystok::train::{
+    Checkpoint, Progress, RolloutTask, TokeniserTask, TrainTask, Trainer, TrainerConfig,
+};
+
+/// A small Euler dataset: 32² (the largest training compression is 32x in space), 5
+/// trajectories (3 train), 12 frames.
+fn euler(root: &Path) -> PathBuf {
+    generate(
+        &GenerateConfig::new(System::EulerPeriodic, root)
+            .with_resolution(32)
+            .with_trajectories(5)
+            .with_steps(12),
+    )
+    .unwrap()
+}
+
+fn open(dir: &Path, split: Split) -> WellDataset {
+    WellDataset::open(dir, split, WindowSpec::new(9, 1)).unwrap()
+}
+
+fn tokeniser_task() -> TokeniserTask {
+    TokeniserTask::new(
+        TokeniserConfig::tiny().with_total_fields(5).with_seed(1),
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
+fn rollout_task(strategy: FreezeStrategy) -> RolloutTask {
+    let mut cfg = RolloutConfig::tiny().with_seed(2);
+    cfg.tokeniser.total_fields = 5;
+    RolloutTask::new(cfg.init(&Device::Cpu).unwrap(), strategy)
+}
+
+fn quiet(cfg: TrainerConfig) -> TrainerConfig {
+    cfg.with_progress(Progress::Quiet)
+}
+
+fn snapshot(vm: &VarMap) -> Vec<(String, Vec<f32>)> {
+    let data = vm.data().lock().unwrap();
+    let mut v: Vec<(String, Vec<f32>)> = data
+        .iter()
+        .map(|(n, t)| (n.clone(), t.flatten_all().unwrap().to_vec1().unwrap()))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn tokeniser_pretraining_lowers_the_loss_and_validates() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = euler(root.path());
+    let cfg = quiet(TrainerConfig::quick_tokeniser(40)).with_validation_windows(4);
+    let mut trainer = Trainer::builder(tokeniser_task(), cfg)
+        .train_data(vec![open(&dir, Split::Train)])
+        .valid_data(vec![open(&dir, Split::Valid)])
+        .build()
+        .unwrap();
+    let before = trainer.validate().unwrap();
+    let h = trainer.fit_steps(40).unwrap();
+    assert_eq!(h.steps.len(), 40);
+    assert_eq!(h.validation.len(), 4, "every 10 steps");
+    assert!(h.steps.windows(2).all(|w| w[1].wall_s >= w[0].wall_s));
+    let first: f64 = h.steps[..5].iter().map(|r| r.loss).sum::<f64>() / 5.0;
+    let last = h.recent_loss(5).unwrap();
+    assert!(last < 0.7 * first, "loss {first} -> {last}");
+    let after = h.validation.last().unwrap();
+    assert!(after.vrmse < before.vrmse, "{before:?} -> {after:?}");
+    // a second call continues the same run
+    let h2 = trainer.fit_steps(2).unwrap();
+    assert_eq!(h2.steps.len(), 42);
+    assert_eq!(h2.steps.last().unwrap().step, 42);
+}
+
+#[test]
+fn resuming_gives_the_same_losses_as_never_stopping() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = euler(root.path());
+    // drop path on, so the per-step generator matters; mostly frozen, so groups matter
+    let cfg = quiet(TrainerConfig::quick_rollout(8))
+        .with_validate_every(0)
+        .with_seed(5);
+    let build = |resume: Option<&Path>| {
+        let mut b = Trainer::builder(rollout_task(FreezeStrategy::MostlyFrozen), cfg.clone())
+            .train_data(vec![open(&dir, Split::Train)]);
+        if let Some(r) = resume {
+            b = b.resume_from(r);
+        }
+        b.build().unwrap()
+    };
+    let mut straight = build(None);
+    let all = straight.fit_steps(6).unwrap().losses();
+
+    let ckpt = root.path().join("ckpt");
+    let mut first = build(None);
+    first.fit_steps(3).unwrap();
+    first.save_checkpoint(&ckpt).unwrap();
+    drop(first);
+    let mut resumed = build(Some(&ckpt));
+    assert_eq!(resumed.step(), 3);
+    let h = resumed.fit_steps(3).unwrap();
+    assert_eq!(h.losses(), all, "bit-identical losses after resuming");
+    assert_eq!(
+        snapshot(resumed.task().varmap()),
+        snapshot(straight.task().varmap()),
+        "bit-identical weights"
+    );
+}
+
+#[test]
+fn frozen_weights_stay_bit_identical_and_trainable_ones_move() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = euler(root.path());
+    let task = rollout_task(FreezeStrategy::MostlyFrozen);
+    let before = snapshot(task.model().varmap());
+    let mut trainer = Trainer::builder(
+        task,
+        quiet(TrainerConfig::quick_rollout(3)).with_validate_every(0),
+    )
+    .train_data(vec![open(&dir, Split::Train)])
+    .build()
+    .unwrap();
+    trainer.fit_steps(3).unwrap();
+    let after = snapshot(trainer.task().model().varmap());
+    let strategy = FreezeStrategy::MostlyFrozen;
+    let (mut frozen, mut moved) = (0, 0);
+    for ((name, a), (_, b)) in before.iter().zip(&after) {
+        if strategy.is_trainable(name) {
+            moved += usize::from(a != b);
+        } else {
+            assert_eq!(a, b, "{name} is frozen");
+            frozen += 1;
+        }
+    }
+    assert!(frozen > 0 && moved > 0, "frozen {frozen}, moved {moved}");
+}
+
+/// A tokeniser task whose loss turns NaN at one step (data with NaN is refused earlier,
+/// by the reader, so a model blowing up is what this stands for).
+struct Poisoned {
+    inner: TokeniserTask,
+    calls: AtomicUsize,
+    at: usize,
+}
+
+impl TrainTask for Poisoned {
+    fn name(&self) -> &'static str {
+        "poisoned"
+    }
+    fn varmap(&self) -> &VarMap {
+        self.inner.varmap()
+    }
+    fn trainable_names(&self) -> phystok::Result<Vec<String>> {
+        self.inner.trainable_names()
+    }
+    fn total_fields(&self) -> usize {
+        self.inner.total_fields()
+    }
+    fn window_spec(&self) -> WindowSpec {
+        self.inner.window_spec()
+    }
+    fn reseed(&self, seed: u64) -> phystok::Result<()> {
+        self.inner.reseed(seed)
+    }
+    fn loss(&self, window: &Tensor, fields: &ActiveFields) -> phystok::Result<Tensor> {
+        let loss = self.inner.loss(window, fields)?;
+        if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.at {
+            return Ok((loss * f64::NAN)?);
+        }
+        Ok(loss)
+    }
+    fn predict(&self, window: &Tensor, fields: &ActiveFields) -> phystok::Result<(Tensor, Tensor)> {
+        self.inner.predict(window, fields)
+    }
+    fn config_json(&self) -> phystok::Result<serde_json::Value> {
+        self.inner.config_json()
+    }
+}
+
+#[test]
+fn a_nan_loss_stops_with_a_typed_error_and_keeps_the_last_good_checkpoint() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = euler(root.path());
+    let ckpt = root.path().join("ckpt");
+    let cfg = quiet(TrainerConfig::quick_tokeniser(50))
+        .with_validate_every(0)
+        .with_checkpoint_every(1)
+        .with_seed(3);
+    let task = Poisoned {
+        inner: tokeniser_task(),
+        calls: AtomicUsize::new(0),
+        at: 4,
+    };
+    let mut trainer = Trainer::builder(task, cfg)
+        .train_data(vec![open(&dir, Split::Train)])
+        .checkpoint_dir(&ckpt)
+        .build()
+        .unwrap();
+    let err = trainer.fit_steps(50).unwrap_err();
+    let Error::Divergence { step, value } = err else {
+        panic!("expected Divergence, got {err}");
+    };
+    assert!(value.is_nan());
+    assert_eq!(
+        (step, trainer.step()),
+        (4, 3),
+        "step 4 failed after 3 good ones"
+    );
+    let saved = Checkpoint::load(&ckpt, &Device::Cpu).unwrap();
+    assert_eq!(saved.step, trainer.step());
+    let weights = snapshot(trainer.task().varmap());
+    for (name, w) in &weights {
+        assert!(w.iter().all(|v| v.is_finite()), "{name} finite");
+        let s: Vec<f32> = saved.weights[name]
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(&s, w, "{name}: checkpoint equals the weights in memory");
+    }
+}
+
+#[test]
+fn a_pretrained_tokeniser_checkpoint_loads_into_a_rollout_model() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = euler(root.path());
+    let mut trainer = Trainer::builder(tokeniser_task(), quiet(TrainerConfig::quick_tokeniser(2)))
+        .train_data(vec![open(&dir, Split::Train)])
+        .build()
+        .unwrap();
+    trainer.fit_steps(2).unwrap();
+    let ckpt = root.path().join("tok");
+    trainer.save_checkpoint(&ckpt).unwrap();
+    let tok = snapshot(trainer.task().varmap());
+    let mut cfg = RolloutConfig::tiny().with_seed(9);
+    cfg.tokeniser = TokeniserConfig::tiny().with_total_fields(5);
+    let model = cfg.init(&Device::Cpu).unwrap();
+    let set = model.load_tokeniser(&ckpt).unwrap();
+    assert_eq!(set.len(), tok.len());
+    let all = snapshot(model.varmap());
+    for (name, w) in &tok {
+        let got = &all
+            .iter()
+            .find(|(n, _)| *n == format!("tokeniser.{name}"))
+            .unwrap()
+            .1;
+        assert_eq!(got, w, "{name}");
+    }
+}
+
+#[test]
+fn bad_settings_are_typed_errors() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = euler(root.path());
+    let err = Trainer::builder(tokeniser_task(), TrainerConfig::quick_tokeniser(2))
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::Empty { .. }), "{err}");
+    let cfg = TrainerConfig::quick_tokeniser(2).with_batch_size(0);
+    let err = Trainer::builder(tokeniser_task(), cfg)
+        .train_data(vec![open(&dir, Split::Train)])
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+    // three tokeniser fields cannot hold Euler's five
+    let task = TokeniserTask::new(TokeniserConfig::tiny(), &Device::Cpu).unwrap();
+    let err = Trainer::builder(task, TrainerConfig::quick_tokeniser(2))
+        .train_data(vec![open(&dir, Split::Train)])
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("field vocabulary"), "{err}");
+}

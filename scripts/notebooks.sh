@@ -45,7 +45,7 @@ stamp() { printf 'notebooks: %s (%ds)\n' "$1" "$((SECONDS - start_all))"; }
 
 # 1. The evcxr kernel.
 evcxr="$evcxr_root/bin/evcxr_jupyter"
-if ! [ -x "$evcxr" ] || ! "$evcxr" --version 2>/dev/null | grep -q " $evcxr_version\."; then
+if ! [ -x "$evcxr" ] || ! grep -q "\"evcxr_jupyter $evcxr_version\." "$evcxr_root/.crates2.json" 2>/dev/null; then
   stamp "installing evcxr_jupyter $evcxr_version into $evcxr_root (about 11 minutes on 2 cores)"
   cargo install --locked evcxr_jupyter --version "~$evcxr_version" --root "$evcxr_root"
 fi
@@ -71,6 +71,11 @@ EOF
 
 # 3. Run each notebook into a scratch directory, scan it, and save it back when clean.
 export EVCXR_TMPDIR="$cache/evcxr-build"
+# The cells' libraries find libstd through a runpath relative to target/…/deps, but evcxr
+# loads them from target/…/debug, one level up: with a compile directory that shares a parent
+# with the toolchain (both under $HOME) the relative path misses. Name the directory outright.
+host=$(rustc -vV | sed -n 's/^host: //p')
+export LD_LIBRARY_PATH="$(rustc --print sysroot)/lib/rustlib/$host/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export EVCXR_CONFIG_DIR="$cache/evcxr-config" # no user init.evcxr / prelude.rs
 export JUPYTER_PATH="$venv/share/jupyter"
 export JUPYTER_PLATFORM_DIRS=1
@@ -85,9 +90,11 @@ for nb in "${notebooks[@]}"; do
   name=$(basename "$nb")
   t0=$SECONDS
   status=ok
-  # a cell may compile phystok from scratch on a cold cache: allow 40 minutes per cell
+  # a cell may compile phystok from scratch on a cold cache: allow 40 minutes per cell.
+  # --allow-errors keeps going after a failing cell so that the scan below shows every error
+  # with its message; nbconvert itself then fails only when the kernel dies or times out.
   if ! bash scripts/env.sh "$venv/bin/jupyter-nbconvert" --to notebook --execute \
-      --ExecutePreprocessor.kernel_name=rust \
+      --ExecutePreprocessor.kernel_name=rust --allow-errors \
       --ExecutePreprocessor.timeout=2400 \
       --ExecutePreprocessor.startup_timeout=120 \
       --output-dir "$scratch" --output "$name" "$nb" \
@@ -132,6 +139,11 @@ PY
     fi
   else
     failed+=("$name")
+    if [ -f "$scratch/$name" ]; then
+      mkdir -p notebooks/out/failed
+      cp "$scratch/$name" "notebooks/out/failed/$name"
+      echo "notebooks: the failed run is in notebooks/out/failed/$name" >&2
+    fi
   fi
   stamp "$name: $status in ${dt}s"
 done

@@ -34,6 +34,19 @@ impl DeviceChoice {
     }
 }
 
+/// The device of a `VarMap`'s variables (the CPU when it is empty).
+pub fn varmap_device(varmap: &candle_nn::VarMap) -> Result<Device> {
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| crate::Error::Msg("varmap lock poisoned".into()))?;
+    Ok(data
+        .values()
+        .next()
+        .map(|v| v.device().clone())
+        .unwrap_or(Device::Cpu))
+}
+
 impl std::fmt::Display for DeviceChoice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

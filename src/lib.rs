@@ -16,6 +16,8 @@
 pub mod data;
 pub mod device;
 pub mod error;
+#[cfg(feature = "hdf5")]
+pub mod experiment;
 pub mod freeze;
 pub mod metrics;
 pub mod model;

@@ -204,25 +204,12 @@ impl RolloutModel {
     /// `encoder.*`, `decoder.*`) into this model's `tokeniser.*` variables; the processor
     /// keeps its fresh weights. Returns the names set.
     pub fn load_tokeniser(&self, checkpoint_dir: impl AsRef<Path>) -> Result<Vec<String>> {
-        let device = self.device()?;
+        let device = crate::device::varmap_device(&self.varmap)?;
         let ckpt = Checkpoint::load(checkpoint_dir, &device)?;
         ckpt.load_weights_into(
             &self.varmap,
             &WeightSelection::prefix("").renamed_to(TOKENISER_PREFIX),
         )
-    }
-
-    fn device(&self) -> Result<Device> {
-        let data = self
-            .varmap
-            .data()
-            .lock()
-            .map_err(|_| Error::Msg("varmap lock poisoned".into()))?;
-        Ok(data
-            .values()
-            .next()
-            .map(|v| v.device().clone())
-            .unwrap_or(Device::Cpu))
     }
 
     /// Trainable parameters per component under `strategy` (Table 3).

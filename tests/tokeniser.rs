@@ -995,3 +995,28 @@ fn training_compressions_are_seeded_uniform_draws_from_table_7() {
         "{counts:?}"
     );
 }
+
+#[test]
+fn training_compressions_fit_the_input() {
+    let (_vm, tok) = tokeniser(TokeniserConfig::tiny());
+    // 16 rows allow at most 16x in space; 5 frames at most 4x in time
+    let dims = [1, 2, 5, 64, 16];
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..400 {
+        let c = tok.sample_compression_for(&dims, &[0, 1]).unwrap();
+        assert!(c.space() <= 16 && c.time() <= 4, "{c}");
+        seen.insert(c);
+    }
+    let fitting = tok
+        .config()
+        .all_compressions()
+        .into_iter()
+        .filter(|c| c.space() <= 16)
+        .count();
+    assert_eq!(seen.len(), fitting, "every fitting compression is drawn");
+    // nothing fits 4 rows (the smallest compression is 8x): a typed error
+    assert!(
+        tok.sample_compression_for(&[1, 2, 5, 64, 4], &[0, 1])
+            .is_err()
+    );
+}

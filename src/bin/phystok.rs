@@ -66,6 +66,35 @@ enum Command {
         #[arg(long, default_value = "out/quickstart")]
         out: PathBuf,
     },
+    /// The paper's study: pretrain tokenisers in-domain and out-of-domain, train rollout
+    /// models for every configuration and seed, print Table 5 and write `results.json`,
+    /// `runs.json`, `tables.md`, `figure2.svg` and `figure3.svg` under `--out`.
+    ///
+    /// `--preset quick` runs on CPU in about 30 minutes on 2 cores; `--preset paper` runs
+    /// the paper's sizes and step counts, for a GPU (`--device cuda`, feature `cuda`).
+    Reproduce {
+        /// `quick` or `paper`.
+        #[arg(long, default_value = "quick")]
+        preset: String,
+        /// Where results and checkpoints go.
+        #[arg(long, default_value = "out/reproduce")]
+        out: PathBuf,
+        /// Where the datasets are (the default collection is simulated there if absent).
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Seeds of the rollout runs, comma-separated (default: the preset's).
+        #[arg(long, value_delimiter = ',')]
+        seeds: Option<Vec<u64>>,
+        /// Override the preset's step counts: pretraining steps.
+        #[arg(long)]
+        pretrain_steps: Option<usize>,
+        /// Override the preset's step counts: rollout steps.
+        #[arg(long)]
+        rollout_steps: Option<usize>,
+        /// `cpu`, `cuda` (the first GPU) or `auto`.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
     /// Summarise one split of a Well-format dataset directory.
     Inspect {
         /// The dataset directory (`{name}/` holding `data/` and `stats.yaml`).
@@ -80,6 +109,32 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         n_steps_output: usize,
     },
+}
+
+/// A per-step inverse square root schedule stretched from `from` to `to` total steps.
+fn rescaled(
+    s: &phystok::train::ScheduleConfig,
+    from: usize,
+    to: usize,
+) -> phystok::train::ScheduleConfig {
+    use phystok::train::{ScheduleKind, Stepping};
+    let mut s = *s;
+    if let (
+        ScheduleKind::InverseSqrt {
+            warmup,
+            cooldown,
+            total,
+            ..
+        },
+        Stepping::PerStep,
+    ) = (&mut s.kind, s.stepping)
+    {
+        let f = to as f64 / from.max(1) as f64;
+        *warmup = ((*warmup as f64 * f).round() as usize).max(1);
+        *cooldown = ((*cooldown as f64 * f).round() as usize).max(1);
+        *total = to.max(*warmup + *cooldown + 1);
+    }
+    s
 }
 
 fn parse_split(s: &str) -> phystok::Result<Split> {
@@ -134,6 +189,51 @@ fn run(cli: Cli) -> phystok::Result<()> {
             }
         }
         Command::Quickstart { out } => quickstart(&out)?,
+        Command::Reproduce {
+            preset,
+            out,
+            data,
+            seeds,
+            pretrain_steps,
+            rollout_steps,
+            device,
+        } => {
+            let mut cfg = phystok::experiment::ExperimentConfig::preset(&preset)?;
+            if let Some(s) = seeds {
+                cfg = cfg.with_seeds(s);
+            }
+            let (p, r) = (
+                pretrain_steps.unwrap_or(cfg.pretrain_steps),
+                rollout_steps.unwrap_or(cfg.rollout_steps),
+            );
+            if r != cfg.rollout_steps {
+                cfg.rollout = cfg.rollout.clone().with_schedule(rescaled(
+                    &cfg.rollout.schedule,
+                    cfg.rollout_steps,
+                    r,
+                ));
+            }
+            cfg = cfg.with_steps(p, r).with_device(match device.as_str() {
+                "cpu" => phystok::DeviceChoice::Cpu,
+                "cuda" => phystok::DeviceChoice::Cuda(0),
+                "auto" => phystok::DeviceChoice::Auto,
+                other => {
+                    return Err(phystok::ConfigError::Unknown {
+                        kind: "device",
+                        name: other.into(),
+                        known: "cpu, cuda, auto".into(),
+                    }
+                    .into());
+                }
+            });
+            let results = cfg.run(&data, &out)?;
+            println!("{results}");
+            println!(
+                "grid in {:.0} s; results in {}",
+                results.total_seconds,
+                out.join("results.json").display()
+            );
+        }
         Command::Inspect {
             dir,
             split,

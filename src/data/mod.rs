@@ -6,6 +6,7 @@
 //! field's components (`velocity_x, velocity_y`), then every tensor (t2) field's
 //! (`D_xx, D_xy, D_yx, D_yy`), each group in its `field_names` order.
 
+mod coarsen;
 #[cfg(feature = "hdf5")]
 mod dataset;
 mod fields;
@@ -17,6 +18,7 @@ mod normalise;
 mod stats;
 mod well;
 
+pub use coarsen::coarsen_space;
 #[cfg(feature = "hdf5")]
 pub use dataset::{Split, WellDataset, Window, WindowSpec, write_dataset};
 pub use fields::{ActiveFields, FieldVocabulary};

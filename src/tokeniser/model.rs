@@ -235,14 +235,35 @@ impl Tokeniser {
         self.decode(&zs, active, compression)
     }
 
-    /// A training forward pass: draws a compression ([`Tokeniser::sample_compression`]) and
-    /// autoencodes with it.
+    /// A compression drawn as [`Tokeniser::sample_compression`] does, redrawn until it fits
+    /// an input of shape `dims` (rejection keeps the per-depth draws uniform among the
+    /// fitting choices; a 128×16 Rayleigh–Bénard window cannot take 32x in space).
+    pub fn sample_compression_for(&self, dims: &[usize], active: &[usize]) -> Result<Compression> {
+        for _ in 0..256 {
+            let c = self.sample_compression();
+            if self.latent_shape(dims, active, &c).is_ok() {
+                return Ok(c);
+            }
+        }
+        // no draw fitted: say why with the smallest compression's error
+        let smallest = self
+            .config
+            .all_compressions()
+            .into_iter()
+            .min_by_key(|c| (c.space(), c.time()))
+            .unwrap_or_else(|| self.validation_compression());
+        self.latent_shape(dims, active, &smallest)?;
+        Ok(smallest)
+    }
+
+    /// A training forward pass: draws a compression that fits `xs`
+    /// ([`Tokeniser::sample_compression_for`]) and autoencodes with it.
     pub fn autoencode_training(
         &self,
         xs: &Tensor,
         active: &[usize],
     ) -> Result<(Tensor, Compression)> {
-        let compression = self.sample_compression();
+        let compression = self.sample_compression_for(xs.dims(), active)?;
         Ok((self.autoencode(xs, active, &compression)?, compression))
     }
 

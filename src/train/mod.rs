@@ -22,7 +22,9 @@ mod checkpoint;
 mod history;
 mod progress;
 mod schedule;
+#[cfg(feature = "hdf5")]
 mod task;
+#[cfg(feature = "hdf5")]
 mod trainer;
 mod weights;
 
@@ -30,7 +32,9 @@ pub use checkpoint::{Checkpoint, RngState};
 pub use history::{History, StepRecord, ValidationRecord, ValidationRow};
 pub use progress::Progress;
 pub use schedule::{LrSchedule, ScheduleConfig, ScheduleKind, Stepping};
+#[cfg(feature = "hdf5")]
 pub use task::{RolloutTask, TokeniserTask, TrainTask};
+#[cfg(feature = "hdf5")]
 pub use trainer::{
     OptimiserConfig, Trainer, TrainerBuilder, TrainerConfig, predict_grid, spread_indices,
 };

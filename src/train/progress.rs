@@ -36,6 +36,23 @@ impl Progress {
     }
 }
 
+/// The `n`-th live view of run `run_id`: the curves and last rows, in a block whose CSS
+/// class is unique to `(run_id, n)`, preceded by a rule hiding block `n − 1`.
+fn live_block(run_id: u64, n: usize, label: &str, history: &History<ValidationRecord>) -> String {
+    let id = format!("phystok-live-{run_id}");
+    let mut html = String::new();
+    if n > 0 {
+        html.push_str(&format!("<style>.{id}-{}{{display:none}}</style>", n - 1));
+    }
+    html.push_str(&format!(
+        "<div class=\"{id}-{n}\"><p><b>{}</b>: step {}</p>{}</div>",
+        crate::report::html_escape(label),
+        history.steps.last().map_or(0, |r| r.step),
+        history.live_html()
+    ));
+    html
+}
+
 /// Updates at most this many notebook views per `fit_steps` call.
 const NOTEBOOK_UPDATES: usize = 12;
 
@@ -102,21 +119,7 @@ impl Reporter {
     }
 
     fn show(&mut self, history: &History<ValidationRecord>) {
-        let id = format!("phystok-live-{}", self.run_id);
-        let mut html = String::new();
-        if self.shown > 0 {
-            html.push_str(&format!(
-                "<style>.{id}-{}{{display:none}}</style>",
-                self.shown - 1
-            ));
-        }
-        html.push_str(&format!(
-            "<div class=\"{id}-{}\"><p><b>{}</b>: step {}</p>{}</div>",
-            self.shown,
-            crate::report::html_escape(&self.label),
-            history.steps.last().map_or(0, |r| r.step),
-            history.live_html()
-        ));
+        let html = live_block(self.run_id, self.shown, &self.label, history);
         crate::report::evcxr_html(&html);
         self.shown += 1;
     }
@@ -128,5 +131,38 @@ impl Reporter {
             let mut me = self;
             me.show(history);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::StepRecord;
+
+    #[test]
+    fn each_live_view_hides_the_one_before() {
+        let mut h: History = History::new();
+        h.push_step(StepRecord {
+            step: 1,
+            loss: 0.5,
+            lr: 1e-3,
+            grad_norm: 1.0,
+            wall_s: 0.1,
+        });
+        let first = live_block(7, 0, "run <a>", &h);
+        assert!(!first.contains("<style>"), "nothing to hide yet");
+        assert!(first.contains("class=\"phystok-live-7-0\"") && first.contains("run &lt;a&gt;"));
+        let third = live_block(7, 2, "run", &h);
+        assert!(third.contains(".phystok-live-7-1{display:none}"));
+        assert!(third.contains("class=\"phystok-live-7-2\""));
+        assert!(third.contains("step 1"));
+    }
+
+    #[test]
+    fn auto_resolves_to_the_notebook_inside_evcxr_only() {
+        assert_eq!(Progress::Quiet.resolve(), Progress::Quiet);
+        let auto = Progress::Auto.resolve();
+        let in_evcxr = std::env::var_os("EVCXR_IS_RUNTIME").is_some();
+        assert_eq!(auto == Progress::Notebook, in_evcxr);
     }
 }

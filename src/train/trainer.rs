@@ -25,7 +25,9 @@ use super::progress::{Progress, Reporter};
 use super::schedule::{LrSchedule, ScheduleConfig};
 use super::task::TrainTask;
 use super::{AdamWConfig, Checkpoint, SoapConfig, WeightSelection, global_grad_norm};
-use crate::data::{ActiveFields, FieldVocabulary, Loader, LoaderConfig, WellDataset};
+use crate::data::{
+    ActiveFields, FieldVocabulary, Loader, LoaderConfig, WellDataset, coarsen_space,
+};
 use crate::metrics::{MetricGrid, MetricsConfig, ScoreSet};
 use crate::{ConfigError, Error, Result};
 
@@ -75,6 +77,14 @@ pub struct TrainerConfig {
     pub progress: Progress,
     /// Seed of the per-step randomness (compression draws, drop path).
     pub seed: u64,
+    /// Spatial coarse-graining of every window before training and validation
+    /// ([`coarsen_space`]; 1: none).
+    #[serde(default = "one")]
+    pub coarsen: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl TrainerConfig {
@@ -91,6 +101,7 @@ impl TrainerConfig {
             checkpoint_every: 2_100,
             progress: Progress::Auto,
             seed: 0,
+            coarsen: 1,
         }
     }
 
@@ -108,6 +119,7 @@ impl TrainerConfig {
             checkpoint_every: 2_100,
             progress: Progress::Auto,
             seed: 0,
+            coarsen: 1,
         }
     }
 
@@ -127,6 +139,7 @@ impl TrainerConfig {
             checkpoint_every: 0,
             progress: Progress::Auto,
             seed: 0,
+            coarsen: 1,
         }
     }
 
@@ -149,6 +162,7 @@ impl TrainerConfig {
             checkpoint_every: 0,
             progress: Progress::Auto,
             seed: 0,
+            coarsen: 1,
         }
     }
 
@@ -199,8 +213,20 @@ impl TrainerConfig {
         self
     }
 
+    /// Sets the spatial coarse-graining factor.
+    pub fn with_coarsen(mut self, k: usize) -> Self {
+        self.coarsen = k;
+        self
+    }
+
     /// Checks every setting.
     pub fn check(&self) -> Result<(), ConfigError> {
+        if self.coarsen == 0 {
+            return Err(ConfigError::NotPositive {
+                name: "coarsen",
+                value: 0.0,
+            });
+        }
         self.optimiser.check()?;
         self.schedule.check()?;
         self.loader.check()?;
@@ -227,6 +253,7 @@ impl TrainerConfig {
             ("validation windows", self.validation_windows.to_string()),
             ("checkpoint every", self.checkpoint_every.to_string()),
             ("seed", self.seed.to_string()),
+            ("coarsen", self.coarsen.to_string()),
         ];
         let mut html = String::from("<table><tr><th>setting</th><th>value</th></tr>");
         for (k, v) in rows {
@@ -343,7 +370,7 @@ impl<T: TrainTask> TrainerBuilder<T> {
             .into_iter()
             .map(|ds| Ok((active(&ds)?, ds)))
             .collect::<Result<Vec<_>>>()?;
-        let device = varmap_device(self.task.varmap())?;
+        let device = crate::device::varmap_device(self.task.varmap())?;
         let names = self.task.trainable_names()?;
         let mut optimiser = self.config.optimiser.build(&self.task, names)?;
         let schedule = self.config.schedule.build()?;
@@ -524,7 +551,7 @@ impl<T: TrainTask> Trainer<T> {
         self.optimiser.set_lr(lr);
         let batch = self.loader.next()?;
         let fields = self.train_fields[batch.dataset].clone();
-        let xs = batch.into_tensor(&self.device)?;
+        let xs = coarsen_space(&batch.into_tensor(&self.device)?, self.config.coarsen)?;
         self.task.reseed(self.rng.next_u64())?;
         let loss = self.task.loss(&xs, &fields)?;
         let value = loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
@@ -571,6 +598,7 @@ impl<T: TrainTask> Trainer<T> {
                 fields,
                 &idx,
                 self.config.loader.batch_size.max(4),
+                self.config.coarsen,
             )?;
             sets.push(grid.summary().mean);
         }
@@ -582,6 +610,13 @@ impl<T: TrainTask> Trainer<T> {
             neps_mid: s.neps.mid,
             neps_high: s.neps.high,
         })
+    }
+
+    /// Validates now ([`Trainer::validate`]) and appends the record to the history.
+    pub fn record_validation(&mut self) -> Result<ValidationRecord> {
+        let record = self.validate()?;
+        self.history.push_validation(record);
+        Ok(record)
     }
 
     /// Saves a checkpoint to `dir` atomically (a crash while saving leaves the previous
@@ -616,38 +651,33 @@ pub fn spread_indices(len: usize, n: usize) -> Vec<usize> {
     (0..n).map(|i| i * len / n).collect()
 }
 
-/// Predicts the windows `indices` of `ds` in batches of `batch` and scores every predicted
-/// frame against the truth (The Well's metrics), samples in the order of `indices`.
+/// Predicts the windows `indices` of `ds` (coarsened `coarsen`×) in batches of `batch` and
+/// scores every predicted frame against the truth (The Well's metrics), samples in the
+/// order of `indices`.
 pub fn predict_grid<T: TrainTask + ?Sized>(
     task: &T,
     ds: &WellDataset,
     fields: &ActiveFields,
     indices: &[usize],
     batch: usize,
+    coarsen: usize,
 ) -> Result<MetricGrid> {
-    let device = varmap_device(task.varmap())?;
-    let metrics = MetricsConfig::the_well().build(ds.spatial_shape())?;
+    let device = crate::device::varmap_device(task.varmap())?;
+    let shape: Vec<usize> = ds
+        .spatial_shape()
+        .iter()
+        .map(|n| n / coarsen.max(1))
+        .collect();
+    let metrics = MetricsConfig::the_well().build(&shape)?;
     let mut grids = Vec::new();
     for chunk in indices.chunks(batch.max(1)) {
         let windows = chunk
             .iter()
             .map(|&i| ds.window(i)?.to_tensor(&device))
             .collect::<Result<Vec<_>>>()?;
-        let xs = Tensor::stack(&windows, 0)?;
+        let xs = coarsen_space(&Tensor::stack(&windows, 0)?, coarsen)?;
         let (pred, target) = task.predict(&xs, fields)?;
         grids.push(metrics.evaluate_tensors(&pred, &target, Some(ds.channel_names().to_vec()))?);
     }
     MetricGrid::concat_samples(&grids)
-}
-
-pub(crate) fn varmap_device(varmap: &candle_nn::VarMap) -> Result<Device> {
-    let data = varmap
-        .data()
-        .lock()
-        .map_err(|_| Error::Msg("varmap lock poisoned".into()))?;
-    Ok(data
-        .values()
-        .next()
-        .map(|v| v.device().clone())
-        .unwrap_or(Device::Cpu))
 }

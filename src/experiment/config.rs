@@ -1,0 +1,320 @@
+//! [`ExperimentConfig`]: the paper's pretraining grid and its protocol (Sections 2.3, 3;
+//! Tables 4 and 5; Figures 2 and 3), with a CPU preset and the paper's sizes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::freeze::FreezeStrategy;
+use crate::metrics::SubsetProtocol;
+use crate::model::RolloutConfig;
+use crate::processor::ProcessorConfig;
+use crate::tokeniser::{Compression, DepthChoices, TokeniserConfig};
+use crate::train::{Progress, TrainerConfig};
+use crate::{ConfigError, DeviceChoice, Result};
+
+/// Where a tokeniser's pretraining data comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Pretraining {
+    /// No pretraining: the tokeniser starts from its initialisation.
+    Scratch,
+    /// Pretrained on the rollout task's own system (Euler multi-quadrants).
+    InDomain,
+    /// Pretrained on an equal mix of the other systems.
+    OutOfDomain,
+}
+
+impl Pretraining {
+    /// `scratch`, `in_domain`, `out_of_domain`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Pretraining::Scratch => "scratch",
+            Pretraining::InDomain => "in_domain",
+            Pretraining::OutOfDomain => "out_of_domain",
+        }
+    }
+}
+
+/// Which tokeniser weights train during rollout training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Tuning {
+    /// Every weight trains (🔓).
+    Trainable,
+    /// Only the heads and bottlenecks of the tokeniser train, with the processor (🔒).
+    MostlyFrozen,
+}
+
+impl Tuning {
+    /// The freezing strategy.
+    pub fn strategy(self) -> FreezeStrategy {
+        match self {
+            Tuning::Trainable => FreezeStrategy::FullyTrainable,
+            Tuning::MostlyFrozen => FreezeStrategy::MostlyFrozen,
+        }
+    }
+}
+
+/// One configuration of the grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Arm {
+    /// The tokeniser's pretraining.
+    pub pretraining: Pretraining,
+    /// What trains afterwards.
+    pub tuning: Tuning,
+}
+
+impl Arm {
+    /// The five configurations of Table 5: no pretraining (fully trainable), and in-domain
+    /// and out-of-domain pretraining, each fully trainable and mostly frozen.
+    pub fn paper_grid() -> Vec<Arm> {
+        use Pretraining::*;
+        use Tuning::*;
+        vec![
+            Arm::new(Scratch, Trainable),
+            Arm::new(InDomain, Trainable),
+            Arm::new(InDomain, MostlyFrozen),
+            Arm::new(OutOfDomain, Trainable),
+            Arm::new(OutOfDomain, MostlyFrozen),
+        ]
+    }
+
+    /// An arm.
+    pub fn new(pretraining: Pretraining, tuning: Tuning) -> Self {
+        Arm {
+            pretraining,
+            tuning,
+        }
+    }
+
+    /// The key used in `results.json`: `scratch`, `in_domain_trainable`, `in_domain_frozen`,
+    /// `out_of_domain_trainable`, `out_of_domain_frozen` (`scratch_frozen` for the arm the
+    /// paper does not run).
+    pub fn key(self) -> String {
+        match (self.pretraining, self.tuning) {
+            (Pretraining::Scratch, Tuning::Trainable) => "scratch".into(),
+            (p, Tuning::Trainable) => format!("{}_trainable", p.key()),
+            (p, Tuning::MostlyFrozen) => format!("{}_frozen", p.key()),
+        }
+    }
+}
+
+/// The whole study: models, data, training budgets, seeds and evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentConfig {
+    /// Name written to the results.
+    pub preset: String,
+    /// The rollout model (its tokeniser is also what pretraining trains).
+    pub model: RolloutConfig,
+    /// Tokeniser pretraining settings.
+    pub pretrain: TrainerConfig,
+    /// Tokeniser pretraining steps.
+    pub pretrain_steps: usize,
+    /// Rollout training settings (the seed is set per run).
+    pub rollout: TrainerConfig,
+    /// Rollout training steps (Table 5: 10,500 in the paper).
+    pub rollout_steps: usize,
+    /// Validation points along rollout training (Figures 2 and 3), evenly spaced; step 0 is
+    /// always scored too.
+    pub eval_points: usize,
+    /// Windows per validation dataset scored at each point of the curves.
+    pub curve_windows: usize,
+    /// Windows per validation dataset rolled out 18 steps for Figure 3.
+    pub horizon_windows: usize,
+    /// The Table 5 protocol over all validation windows.
+    pub protocol: SubsetProtocol,
+    /// Rollout-training seeds (the spread is over these). Each pretraining runs once, with
+    /// the first seed, and every seed's rollout runs start from it.
+    pub seeds: Vec<u64>,
+    /// The configurations.
+    pub arms: Vec<Arm>,
+    /// Datasets of the rollout task and of in-domain pretraining.
+    pub target_datasets: Vec<String>,
+    /// Datasets of out-of-domain pretraining (an equal-probability mix).
+    pub other_datasets: Vec<String>,
+    /// Where it trains (CPU by default; `Cuda(0)` or `Auto` with the `cuda` feature).
+    #[serde(default)]
+    pub device: DeviceChoice,
+}
+
+fn euler() -> Vec<String> {
+    vec![
+        "euler_multi_quadrants_periodicBC".into(),
+        "euler_multi_quadrants_openBC".into(),
+    ]
+}
+
+fn others() -> Vec<String> {
+    vec![
+        "shear_flow".into(),
+        "rayleigh_benard".into(),
+        "gray_scott_reaction_diffusion".into(),
+    ]
+}
+
+impl ExperimentConfig {
+    /// About 30 minutes on 2 CPU cores on the embedded default data seen at 32²: a tokeniser
+    /// of two depths (channels 8 → 16, the paper's first two factor sets of Table 7, so 2x
+    /// or 4x in time and 4x to 8x in space; validated at (1,2),(2,2): 2x in time, 4x in
+    /// space, an 8×8 latent grid) with 8 latent channels and no residual blocks; a
+    /// processor of 2 blocks of width 64; 1,500 pretraining steps per domain; 400 rollout
+    /// steps per run; 3 seeds; Table 5 over 10 subsets of 64 of the 92 validation windows.
+    /// The paper's three depths compress 32² to 4×4 at least, too coarse for this grid.
+    pub fn quick() -> Self {
+        let tokeniser = TokeniserConfig::small()
+            .with_channels([8, 16])
+            .with_depths([
+                DepthChoices::new([1], [2]),
+                DepthChoices::new([1, 2], [2, 4]),
+            ])
+            .with_validation(Compression::new([(1, 2), (2, 2)]))
+            .with_latent_channels(8)
+            .with_res_blocks(0);
+        let processor = ProcessorConfig::tiny().with_dim(64).with_n_heads(4);
+        let mut model = RolloutConfig::tiny();
+        model.tokeniser = tokeniser;
+        model.processor = processor.with_latent_channels(8);
+        model.compression = model.tokeniser.validation.clone();
+        let pretrain_steps = 1500;
+        let rollout_steps = 400;
+        ExperimentConfig {
+            preset: "quick".into(),
+            model,
+            pretrain: TrainerConfig::quick_tokeniser(pretrain_steps)
+                .with_coarsen(2)
+                .with_validate_every(0)
+                .with_progress(Progress::Auto),
+            pretrain_steps,
+            rollout: TrainerConfig::quick_rollout(rollout_steps)
+                .with_coarsen(2)
+                .with_validate_every(0),
+            rollout_steps,
+            eval_points: 4,
+            curve_windows: 16,
+            horizon_windows: 4,
+            protocol: SubsetProtocol::paper().with_subset_size(64),
+            seeds: vec![0, 1, 2],
+            arms: Arm::paper_grid(),
+            target_datasets: euler(),
+            other_datasets: others(),
+            device: DeviceChoice::Cpu,
+        }
+    }
+
+    /// The paper's sizes and budgets, for a GPU: `TokeniserConfig::paper()`,
+    /// `ProcessorConfig::paper()`, 168,000 pretraining steps with SOAP, 10,500 rollout steps
+    /// (Table 5) with AdamW and the per-epoch inverse square root schedule, curves every
+    /// 2,100 steps (Table 4's unit), Table 5 over 10 subsets of 4,096 windows, 3 seeds.
+    pub fn paper() -> Self {
+        ExperimentConfig {
+            preset: "paper".into(),
+            model: RolloutConfig::paper(),
+            pretrain: TrainerConfig::paper_tokeniser().with_validate_every(0),
+            pretrain_steps: 168_000,
+            rollout: TrainerConfig::paper_rollout().with_validate_every(0),
+            rollout_steps: 10_500,
+            eval_points: 5,
+            curve_windows: 512,
+            horizon_windows: 1024,
+            protocol: SubsetProtocol::paper(),
+            seeds: vec![0, 1, 2],
+            arms: Arm::paper_grid(),
+            target_datasets: euler(),
+            other_datasets: others(),
+            device: DeviceChoice::Cpu,
+        }
+    }
+
+    /// A preset by name: `quick` or `paper`.
+    pub fn preset(name: &str) -> Result<Self> {
+        match name {
+            "quick" => Ok(Self::quick()),
+            "paper" => Ok(Self::paper()),
+            other => Err(ConfigError::Unknown {
+                kind: "preset",
+                name: other.to_string(),
+                known: "quick, paper".into(),
+            }
+            .into()),
+        }
+    }
+
+    /// Sets the device.
+    pub fn with_device(mut self, device: DeviceChoice) -> Self {
+        self.device = device;
+        self
+    }
+    /// Sets the seeds.
+    pub fn with_seeds(mut self, seeds: impl Into<Vec<u64>>) -> Self {
+        self.seeds = seeds.into();
+        self
+    }
+    /// Sets the pretraining and rollout step counts.
+    pub fn with_steps(mut self, pretrain_steps: usize, rollout_steps: usize) -> Self {
+        self.pretrain_steps = pretrain_steps;
+        self.rollout_steps = rollout_steps;
+        self
+    }
+    /// Sets the configurations.
+    pub fn with_arms(mut self, arms: Vec<Arm>) -> Self {
+        self.arms = arms;
+        self
+    }
+    /// Sets the spatial coarse-graining of both stages.
+    pub fn with_coarsen(mut self, k: usize) -> Self {
+        self.pretrain.coarsen = k;
+        self.rollout.coarsen = k;
+        self
+    }
+    /// Sets where progress shows in both stages.
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.pretrain.progress = progress;
+        self.rollout.progress = progress;
+        self
+    }
+
+    /// Checks every setting.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        self.model.check()?;
+        self.pretrain.check()?;
+        self.rollout.check()?;
+        self.protocol.check()?;
+        for (name, v) in [
+            ("rollout_steps", self.rollout_steps),
+            ("eval_points", self.eval_points),
+            ("curve_windows", self.curve_windows),
+            ("horizon_windows", self.horizon_windows),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::NotPositive { name, value: 0.0 });
+            }
+        }
+        for (name, empty) in [
+            ("seeds", self.seeds.is_empty()),
+            ("arms", self.arms.is_empty()),
+            ("target_datasets", self.target_datasets.is_empty()),
+        ] {
+            if empty {
+                return Err(ConfigError::Empty { name });
+            }
+        }
+        let pretrains = self
+            .arms
+            .iter()
+            .any(|a| a.pretraining != Pretraining::Scratch);
+        if pretrains && self.pretrain_steps == 0 {
+            return Err(ConfigError::NotPositive {
+                name: "pretrain_steps",
+                value: 0.0,
+            });
+        }
+        if self
+            .arms
+            .iter()
+            .any(|a| a.pretraining == Pretraining::OutOfDomain)
+            && self.other_datasets.is_empty()
+        {
+            return Err(ConfigError::Empty {
+                name: "other_datasets",
+            });
+        }
+        Ok(())
+    }
+}

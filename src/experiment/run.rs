@@ -1,0 +1,367 @@
+//! Running the grid: pretrain each tokeniser once, then train a rollout model for every
+//! configuration and seed, scoring it along the way (Figures 2 and 3) and at the end
+//! (Table 5), and timing its optimiser steps (Table 4).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+
+use super::config::{Arm, ExperimentConfig, Pretraining};
+use super::results::{CurvePoint, ExperimentResults, PretrainResult, RunResult};
+use crate::data::{ActiveFields, FieldVocabulary, Split, WellDataset, WindowSpec, coarsen_space};
+use crate::metrics::{HorizonScores, MetricGrid, MetricsConfig, RolloutHorizon, ScoreSet};
+use crate::model::RolloutModel;
+use crate::train::{
+    Checkpoint, Progress, RolloutTask, TokeniserTask, Trainer, predict_grid, spread_indices,
+};
+use crate::{Error, Result};
+
+/// Rollout steps of Figure 3's longest horizon.
+const HORIZON_STEPS: usize = 18;
+
+/// Validation batches during evaluation.
+const EVAL_BATCH: usize = 8;
+
+impl ExperimentConfig {
+    /// Runs the whole grid on the datasets under `data_root` (the embedded default
+    /// collection is simulated there first when it is missing), writing checkpoints to
+    /// `out/checkpoints/` and the results (`results.json`, `runs.json`, `tables.md`,
+    /// `figure2.svg`, `figure3.svg`) to `out/`.
+    pub fn run(
+        &self,
+        data_root: impl AsRef<Path>,
+        out: impl AsRef<Path>,
+    ) -> Result<ExperimentResults> {
+        self.check()?;
+        let (data_root, out) = (data_root.as_ref(), out.as_ref());
+        let start = Instant::now();
+        ensure_data(
+            data_root,
+            self.target_datasets.iter().chain(&self.other_datasets),
+        )?;
+        let device = self.device.device()?;
+        let open = |names: &[String], split: Split, spec: WindowSpec| {
+            names
+                .iter()
+                .map(|n| WellDataset::open(data_root.join(n), split, spec))
+                .collect::<Result<Vec<_>>>()
+        };
+        let spec = WindowSpec::new(self.model.n_steps_input, 1);
+        let target_train = open(&self.target_datasets, Split::Train, spec)?;
+        let others_train = open(&self.other_datasets, Split::Train, spec)?;
+        let fields = FieldVocabulary::union(
+            target_train
+                .iter()
+                .chain(&others_train)
+                .map(|d| d.channel_names()),
+        );
+        let mut model_cfg = self.model.clone();
+        model_cfg.tokeniser.total_fields = fields.len();
+
+        let mut pretraining = Vec::new();
+        for p in [Pretraining::InDomain, Pretraining::OutOfDomain] {
+            if self.arms.iter().any(|a| a.pretraining == p) {
+                let names = match p {
+                    Pretraining::InDomain => &self.target_datasets,
+                    _ => &self.other_datasets,
+                };
+                let dir = out
+                    .join("checkpoints")
+                    .join(format!("tokeniser_{}", p.key()));
+                let train = open(names, Split::Train, spec)?;
+                let valid = open(names, Split::Valid, spec)?;
+                let result = self.pretrain(
+                    p,
+                    names,
+                    &model_cfg.tokeniser,
+                    train,
+                    valid,
+                    &fields,
+                    &dir,
+                    &device,
+                )?;
+                if self.pretrain.progress != Progress::Quiet {
+                    let v = result.history.validation.last();
+                    eprintln!(
+                        "[{:>6.0} s] pretraining {}: {} steps in {:.1} s, reconstruction VRMSE {:.4}",
+                        start.elapsed().as_secs_f64(),
+                        p.key(),
+                        result.history.steps.len(),
+                        result.train_seconds,
+                        v.map_or(f64::NAN, |v| v.vrmse)
+                    );
+                }
+                pretraining.push((p, dir, result));
+            }
+        }
+
+        let mut runs = Vec::new();
+        let horizon_spec = WindowSpec::new(self.model.n_steps_input, HORIZON_STEPS);
+        let horizon_data = open(&self.target_datasets, Split::Valid, horizon_spec)?
+            .into_iter()
+            .map(|ds| {
+                Ok((
+                    fields.active(ds.channel_names(), &ds.header().field_of_channel())?,
+                    ds,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for &seed in &self.seeds {
+            for &arm in &self.arms {
+                let ckpt = pretraining
+                    .iter()
+                    .find(|(p, _, _)| *p == arm.pretraining)
+                    .map(|(_, d, _)| d.clone());
+                let run = self.rollout_run(
+                    arm,
+                    seed,
+                    &model_cfg,
+                    ckpt,
+                    open(&self.target_datasets, Split::Train, spec)?,
+                    open(&self.target_datasets, Split::Valid, spec)?,
+                    &horizon_data,
+                    &fields,
+                    &device,
+                )?;
+                if self.rollout.progress != Progress::Quiet {
+                    eprintln!(
+                        "[{:>6.0} s] {} seed {seed}: next-frame VRMSE {:.4}, rollout 7-18 {:.4}, {:.1} s training",
+                        start.elapsed().as_secs_f64(),
+                        arm.key(),
+                        run.table5.vrmse.mean,
+                        run.horizons[3],
+                        run.train_seconds
+                    );
+                }
+                runs.push(run);
+            }
+        }
+        let results = ExperimentResults {
+            config: self.clone(),
+            pretraining: pretraining.into_iter().map(|(_, _, r)| r).collect(),
+            runs,
+            total_seconds: start.elapsed().as_secs_f64(),
+        };
+        results.save(out)?;
+        Ok(results)
+    }
+
+    /// Pretrains one tokeniser, or reuses the checkpoint in `dir` when it was made with the
+    /// same settings and step count.
+    #[allow(clippy::too_many_arguments)]
+    fn pretrain(
+        &self,
+        p: Pretraining,
+        names: &[String],
+        tokeniser: &crate::tokeniser::TokeniserConfig,
+        train: Vec<WellDataset>,
+        valid: Vec<WellDataset>,
+        fields: &FieldVocabulary,
+        dir: &Path,
+        device: &Device,
+    ) -> Result<PretrainResult> {
+        let seed = self.seeds[0];
+        let tok_cfg = tokeniser.clone().with_seed(seed);
+        let trainer_cfg = self.pretrain.clone().with_seed(seed);
+        let task =
+            TokeniserTask::new(tok_cfg.clone(), device)?.with_n_frames(self.model.n_steps_input);
+        let mut builder = Trainer::builder(task, trainer_cfg.clone())
+            .train_data(train)
+            .valid_data(valid)
+            .fields(fields.clone())
+            .label(format!("pretrain {}", p.key()));
+        if let Ok(ckpt) = Checkpoint::load(dir, device) {
+            let same = ckpt.step == self.pretrain_steps
+                && ckpt.config.get("model") == Some(&serde_json::to_value(&tok_cfg)?)
+                && ckpt.config.get("trainer") == Some(&serde_json::to_value(&trainer_cfg)?);
+            if same {
+                builder = builder.resume_from(dir);
+            }
+        }
+        let mut trainer = builder.build()?;
+        let t0 = Instant::now();
+        let todo = self.pretrain_steps.saturating_sub(trainer.step());
+        let reused = todo == 0;
+        trainer.fit_steps(todo)?;
+        let fit_seconds = t0.elapsed().as_secs_f64();
+        if !reused {
+            trainer.record_validation()?;
+            trainer.save_checkpoint(dir)?;
+        }
+        let history = trainer.history().clone();
+        let train_seconds = if reused {
+            history.steps.last().map_or(0.0, |r| r.wall_s)
+        } else {
+            fit_seconds
+        };
+        Ok(PretrainResult {
+            pretraining: p,
+            datasets: names.to_vec(),
+            train_seconds,
+            history,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rollout_run(
+        &self,
+        arm: Arm,
+        seed: u64,
+        model_cfg: &crate::model::RolloutConfig,
+        tokeniser_ckpt: Option<PathBuf>,
+        train: Vec<WellDataset>,
+        valid: Vec<WellDataset>,
+        horizon_data: &[(ActiveFields, WellDataset)],
+        fields: &FieldVocabulary,
+        device: &Device,
+    ) -> Result<RunResult> {
+        let model = model_cfg.clone().with_seed(seed).init(device)?;
+        if arm.pretraining != Pretraining::Scratch {
+            let dir = tokeniser_ckpt
+                .ok_or_else(|| Error::Msg(format!("no pretrained tokeniser for {}", arm.key())))?;
+            model.load_tokeniser(&dir)?;
+        }
+        let strategy = arm.tuning.strategy();
+        let table = model.trainable_table(&strategy)?;
+        let cfg = self.rollout.clone().with_seed(seed).with_validate_every(0);
+        let coarsen = cfg.coarsen;
+        let mut trainer = Trainer::builder(RolloutTask::new(model, strategy), cfg)
+            .train_data(train)
+            .valid_data(valid)
+            .fields(fields.clone())
+            .label(format!("{} seed {seed}", arm.key()))
+            .build()?;
+        let chunk = self.rollout_steps.div_ceil(self.eval_points);
+        let mut curve = vec![self.curve_point(&trainer, horizon_data, coarsen)?];
+        let mut train_seconds = 0.0;
+        while trainer.step() < self.rollout_steps {
+            let n = chunk.min(self.rollout_steps - trainer.step());
+            let t0 = Instant::now();
+            trainer.fit_steps(n)?;
+            train_seconds += t0.elapsed().as_secs_f64();
+            curve.push(self.curve_point(&trainer, horizon_data, coarsen)?);
+        }
+        let grids = trainer
+            .valid_data()
+            .iter()
+            .map(|(f, ds)| {
+                let all: Vec<usize> = (0..ds.len()).collect();
+                predict_grid(trainer.task(), ds, f, &all, EVAL_BATCH, coarsen)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let grid = MetricGrid::concat_samples(&grids)?;
+        let protocol = self
+            .protocol
+            .clone()
+            .with_subset_size(self.protocol.subset_size.min(grid.dims().0));
+        let table5 = protocol.run(&grid)?;
+        let last = curve.last().map_or([f64::NAN; 4], |p| p.horizons);
+        Ok(RunResult {
+            arm,
+            seed,
+            table5,
+            horizons: last,
+            curve,
+            train_seconds,
+            steps: trainer.step(),
+            trainable_params: table.trainable(),
+            total_params: table.total(),
+            history: trainer.history().clone(),
+        })
+    }
+
+    fn curve_point(
+        &self,
+        trainer: &Trainer<RolloutTask>,
+        horizon_data: &[(ActiveFields, WellDataset)],
+        coarsen: usize,
+    ) -> Result<CurvePoint> {
+        let mut next = Vec::new();
+        for (f, ds) in trainer.valid_data() {
+            let idx = spread_indices(ds.len(), self.curve_windows);
+            next.push(
+                predict_grid(trainer.task(), ds, f, &idx, EVAL_BATCH, coarsen)?
+                    .summary()
+                    .mean,
+            );
+        }
+        let next = ScoreSet::mean_of_sets(next.iter());
+        let mut horizons = [0.0; 4];
+        for (f, ds) in horizon_data {
+            let idx = spread_indices(ds.len(), self.horizon_windows);
+            let h = rollout_horizons(trainer.task().model(), ds, f, &idx, coarsen)?;
+            for (acc, v) in horizons.iter_mut().zip(h) {
+                *acc += v / horizon_data.len() as f64;
+            }
+        }
+        Ok(CurvePoint {
+            step: trainer.step(),
+            vrmse: next.vrmse,
+            neps_low: next.neps.low,
+            neps_mid: next.neps.mid,
+            neps_high: next.neps.high,
+            horizons,
+        })
+    }
+}
+
+/// Rolls out 18 steps from each window's context and returns the VRMSE over the four
+/// horizons of Figure 3 (mean over windows, frames and fields).
+pub fn rollout_horizons(
+    model: &RolloutModel,
+    ds: &WellDataset,
+    fields: &ActiveFields,
+    indices: &[usize],
+    coarsen: usize,
+) -> Result<[f64; 4]> {
+    let t = model.config().n_steps_input;
+    let device = crate::device::varmap_device(model.varmap())?;
+    let shape: Vec<usize> = ds
+        .spatial_shape()
+        .iter()
+        .map(|n| n / coarsen.max(1))
+        .collect();
+    let metrics = MetricsConfig::the_well().build(&shape)?;
+    let mut grids = Vec::new();
+    for chunk in indices.chunks(EVAL_BATCH) {
+        let windows = chunk
+            .iter()
+            .map(|&i| ds.window(i)?.to_tensor(&device))
+            .collect::<Result<Vec<_>>>()?;
+        let xs = coarsen_space(&Tensor::stack(&windows, 0)?, coarsen)?;
+        let steps = xs.dim(2)? - t;
+        let pred = model.rollout(&xs.narrow(2, 0, t)?, fields, steps)?;
+        grids.push(metrics.evaluate_tensors(&pred, &xs.narrow(2, t, steps)?, None)?);
+    }
+    let h = HorizonScores::from_grid(&MetricGrid::concat_samples(&grids)?)?;
+    let mut out = [f64::NAN; 4];
+    for (o, horizon) in out.iter_mut().zip(RolloutHorizon::PAPER) {
+        if let Some(s) = h.get(horizon) {
+            *o = s.vrmse;
+        }
+    }
+    Ok(out)
+}
+
+/// Simulates the embedded default collection under `root` when a dataset it needs is
+/// missing; a missing dataset that simulation does not make is an error naming it.
+pub fn ensure_data<'a>(root: &Path, names: impl IntoIterator<Item = &'a String>) -> Result<()> {
+    let missing: Vec<&String> = names
+        .into_iter()
+        .filter(|n| !root.join(n).join("data").is_dir())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let defaults: Vec<&str> = crate::sim::System::ALL.iter().map(|s| s.name()).collect();
+    if let Some(n) = missing.iter().find(|n| !defaults.contains(&n.as_str())) {
+        return Err(Error::Msg(format!(
+            "dataset `{n}` is not under {} and is not one the simulators make ({})",
+            root.display(),
+            defaults.join(", ")
+        )));
+    }
+    crate::sim::generate_default(root)?;
+    Ok(())
+}

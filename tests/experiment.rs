@@ -1,0 +1,144 @@
+//! The pretraining grid end to end at toy size: every configuration and seed runs, the
+//! results hold what `results.json` promises, the figures are written, and a second run
+//! reuses the pretrained tokenisers.
+
+use std::path::Path;
+
+use phystok::experiment::{Arm, ExperimentConfig, ExperimentResults, Pretraining};
+use phystok::sim::{GenerateConfig, System, generate};
+use phystok::train::Progress;
+
+fn toy_data(root: &Path) {
+    for system in System::ALL {
+        generate(
+            &GenerateConfig::new(system, root)
+                .with_resolution(16)
+                .with_trajectories(3)
+                .with_steps(28),
+        )
+        .unwrap();
+    }
+}
+
+fn toy_config() -> ExperimentConfig {
+    let mut cfg = ExperimentConfig::quick()
+        .with_steps(4, 4)
+        .with_seeds([0, 1])
+        .with_coarsen(1)
+        .with_progress(Progress::Quiet);
+    cfg.eval_points = 2;
+    cfg.curve_windows = 2;
+    cfg.horizon_windows = 1;
+    cfg.protocol = cfg.protocol.clone().with_subset_size(4).with_n_subsets(3);
+    cfg
+}
+
+#[test]
+fn the_grid_runs_and_reports_every_configuration() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    toy_data(&data);
+    let out = root.path().join("out");
+    let cfg = toy_config();
+    let results = cfg.run(&data, &out).unwrap();
+    assert_eq!(results.runs.len(), 5 * 2);
+    assert_eq!(results.pretraining.len(), 2);
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+    let mut want = vec![
+        "scratch",
+        "in_domain_trainable",
+        "in_domain_frozen",
+        "out_of_domain_trainable",
+        "out_of_domain_frozen",
+    ];
+    want.sort();
+    let mut got: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+    got.sort();
+    assert_eq!(got, want);
+    for key in want {
+        for metric in [
+            "vrmse",
+            "neps_low",
+            "neps_mid",
+            "neps_high",
+            "h1",
+            "h2",
+            "h3_6",
+            "h7_18",
+        ] {
+            let m = &json[key][metric];
+            let mean = m["mean"].as_f64().unwrap();
+            assert!(mean.is_finite() && mean >= 0.0, "{key}.{metric} = {m}");
+            assert!(m["std"].as_f64().unwrap() >= 0.0);
+            let values = m["values"].as_array().unwrap();
+            assert_eq!(values.len(), 2, "one value per seed");
+            let avg = values.iter().map(|v| v.as_f64().unwrap()).sum::<f64>() / 2.0;
+            assert!(
+                (avg - mean).abs() < 1e-9 * mean.max(1.0),
+                "mean of the seeds"
+            );
+        }
+    }
+    // seeds differ, so the spread is not zero
+    assert!(json["scratch"]["vrmse"]["std"].as_f64().unwrap() > 0.0);
+    // scratch and the pretrained arms start from different tokenisers
+    let start = |arm: Arm| results.runs_of(arm)[0].curve[0].vrmse;
+    use phystok::experiment::Tuning::*;
+    assert_ne!(
+        start(Arm::new(Pretraining::Scratch, Trainable)),
+        start(Arm::new(Pretraining::InDomain, Trainable))
+    );
+    for run in &results.runs {
+        assert_eq!(run.steps, 4);
+        assert_eq!(
+            run.curve.iter().map(|p| p.step).collect::<Vec<_>>(),
+            [0, 2, 4]
+        );
+        assert!(run.train_seconds > 0.0);
+        if run.arm.tuning == MostlyFrozen {
+            assert!(run.trainable_params < run.total_params);
+        }
+    }
+    for file in ["runs.json", "tables.md", "figure2.svg", "figure3.svg"] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    let back = ExperimentResults::load(&out).unwrap();
+    assert_eq!(back.results_json().unwrap(), json);
+    let text = results.to_string();
+    assert!(text.contains("Table 5") && text.contains("in_domain_frozen"));
+
+    // a second run reuses both pretrained tokenisers: same pretraining histories
+    let again = cfg
+        .with_arms(vec![Arm::new(Pretraining::InDomain, Trainable)])
+        .with_seeds([0]);
+    let second = again.run(&data, root.path().join("out")).unwrap();
+    assert_eq!(second.pretraining.len(), 1);
+    assert_eq!(
+        second.pretraining[0].history.steps, results.pretraining[0].history.steps,
+        "reused, not retrained"
+    );
+    let first_run = &results.runs_of(Arm::new(Pretraining::InDomain, Trainable))[0];
+    assert_eq!(
+        second.runs[0].history.losses(),
+        first_run.history.losses(),
+        "same seed, same pretrained tokeniser: same run"
+    );
+}
+
+#[test]
+fn bad_experiment_settings_are_typed_errors() {
+    let root = tempfile::tempdir().unwrap();
+    assert!(ExperimentConfig::preset("huge").is_err());
+    let err = toy_config()
+        .with_seeds([])
+        .run(root.path(), root.path())
+        .unwrap_err();
+    assert!(err.to_string().contains("seeds"), "{err}");
+    let mut cfg = toy_config();
+    cfg.target_datasets = vec!["no_such_dataset".into()];
+    let err = cfg.run(root.path(), root.path()).unwrap_err();
+    assert!(err.to_string().contains("no_such_dataset"), "{err}");
+}

@@ -53,10 +53,17 @@ fn the_five_notebooks_exist_and_load_phystok_by_path() {
     for path in notebooks() {
         let nb: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
             .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
-        assert_eq!(nb["metadata"]["kernelspec"]["name"], "rust", "{}", path.display());
+        assert_eq!(
+            nb["metadata"]["kernelspec"]["name"],
+            "rust",
+            "{}",
+            path.display()
+        );
         let first = text(&code_cells(&nb)[0]["source"]);
         assert!(
-            first.lines().any(|l| l.trim() == r#":dep phystok = { path = ".." }"#),
+            first
+                .lines()
+                .any(|l| l.trim() == r#":dep phystok = { path = ".." }"#),
             "{}: the first code cell must load phystok by path, got {first:?}",
             path.display()
         );
@@ -76,7 +83,12 @@ fn saved_outputs_come_from_a_clean_run() {
             for out in cell["outputs"].as_array().into_iter().flatten() {
                 assert_ne!(out["output_type"], "error", "{where_}: error output {out}");
                 if out["output_type"] == "stream" {
-                    assert_ne!(out["name"], "stderr", "{where_}: stderr {}", text(&out["text"]));
+                    assert_ne!(
+                        out["name"],
+                        "stderr",
+                        "{where_}: stderr {}",
+                        text(&out["text"])
+                    );
                 }
                 let all = out.to_string();
                 assert!(!all.contains("panicked at"), "{where_}: a panic");

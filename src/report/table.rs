@@ -159,6 +159,9 @@ mod tests {
         assert_eq!(html.matches("<tr>").count(), 3);
         let text = t.to_string();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines, ["<c>", "name       v", "a<b        1", "long name  22"]);
+        assert_eq!(
+            lines,
+            ["<c>", "name       v", "a<b        1", "long name  22"]
+        );
     }
 }

@@ -8,6 +8,7 @@
 #   default   run every notebooks/*.ipynb and, when all of a notebook's cells are clean,
 #             write its outputs back into it (the saved notebooks carry a real run)
 #   --check   run and scan only; leave the saved notebooks untouched (what CI does)
+#   A failed notebook's outputs are kept in notebooks/out/failed/ for reading.
 #
 # What it installs when missing (nothing else), all under ~/.cache/phystok (or $PHYSTOK_CACHE):
 #   evcxr/            evcxr_jupyter 0.22 (`cargo install --locked`, ~11 min on 2 cores)
@@ -18,6 +19,16 @@
 #                     compiled registry crates in ~/.cache/evcxr.
 # Jupyter runs under scripts/env.sh, so the kernel's build of phystok (HDF5 from source) finds
 # cmake >= 3.26 as `cargo build` does. Timings of each notebook and the total are printed.
+#
+# What evcxr 0.22 does that the notebooks are written around (checked here, rustc 1.95):
+# - every cell is its own library with its own statically linked copy of candle, whose tensor
+#   ids restart at 1 in each cell: a model is built and trained in the same cell (backprop
+#   tells tensors apart by id); `:allow_static_linking 0` (shared dylibs) fails to build.
+# - only the last display block of each MIME type a cell prints is shown, at the end of the
+#   cell; plain stdout lines stream while it runs.
+# - a top-level variable moved inside a cell makes the cell fail to compile when evcxr tries
+#   to keep it: build figures inside a block or from clones.
+# - the default optimisation level is 2 for the whole build (what the notebooks use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -27,7 +38,7 @@ notebooks=()
 for arg in "$@"; do
   case "$arg" in
     --check) check_only=1 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n "2,32p" "$0"; exit 0 ;;
     *) notebooks+=("$arg") ;;
   esac
 done

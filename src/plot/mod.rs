@@ -4,13 +4,15 @@
 //! (`evcxr_display`, an `image/svg+xml` block), and saves to SVG and PNG. PNG comes from
 //! rendering the same SVG with `resvg` (pure Rust) and an embedded font
 //! ([`fonts/PhystokSans.ttf`](fonts/LICENSE-DejaVu.txt), a DejaVu Sans subset), so it needs
-//! no system fonts and no C libraries.
+//! no system fonts and no C libraries. Figures of model outputs can be made straight from
+//! candle tensors (`SpectrumFigure::from_tensors`, `SnapshotFigure::from_tensors`).
 
 mod colour;
 mod curves;
 mod render;
 mod snapshot;
 mod spectrum;
+mod tensors;
 
 use std::path::Path;
 

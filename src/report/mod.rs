@@ -1,5 +1,9 @@
 //! Notebook output: the evcxr display protocol and HTML text helpers shared by every result
-//! type that renders in a notebook.
+//! type that renders in a notebook, and [`Table`] for tables a notebook builds itself.
+
+mod table;
+
+pub use table::Table;
 
 /// Prints one evcxr display block of `mime` type (`text/html`, `image/svg+xml`, …); outside
 /// a notebook it is plain text on standard output.

@@ -30,6 +30,10 @@ pub mod sim;
 pub mod tokeniser;
 pub mod train;
 
+/// candle's tensors and layers, re-exported so a notebook needs only `:dep phystok`.
+pub use candle_core;
+/// candle's `VarMap` and layers, re-exported.
+pub use candle_nn;
 pub use device::DeviceChoice;
 pub use error::{ConfigError, Error, Result};
 pub use tokeniser::{Compression, Tokeniser, TokeniserConfig};

@@ -87,6 +87,20 @@ impl RolloutConfig {
         self.seed = seed;
         self
     }
+    /// Sets the tokeniser, its latent channels on the processor and its validation
+    /// compression.
+    pub fn with_tokeniser(mut self, tokeniser: TokeniserConfig) -> Self {
+        self.processor.latent_channels = tokeniser.latent_channels;
+        self.compression = tokeniser.validation.clone();
+        self.tokeniser = tokeniser;
+        self
+    }
+    /// Sets the processor (its latent channels follow the tokeniser's).
+    pub fn with_processor(mut self, mut processor: ProcessorConfig) -> Self {
+        processor.latent_channels = self.tokeniser.latent_channels;
+        self.processor = processor;
+        self
+    }
     /// Sets the number of context frames.
     pub fn with_n_steps_input(mut self, n: usize) -> Self {
         self.n_steps_input = n;

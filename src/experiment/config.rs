@@ -169,10 +169,9 @@ impl ExperimentConfig {
             .with_latent_channels(8)
             .with_res_blocks(0);
         let processor = ProcessorConfig::tiny().with_dim(64).with_n_heads(4);
-        let mut model = RolloutConfig::tiny();
-        model.tokeniser = tokeniser;
-        model.processor = processor.with_latent_channels(8);
-        model.compression = model.tokeniser.validation.clone();
+        let model = RolloutConfig::tiny()
+            .with_tokeniser(tokeniser)
+            .with_processor(processor);
         let pretrain_steps = 1500;
         let rollout_steps = 400;
         ExperimentConfig {
@@ -269,6 +268,56 @@ impl ExperimentConfig {
         self.pretrain.progress = progress;
         self.rollout.progress = progress;
         self
+    }
+
+    /// The settings as an HTML table.
+    pub fn to_html(&self) -> String {
+        use crate::report::html_escape as e;
+        let t = &self.model.tokeniser;
+        let rows = [
+            ("preset", self.preset.clone()),
+            (
+                "tokeniser",
+                format!(
+                    "channels {:?}, {} latent, {} residual blocks, validation {}",
+                    t.channels, t.latent_channels, t.res_blocks, t.validation
+                ),
+            ),
+            (
+                "processor",
+                format!(
+                    "{} blocks, width {}, {} heads",
+                    self.model.processor.n_blocks,
+                    self.model.processor.dim,
+                    self.model.processor.n_heads
+                ),
+            ),
+            ("pretraining steps", self.pretrain_steps.to_string()),
+            ("rollout steps", self.rollout_steps.to_string()),
+            ("coarsen", self.rollout.coarsen.to_string()),
+            ("seeds", format!("{:?}", self.seeds)),
+            (
+                "configurations",
+                self.arms
+                    .iter()
+                    .map(|a| a.key())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            ("target datasets", self.target_datasets.join(", ")),
+            ("out-of-domain datasets", self.other_datasets.join(", ")),
+            ("device", self.device.to_string()),
+        ];
+        let mut html = String::from("<table><tr><th>setting</th><th>value</th></tr>");
+        for (k, v) in rows {
+            html.push_str(&format!("<tr><td>{k}</td><td>{}</td></tr>", e(&v)));
+        }
+        html + "</table>"
+    }
+
+    /// Shows the settings inline in an evcxr notebook.
+    pub fn evcxr_display(&self) {
+        crate::report::evcxr_html(&self.to_html());
     }
 
     /// Checks every setting.

@@ -23,7 +23,5 @@ mod results;
 mod run;
 
 pub use config::{Arm, ExperimentConfig, Pretraining, Tuning};
-pub use results::{
-    ArmSummary, CurvePoint, ExperimentResults, PretrainResult, RunResult, SeedStat, Table,
-};
+pub use results::{ArmSummary, CurvePoint, ExperimentResults, PretrainResult, RunResult, SeedStat};
 pub use run::{ensure_data, rollout_horizons};

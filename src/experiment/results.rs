@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{Arm, ExperimentConfig, Pretraining};
 use crate::metrics::TableRow;
+use crate::report::Table;
 use crate::train::History;
 use crate::{Error, Result};
 
@@ -195,6 +196,16 @@ impl ExperimentResults {
         Ok(serde_json::Value::Object(map))
     }
 
+    fn table(caption: String, columns: &[&str], rows: Vec<(String, Vec<String>)>) -> Table {
+        let mut table = Table::new(std::iter::once("configuration").chain(columns.iter().copied()))
+            .with_caption(caption);
+        for (name, cells) in rows {
+            // one cell per column by construction
+            let _ = table.push_row(std::iter::once(name).chain(cells));
+        }
+        table
+    }
+
     /// Table 5: next-frame VRMSE and NEPS per band after the last step.
     pub fn table5(&self) -> Table {
         let rows = self
@@ -212,22 +223,17 @@ impl ExperimentResults {
                 )
             })
             .collect();
-        Table {
-            title: format!(
+        Self::table(
+            format!(
                 "Table 5: next-frame prediction after {} rollout steps (mean ± std over {} seeds; each seed the mean over {} subsets of {} validation windows)",
                 self.config.rollout_steps,
                 self.config.seeds.len(),
                 self.config.protocol.n_subsets,
                 self.config.protocol.subset_size
             ),
-            columns: vec![
-                "VRMSE".into(),
-                "NEPS low".into(),
-                "NEPS mid".into(),
-                "NEPS high".into(),
-            ],
+            &["VRMSE", "NEPS low", "NEPS mid", "NEPS high"],
             rows,
-        }
+        )
     }
 
     /// Rollout VRMSE per horizon after the last step (Figure 3's end points).
@@ -242,19 +248,14 @@ impl ExperimentResults {
                 )
             })
             .collect();
-        Table {
-            title: format!(
+        Self::table(
+            format!(
                 "Rollout VRMSE per horizon after {} steps ({} windows per validation dataset)",
                 self.config.rollout_steps, self.config.horizon_windows
             ),
-            columns: vec![
-                "step 1".into(),
-                "step 2".into(),
-                "steps 3-6".into(),
-                "steps 7-18".into(),
-            ],
+            &["step 1", "step 2", "steps 3-6", "steps 7-18"],
             rows,
-        }
+        )
     }
 
     /// Table 4: wall-clock seconds per 2,100 rollout training steps on this machine, and
@@ -287,15 +288,11 @@ impl ExperimentResults {
                 ],
             ));
         }
-        Table {
-            title: "Table 4: wall-clock seconds per 2,100 training steps (optimiser steps only)"
-                .into(),
-            columns: vec![
-                "seconds / 2100 steps".into(),
-                "trainable / total parameters".into(),
-            ],
+        Self::table(
+            "Table 4: wall-clock seconds per 2,100 training steps (optimiser steps only)".into(),
+            &["seconds / 2100 steps", "trainable / total parameters"],
             rows,
-        }
+        )
     }
 
     fn mean_curves(
@@ -433,85 +430,5 @@ impl fmt::Display for ExperimentResults {
             self.horizon_table(),
             self.table4()
         )
-    }
-}
-
-/// A small table of strings with a title: rows of configurations, columns of metrics.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Table {
-    /// Caption.
-    pub title: String,
-    /// Column headers after the row name.
-    pub columns: Vec<String>,
-    /// Row name and cells.
-    pub rows: Vec<(String, Vec<String>)>,
-}
-
-impl Table {
-    /// As HTML.
-    pub fn to_html(&self) -> String {
-        use crate::report::html_escape as e;
-        let mut html = format!(
-            "<p><b>{}</b></p><table><tr><th>configuration</th>",
-            e(&self.title)
-        );
-        for c in &self.columns {
-            html.push_str(&format!("<th>{}</th>", e(c)));
-        }
-        html.push_str("</tr>");
-        for (name, cells) in &self.rows {
-            html.push_str(&format!("<tr><td>{}</td>", e(name)));
-            for c in cells {
-                html.push_str(&format!("<td>{}</td>", e(c)));
-            }
-            html.push_str("</tr>");
-        }
-        html.push_str("</table>");
-        html
-    }
-
-    /// As a Markdown table.
-    pub fn to_markdown(&self) -> String {
-        let mut md = format!(
-            "**{}**\n\n| configuration | {} |\n|---|{}\n",
-            self.title,
-            self.columns.join(" | "),
-            "---|".repeat(self.columns.len())
-        );
-        for (name, cells) in &self.rows {
-            md.push_str(&format!("| {name} | {} |\n", cells.join(" | ")));
-        }
-        md
-    }
-
-    /// Shows the table inline in an evcxr notebook.
-    pub fn evcxr_display(&self) {
-        crate::report::evcxr_html(&self.to_html());
-    }
-}
-
-impl fmt::Display for Table {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}", self.title)?;
-        let width = self
-            .rows
-            .iter()
-            .map(|r| r.0.len())
-            .max()
-            .unwrap_or(0)
-            .max(13);
-        write!(f, "{:width$}", "configuration")?;
-        for c in &self.columns {
-            write!(f, "  {c:>17}")?;
-        }
-        writeln!(f)?;
-        for (name, cells) in &self.rows {
-            write!(f, "{name:width$}")?;
-            for c in cells {
-                write!(f, "  {c:>17}")?;
-            }
-            writeln!(f)?;
-        }
-        Ok(())
     }
 }

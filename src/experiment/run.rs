@@ -17,6 +17,18 @@ use crate::train::{
 };
 use crate::{Error, Result};
 
+/// A progress line: on stdout in a notebook (evcxr streams it; stderr reads as an error
+/// there), on stderr elsewhere.
+macro_rules! say {
+    ($progress:expr, $($arg:tt)*) => {
+        if $progress.resolve() == Progress::Notebook {
+            println!($($arg)*);
+        } else {
+            eprintln!($($arg)*);
+        }
+    };
+}
+
 /// Rollout steps of Figure 3's longest horizon.
 const HORIZON_STEPS: usize = 18;
 
@@ -83,7 +95,8 @@ impl ExperimentConfig {
                 )?;
                 if self.pretrain.progress != Progress::Quiet {
                     let v = result.history.validation.last();
-                    eprintln!(
+                    say!(
+                        self.pretrain.progress,
                         "[{:>6.0} s] pretraining {}: {} steps in {:.1} s, reconstruction VRMSE {:.4}",
                         start.elapsed().as_secs_f64(),
                         p.key(),
@@ -125,7 +138,8 @@ impl ExperimentConfig {
                     &device,
                 )?;
                 if self.rollout.progress != Progress::Quiet {
-                    eprintln!(
+                    say!(
+                        self.rollout.progress,
                         "[{:>6.0} s] {} seed {seed}: next-frame VRMSE {:.4}, rollout 7-18 {:.4}, {:.1} s training",
                         start.elapsed().as_secs_f64(),
                         arm.key(),

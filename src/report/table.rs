@@ -97,6 +97,23 @@ impl Table {
         h + "</tbody></table>"
     }
 
+    /// The table as Markdown, the caption in bold above it.
+    pub fn to_markdown(&self) -> String {
+        let mut md = String::new();
+        if !self.caption.is_empty() {
+            md += &format!("**{}**\n\n", self.caption);
+        }
+        md += &format!(
+            "| {} |\n|{}\n",
+            self.header.join(" | "),
+            "---|".repeat(self.header.len())
+        );
+        for row in &self.rows {
+            md += &format!("| {} |\n", row.join(" | "));
+        }
+        md
+    }
+
     /// Shows the table inline in an evcxr notebook.
     pub fn evcxr_display(&self) {
         evcxr_html(&self.to_html());

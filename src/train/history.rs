@@ -76,6 +76,31 @@ impl ValidationRow for ValidationRecord {
     }
 }
 
+impl ValidationRecord {
+    /// The record as a one-row HTML table.
+    pub fn to_html(&self) -> String {
+        format!(
+            "<table><tr><th>step</th><th>VRMSE</th><th>NEPS low</th><th>NEPS mid</th><th>NEPS high</th></tr>\
+             <tr><td>{}</td><td>{:.4}</td><td>{:.4e}</td><td>{:.4e}</td><td>{:.4e}</td></tr></table>",
+            self.step, self.vrmse, self.neps_low, self.neps_mid, self.neps_high
+        )
+    }
+    /// Shows the record inline in an evcxr notebook.
+    pub fn evcxr_display(&self) {
+        crate::report::evcxr_html(&self.to_html());
+    }
+}
+
+impl fmt::Display for ValidationRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "step {}: VRMSE {:.4}, NEPS low {:.4e}, mid {:.4e}, high {:.4e}",
+            self.step, self.vrmse, self.neps_low, self.neps_mid, self.neps_high
+        )
+    }
+}
+
 /// Everything recorded during a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct History<V = ValidationRecord> {

@@ -1,10 +1,12 @@
 //! How a running [`Trainer`](super::Trainer) shows itself: a progress bar in a terminal,
 //! a live view in an evcxr notebook, or nothing.
 //!
-//! The notebook view prints an HTML block (loss and validation curves, the last values) a
-//! bounded number of times per `fit_steps` call. Every block carries a CSS rule that hides
-//! the block before it, so a notebook shows one view that updates in place while the cell
-//! runs (where styles are stripped, e.g. on GitHub, the views simply stack).
+//! The notebook view prints a text line (step, loss, learning rate, last validation) a
+//! bounded number of times per `fit_steps` call, which evcxr streams while the cell runs,
+//! and one HTML block (loss and validation curves, the last rows) when the call ends: evcxr
+//! shows only a cell's last rich display block, at the cell's end. Each block also carries
+//! a CSS rule hiding the block before it, so front ends that do show blocks as they come
+//! (and a run split over several `fit_steps` calls in one cell) keep a single view.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -53,7 +55,7 @@ fn live_block(run_id: u64, n: usize, label: &str, history: &History<ValidationRe
     html
 }
 
-/// Updates at most this many notebook views per `fit_steps` call.
+/// Prints at most this many notebook progress lines per `fit_steps` call.
 const NOTEBOOK_UPDATES: usize = 12;
 
 pub(crate) struct Reporter {
@@ -61,6 +63,7 @@ pub(crate) struct Reporter {
     bar: Option<ProgressBar>,
     label: String,
     every: usize,
+    total: usize,
     run_id: u64,
     shown: usize,
 }
@@ -84,6 +87,7 @@ impl Reporter {
             bar,
             label: label.to_string(),
             every: n.div_ceil(NOTEBOOK_UPDATES).max(1),
+            total: n,
             run_id: std::process::id() as u64 * 1000
                 + RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             shown: 0,
@@ -100,19 +104,24 @@ impl Reporter {
         let Some(last) = history.steps.last() else {
             return;
         };
+        let mut msg = format!("loss {:.3e} lr {:.2e}", last.loss, last.lr);
+        if let Some(v) = history.validation.last() {
+            msg.push_str(&format!(" | val vrmse {:.4} (step {})", v.vrmse, v.step));
+        }
         match self.kind {
             Progress::Bar => {
                 if let Some(bar) = &self.bar {
                     bar.set_position(done as u64);
-                    let mut msg = format!("loss {:.3e} lr {:.2e}", last.loss, last.lr);
-                    if let Some(v) = history.validation.last() {
-                        msg.push_str(&format!(" | val vrmse {:.4}", v.vrmse));
-                    }
                     bar.set_message(msg);
                 }
             }
+            // evcxr streams stdout while a cell runs but shows only a cell's last rich
+            // display block, at its end: text lines are what updates live
             Progress::Notebook if validated || done % self.every == 0 => {
-                self.show(history);
+                println!(
+                    "{}: step {} ({done}/{}) {msg}",
+                    self.label, last.step, self.total
+                );
             }
             _ => {}
         }
@@ -127,7 +136,7 @@ impl Reporter {
     pub(crate) fn finish(self, history: &History<ValidationRecord>) {
         if let Some(bar) = self.bar {
             bar.finish();
-        } else if self.kind == Progress::Notebook && self.shown == 0 {
+        } else if self.kind == Progress::Notebook {
             let mut me = self;
             me.show(history);
         }

@@ -19,6 +19,8 @@ pub use soap::{
     BiasCorrection, DimMerging, OneDimPreconditioning, Soap, SoapConfig, UpdateNormalisation,
 };
 mod checkpoint;
+#[cfg(feature = "hdf5")]
+mod evaluate;
 mod history;
 mod progress;
 mod schedule;
@@ -26,16 +28,20 @@ mod schedule;
 mod task;
 #[cfg(feature = "hdf5")]
 mod trainer;
+#[cfg(feature = "hdf5")]
+mod trainer_config;
 mod weights;
 
 pub use checkpoint::{Checkpoint, RngState};
+#[cfg(feature = "hdf5")]
+pub use evaluate::{predict_grid, spread_indices};
 pub use history::{History, StepRecord, ValidationRecord, ValidationRow};
 pub use progress::Progress;
 pub use schedule::{LrSchedule, ScheduleConfig, ScheduleKind, Stepping};
 #[cfg(feature = "hdf5")]
 pub use task::{RolloutTask, TokeniserTask, TrainTask};
 #[cfg(feature = "hdf5")]
-pub use trainer::{
-    OptimiserConfig, Trainer, TrainerBuilder, TrainerConfig, predict_grid, spread_indices,
-};
+pub use trainer::{Trainer, TrainerBuilder};
+#[cfg(feature = "hdf5")]
+pub use trainer_config::{OptimiserConfig, TrainerConfig};
 pub use weights::{Unused, WeightSelection};

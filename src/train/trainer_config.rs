@@ -1,0 +1,258 @@
+//! [`TrainerConfig`]: what a [`Trainer`](super::Trainer) does each step (optimiser,
+//! schedule, data, validation, checkpoints, progress), with the paper's presets (Table 6,
+//! Appendix C) and short CPU ones.
+
+use serde::{Deserialize, Serialize};
+
+use super::optimiser::{Optimiser, ParamGroup};
+use super::progress::Progress;
+use super::schedule::ScheduleConfig;
+use super::task::TrainTask;
+use super::{AdamWConfig, SoapConfig};
+use crate::data::LoaderConfig;
+use crate::{ConfigError, Result};
+
+/// Which optimiser a [`Trainer`] builds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum OptimiserConfig {
+    /// AdamW (rollout training, Table 6).
+    AdamW(AdamWConfig),
+    /// SOAP (tokeniser pretraining, Table 6).
+    Soap(SoapConfig),
+}
+
+impl OptimiserConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        match self {
+            OptimiserConfig::AdamW(c) => c.check(),
+            OptimiserConfig::Soap(c) => c.check(),
+        }
+    }
+
+    pub(crate) fn build(
+        &self,
+        task: &dyn TrainTask,
+        names: Vec<String>,
+    ) -> Result<Box<dyn Optimiser>> {
+        let groups = vec![ParamGroup::new("trainable", names)];
+        Ok(match *self {
+            OptimiserConfig::AdamW(c) => Box::new(c.build_groups(task.varmap(), groups)?),
+            OptimiserConfig::Soap(c) => Box::new(c.build_groups(task.varmap(), groups)?),
+        })
+    }
+}
+
+/// Settings of a [`Trainer`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainerConfig {
+    /// The optimiser (its learning rate is replaced by the schedule's at every step).
+    pub optimiser: OptimiserConfig,
+    /// The learning-rate schedule.
+    pub schedule: ScheduleConfig,
+    /// Batch size, unique batches before recycling, seed and prefetch of the training data.
+    pub loader: LoaderConfig,
+    /// Validate every this many steps (0: only when asked, [`Trainer::validate`]).
+    pub validate_every: usize,
+    /// Validation windows per validation dataset, spread evenly over it.
+    pub validation_windows: usize,
+    /// Save a checkpoint every this many steps when a checkpoint folder is set (0: never
+    /// on its own; [`Trainer::save_checkpoint`] still works).
+    pub checkpoint_every: usize,
+    /// Where progress shows.
+    pub progress: Progress,
+    /// Seed of the per-step randomness (compression draws, drop path).
+    pub seed: u64,
+    /// Spatial coarse-graining of every window before training and validation
+    /// ([`coarsen_space`]; 1: none).
+    #[serde(default = "one")]
+    pub coarsen: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl TrainerConfig {
+    /// Tokeniser pretraining as in the paper (Table 6, Appendix C): SOAP at a constant 5e-4,
+    /// betas (0.95, 0.95), weight decay 0.01, clipping at 0.5; batches of 2 per GPU from
+    /// shards of 21,000 unique batches; 168,000 steps in the paper.
+    pub fn paper_tokeniser() -> Self {
+        TrainerConfig {
+            optimiser: OptimiserConfig::Soap(SoapConfig::paper_tokeniser()),
+            schedule: ScheduleConfig::paper_tokeniser(),
+            loader: LoaderConfig::new(2).with_unique_batches(21_000),
+            validate_every: 2_100,
+            validation_windows: 512,
+            checkpoint_every: 2_100,
+            progress: Progress::Auto,
+            seed: 0,
+            coarsen: 1,
+        }
+    }
+
+    /// Rollout training as in the paper (Table 6, Appendix C): AdamW with peak 5e-5,
+    /// weight decay 1e-4, ε 1e-10, clipping at 5.0; the inverse-square-root schedule of
+    /// equations (7)–(10) stepped once per epoch of 2,100 steps over 14 epochs (29,400
+    /// steps). The paper does not give the warmup and cooldown lengths: one epoch each.
+    pub fn paper_rollout() -> Self {
+        TrainerConfig {
+            optimiser: OptimiserConfig::AdamW(AdamWConfig::paper_rollout()),
+            schedule: ScheduleConfig::paper_rollout(1, 1),
+            loader: LoaderConfig::new(2).with_unique_batches(2_100),
+            validate_every: 2_100,
+            validation_windows: 512,
+            checkpoint_every: 2_100,
+            progress: Progress::Auto,
+            seed: 0,
+            coarsen: 1,
+        }
+    }
+
+    /// A short CPU tokeniser pretraining of `steps` steps: AdamW (SOAP's eigendecompositions
+    /// are slow on 2 cores) at a constant 2e-3, clipping at 0.5, batch 2.
+    pub fn quick_tokeniser(steps: usize) -> Self {
+        TrainerConfig {
+            optimiser: OptimiserConfig::AdamW(
+                AdamWConfig::paper_rollout()
+                    .with_weight_decay(0.01)
+                    .with_clip(super::GradClip::GlobalNorm(0.5)),
+            ),
+            schedule: ScheduleConfig::constant(2e-3),
+            loader: LoaderConfig::new(2),
+            validate_every: (steps / 4).max(1),
+            validation_windows: 16,
+            checkpoint_every: 0,
+            progress: Progress::Auto,
+            seed: 0,
+            coarsen: 1,
+        }
+    }
+
+    /// A short CPU rollout training of `steps` steps: the paper's AdamW and inverse square
+    /// root schedule per step (warmup 5 %, cooldown 10 % of the run), peak 1e-3, batch 2.
+    pub fn quick_rollout(steps: usize) -> Self {
+        let warmup = (steps / 20).max(1);
+        let cooldown = (steps / 10).max(1);
+        TrainerConfig {
+            optimiser: OptimiserConfig::AdamW(AdamWConfig::paper_rollout()),
+            schedule: ScheduleConfig::inverse_sqrt(
+                1e-3,
+                warmup,
+                cooldown,
+                steps.max(warmup + cooldown + 1),
+            ),
+            loader: LoaderConfig::new(2),
+            validate_every: (steps / 4).max(1),
+            validation_windows: 16,
+            checkpoint_every: 0,
+            progress: Progress::Auto,
+            seed: 0,
+            coarsen: 1,
+        }
+    }
+
+    /// Sets the optimiser.
+    pub fn with_optimiser(mut self, optimiser: OptimiserConfig) -> Self {
+        self.optimiser = optimiser;
+        self
+    }
+    /// Sets the schedule.
+    pub fn with_schedule(mut self, schedule: ScheduleConfig) -> Self {
+        self.schedule = schedule;
+        self
+    }
+    /// Sets the loader settings.
+    pub fn with_loader(mut self, loader: LoaderConfig) -> Self {
+        self.loader = loader;
+        self
+    }
+    /// Sets the batch size.
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.loader.batch_size = batch_size;
+        self
+    }
+    /// Sets the validation interval (0: never on its own).
+    pub fn with_validate_every(mut self, steps: usize) -> Self {
+        self.validate_every = steps;
+        self
+    }
+    /// Sets the validation windows per dataset.
+    pub fn with_validation_windows(mut self, n: usize) -> Self {
+        self.validation_windows = n;
+        self
+    }
+    /// Sets the checkpoint interval (0: never on its own).
+    pub fn with_checkpoint_every(mut self, steps: usize) -> Self {
+        self.checkpoint_every = steps;
+        self
+    }
+    /// Sets where progress shows.
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
+    }
+    /// Sets the seed of the per-step randomness and of the data order.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self.loader.seed = seed;
+        self
+    }
+
+    /// Sets the spatial coarse-graining factor.
+    pub fn with_coarsen(mut self, k: usize) -> Self {
+        self.coarsen = k;
+        self
+    }
+
+    /// Checks every setting.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.coarsen == 0 {
+            return Err(ConfigError::NotPositive {
+                name: "coarsen",
+                value: 0.0,
+            });
+        }
+        self.optimiser.check()?;
+        self.schedule.check()?;
+        self.loader.check()?;
+        if self.validation_windows == 0 {
+            return Err(ConfigError::NotPositive {
+                name: "validation_windows",
+                value: 0.0,
+            });
+        }
+        Ok(())
+    }
+
+    /// The settings as an HTML table.
+    pub fn to_html(&self) -> String {
+        let rows = [
+            ("optimiser", format!("{:?}", self.optimiser)),
+            ("schedule", format!("{:?}", self.schedule)),
+            ("batch size", self.loader.batch_size.to_string()),
+            (
+                "unique batches",
+                format!("{:?}", self.loader.unique_batches),
+            ),
+            ("validate every", self.validate_every.to_string()),
+            ("validation windows", self.validation_windows.to_string()),
+            ("checkpoint every", self.checkpoint_every.to_string()),
+            ("seed", self.seed.to_string()),
+            ("coarsen", self.coarsen.to_string()),
+        ];
+        let mut html = String::from("<table><tr><th>setting</th><th>value</th></tr>");
+        for (k, v) in rows {
+            html.push_str(&format!(
+                "<tr><td>{k}</td><td>{}</td></tr>",
+                crate::report::html_escape(&v)
+            ));
+        }
+        html.push_str("</table>");
+        html
+    }
+
+    /// Shows the settings inline in an evcxr notebook.
+    pub fn evcxr_display(&self) {
+        crate::report::evcxr_html(&self.to_html());
+    }
+}

@@ -5,15 +5,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 
 use super::config::{Arm, ExperimentConfig, Pretraining};
 use super::results::{CurvePoint, ExperimentResults, PretrainResult, RunResult};
-use crate::data::{ActiveFields, FieldVocabulary, Split, WellDataset, WindowSpec, coarsen_space};
-use crate::metrics::{HorizonScores, MetricGrid, MetricsConfig, RolloutHorizon, ScoreSet};
+use crate::data::{ActiveFields, FieldVocabulary, Split, WellDataset, WindowSpec};
+use crate::metrics::{HorizonScores, MetricGrid, RolloutHorizon, ScoreSet};
 use crate::model::RolloutModel;
 use crate::train::{
-    Checkpoint, Progress, RolloutTask, TokeniserTask, Trainer, predict_grid, spread_indices,
+    Checkpoint, Progress, RolloutTask, TokeniserTask, Trainer, predict_grid, score_windows,
+    spread_indices,
 };
 use crate::{Error, Result};
 
@@ -331,24 +332,12 @@ pub fn rollout_horizons(
 ) -> Result<[f64; 4]> {
     let t = model.config().n_steps_input;
     let device = crate::device::varmap_device(model.varmap())?;
-    let shape: Vec<usize> = ds
-        .spatial_shape()
-        .iter()
-        .map(|n| n / coarsen.max(1))
-        .collect();
-    let metrics = MetricsConfig::the_well().build(&shape)?;
-    let mut grids = Vec::new();
-    for chunk in indices.chunks(EVAL_BATCH) {
-        let windows = chunk
-            .iter()
-            .map(|&i| ds.window(i)?.to_tensor(&device))
-            .collect::<Result<Vec<_>>>()?;
-        let xs = coarsen_space(&Tensor::stack(&windows, 0)?, coarsen)?;
+    let grid = score_windows(ds, indices, EVAL_BATCH, coarsen, &device, |xs| {
         let steps = xs.dim(2)? - t;
         let pred = model.rollout(&xs.narrow(2, 0, t)?, fields, steps)?;
-        grids.push(metrics.evaluate_tensors(&pred, &xs.narrow(2, t, steps)?, None)?);
-    }
-    let h = HorizonScores::from_grid(&MetricGrid::concat_samples(&grids)?)?;
+        Ok((pred, xs.narrow(2, t, steps)?))
+    })?;
+    let h = HorizonScores::from_grid(&grid)?;
     let mut out = [f64::NAN; 4];
     for (o, horizon) in out.iter_mut().zip(RolloutHorizon::PAPER) {
         if let Some(s) = h.get(horizon) {

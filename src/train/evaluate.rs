@@ -62,6 +62,22 @@ pub fn predict_grid<T: TrainTask + ?Sized>(
     coarsen: usize,
 ) -> Result<MetricGrid> {
     let device = crate::device::varmap_device(task.varmap())?;
+    score_windows(ds, indices, batch, coarsen, &device, |xs| {
+        task.predict(xs, fields)
+    })
+}
+
+/// Reads the windows `indices` of `ds` in batches of `batch` onto `device`, coarsened
+/// `coarsen`×, turns each batch into `(prediction, target)` with `predict`, and scores every
+/// frame with The Well's metrics; samples in the order of `indices`.
+pub fn score_windows(
+    ds: &WellDataset,
+    indices: &[usize],
+    batch: usize,
+    coarsen: usize,
+    device: &candle_core::Device,
+    mut predict: impl FnMut(&Tensor) -> Result<(Tensor, Tensor)>,
+) -> Result<MetricGrid> {
     let shape: Vec<usize> = ds
         .spatial_shape()
         .iter()
@@ -72,10 +88,10 @@ pub fn predict_grid<T: TrainTask + ?Sized>(
     for chunk in indices.chunks(batch.max(1)) {
         let windows = chunk
             .iter()
-            .map(|&i| ds.window(i)?.to_tensor(&device))
+            .map(|&i| ds.window(i)?.to_tensor(device))
             .collect::<Result<Vec<_>>>()?;
         let xs = coarsen_space(&Tensor::stack(&windows, 0)?, coarsen)?;
-        let (pred, target) = task.predict(&xs, fields)?;
+        let (pred, target) = predict(&xs)?;
         grids.push(metrics.evaluate_tensors(&pred, &target, Some(ds.channel_names().to_vec()))?);
     }
     MetricGrid::concat_samples(&grids)

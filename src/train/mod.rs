@@ -34,7 +34,7 @@ mod weights;
 
 pub use checkpoint::{Checkpoint, RngState};
 #[cfg(feature = "hdf5")]
-pub use evaluate::{predict_grid, spread_indices};
+pub use evaluate::{predict_grid, score_windows, spread_indices};
 pub use history::{History, StepRecord, ValidationRecord, ValidationRow};
 pub use progress::Progress;
 pub use schedule::{LrSchedule, ScheduleConfig, ScheduleKind, Stepping};

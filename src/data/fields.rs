@@ -5,8 +5,8 @@
 //!
 //! The vocabulary must be the same for pretraining and for rollout training: a tokeniser
 //! pretrained on shear flow and then used on Euler data needs the Euler fields at the
-//! indices the rollout model will use. [`FieldVocabulary::default_collection`] is the union
-//! of the embedded default datasets' channels in a fixed order.
+//! indices the rollout model will use: [`FieldVocabulary::union`] of every dataset a study
+//! reads, in a fixed order.
 
 use serde::{Deserialize, Serialize};
 
@@ -61,25 +61,6 @@ impl FieldVocabulary {
     /// The union of several channel lists, in first-seen order.
     pub fn union<'a>(lists: impl IntoIterator<Item = &'a [String]>) -> Self {
         Self::new(lists.into_iter().flatten().cloned())
-    }
-
-    /// The channels of the embedded default collection ([`crate::sim::generate_default`]):
-    /// Euler (density, energy, pressure, momentum), shear flow (tracer, velocity), Rayleigh–
-    /// Bénard (buoyancy) and Gray–Scott (the two concentrations); 11 fields.
-    pub fn default_collection() -> Self {
-        Self::new([
-            "density",
-            "energy",
-            "pressure",
-            "momentum_x",
-            "momentum_y",
-            "tracer",
-            "velocity_x",
-            "velocity_y",
-            "buoyancy",
-            "A",
-            "B",
-        ])
     }
 
     /// The names, in index order.

@@ -179,8 +179,7 @@ impl ExperimentConfig {
             model,
             pretrain: TrainerConfig::quick_tokeniser(pretrain_steps)
                 .with_coarsen(2)
-                .with_validate_every(0)
-                .with_progress(Progress::Auto),
+                .with_validate_every(0),
             pretrain_steps,
             rollout: TrainerConfig::quick_rollout(rollout_steps)
                 .with_coarsen(2)

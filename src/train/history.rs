@@ -219,29 +219,26 @@ impl<V: ValidationRow> History<V> {
         CurvesFigure::new(panels)
     }
 
-    /// What a live notebook view shows: the curves (feature `plot`) and the last rows.
+    /// What a live notebook view shows: the curves (feature `plot`) and the last 3 rows.
     pub fn live_html(&self) -> String {
+        self.view_html(3)
+    }
+
+    /// The curves (feature `plot`) above the last `n` rows of each table.
+    fn view_html(&self, n: usize) -> String {
         #[cfg(feature = "plot")]
         {
             use crate::plot::Figure;
             if let Ok(svg) = self.figure().to_svg() {
-                return format!("{svg}{}", self.to_html(3));
+                return format!("{svg}{}", self.to_html(n));
             }
         }
-        self.to_html(3)
+        self.to_html(n)
     }
 
     /// Renders the curves (feature `plot`) and the last ten rows of each table in evcxr.
     pub fn evcxr_display(&self) {
-        #[cfg(feature = "plot")]
-        {
-            use crate::plot::Figure;
-            if let Ok(svg) = self.figure().to_svg() {
-                crate::report::evcxr_html(&format!("{svg}{}", self.to_html(10)));
-                return;
-            }
-        }
-        crate::report::evcxr_html(&self.to_html(10));
+        crate::report::evcxr_html(&self.view_html(10));
     }
 }
 

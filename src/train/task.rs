@@ -106,7 +106,8 @@ impl TrainTask for TokeniserTask {
         self.tokeniser.config().total_fields
     }
     fn window_spec(&self) -> WindowSpec {
-        WindowSpec::new(self.n_frames, 10usize.saturating_sub(self.n_frames).max(1))
+        // the rollout task's windows (context and next frame); the context is autoencoded
+        WindowSpec::new(self.n_frames, 1)
     }
     fn reseed(&self, seed: u64) -> Result<()> {
         self.tokeniser.reseed(seed);

@@ -21,12 +21,12 @@ use serde::{Deserialize, Serialize};
 
 use super::evaluate::{check_tensor_ids, predict_grid, spread_indices};
 use super::history::{History, StepRecord, ValidationRecord};
-use super::optimiser::{Optimiser, sorted_vars};
+use super::optimiser::Optimiser;
 use super::progress::Reporter;
 use super::schedule::LrSchedule;
 use super::task::TrainTask;
 use super::trainer_config::TrainerConfig;
-use super::{Checkpoint, WeightSelection, global_grad_norm};
+use super::{Checkpoint, WeightSelection};
 use crate::data::{ActiveFields, FieldVocabulary, Loader, WellDataset, coarsen_space};
 use crate::metrics::ScoreSet;
 use crate::{ConfigError, Error, Result};
@@ -170,7 +170,6 @@ impl<T: TrainTask> TrainerBuilder<T> {
             device,
             checkpoint_dir: self.checkpoint_dir,
             label,
-            wall_offset: 0.0,
         })
     }
 }
@@ -219,7 +218,6 @@ pub struct Trainer<T: TrainTask> {
     device: Device,
     checkpoint_dir: Option<PathBuf>,
     label: String,
-    wall_offset: f64,
 }
 
 impl<T: TrainTask> std::fmt::Debug for Trainer<T> {
@@ -290,11 +288,7 @@ impl<T: TrainTask> Trainer<T> {
         check_tensor_ids(self.task.varmap())?;
         let mut reporter = Reporter::start(self.config.progress, &self.label, n);
         let start = Instant::now();
-        let offset = self
-            .history
-            .steps
-            .last()
-            .map_or(self.wall_offset, |r| r.wall_s);
+        let offset = self.history.steps.last().map_or(0.0, |r| r.wall_s);
         for done in 1..=n {
             self.train_step(offset + start.elapsed().as_secs_f64())?;
             let validated = self.config.validate_every > 0
@@ -330,20 +324,16 @@ impl<T: TrainTask> Trainer<T> {
                 value,
             });
         }
-        let grads = loss.backward()?;
-        let vars: Vec<_> = sorted_vars(self.task.varmap())?
-            .into_iter()
-            .filter(|(n, _)| self.optimiser.var_names().binary_search(n).is_ok())
-            .map(|(_, v)| v)
-            .collect();
-        let norm = global_grad_norm(&grads, &vars)?;
-        if !norm.is_finite() {
-            return Err(Error::Divergence {
-                step: self.step + 1,
-                value: norm as f32,
-            });
-        }
-        let stats = self.optimiser.step(&grads)?;
+        // every optimiser refuses a non-finite gradient norm before it updates anything
+        let stats = match self.optimiser.step(&loss.backward()?) {
+            Err(Error::NonFinite { .. }) => {
+                return Err(Error::Divergence {
+                    step: self.step + 1,
+                    value: f32::NAN,
+                });
+            }
+            other => other?,
+        };
         self.step = stats.step;
         self.history
             .push_step(StepRecord::from_stats(&stats, value as f64, wall_s));

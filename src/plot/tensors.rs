@@ -34,7 +34,9 @@ impl NepsSpectrum {
     /// use candle_core::{Device, Tensor};
     /// use phystok::metrics::NepsSpectrum;
     ///
-    /// let target = Tensor::randn(0f32, 1.0, (1, 2, 3, 16, 16), &Device::Cpu)?;
+    /// // Offset by 1 so that the k = 0 shell (a single mode) never has near-zero power,
+    /// // where the ratio's 1e-7 guard would show.
+    /// let target = (Tensor::randn(0f32, 1.0, (1, 2, 3, 16, 16), &Device::Cpu)? + 1.0)?;
     /// let pred = (&target * 0.5)?; // half the amplitude: NEPS = 0.25 at every k
     /// let s = NepsSpectrum::from_tensors(&pred, &target, Some(vec!["a".into(), "b".into()]))?;
     /// assert!(s.mean.neps.iter().all(|v| (v - 0.25).abs() < 1e-3));

@@ -42,7 +42,7 @@ type ConvCase = (
     SpatialPadding,
 );
 #[rustfmt::skip]
-const CONV_CASES: [ConvCase; 11] = [
+const CONV_CASES: [ConvCase; 15] = [
     ("3x3x3", [3, 4, 5, 6, 7], [3, 3], [1, 1], SpatialPadding::Same),
     ("3x3x3_t1", [2, 3, 1, 5, 5], [3, 3], [1, 1], SpatialPadding::Same),
     ("1x1x1", [5, 3, 4, 4, 6], [1, 1], [1, 1], SpatialPadding::Same),
@@ -54,10 +54,16 @@ const CONV_CASES: [ConvCase; 11] = [
     ("down_t1_s4", [2, 3, 3, 8, 8], [1, 4], [1, 4], SpatialPadding::Valid),
     ("down_t4_s2", [2, 2, 9, 4, 4], [5, 2], [4, 2], SpatialPadding::Valid),
     ("3x3x3_s2_same", [2, 3, 5, 7, 7], [3, 3], [2, 2], SpatialPadding::Same),
+    // the direct kernel's tiles: rows of 16 pixels plus a masked remainder, output
+    // channels in blocks of 16, 8, 4, 2, 1 (C_out = 31) and of 4 in the weight gradient
+    ("3x3x3_wide", [5, 31, 3, 4, 37], [3, 3], [1, 1], SpatialPadding::Same),
+    ("3x3x3_16to16", [16, 16, 3, 5, 16], [3, 3], [1, 1], SpatialPadding::Same),
+    ("1x1x1_wide", [6, 20, 2, 3, 33], [1, 1], [1, 1], SpatialPadding::Same),
+    ("5x5x5_valid", [2, 3, 6, 7, 21], [5, 5], [1, 1], SpatialPadding::Valid),
 ];
 
 #[test]
-fn gemm_conv_equals_candle_conv2d_forward_and_gradients() {
+fn phystok_conv_kernels_equal_candle_conv2d_forward_and_gradients() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     for (name, [ci, co, t, h, w], [kt, ks], [st, ss], padding) in CONV_CASES {
         let x = random(&mut rng, &[2, ci, t, h, w]);
@@ -89,16 +95,21 @@ fn gemm_conv_equals_candle_conv2d_forward_and_gradients() {
             let g = |v: &Var| grads.get(v.as_tensor()).expect("gradient present").clone();
             (ys, g(&x), g(&wt), g(&bias))
         };
-        let fast = run(ConvStrategy::Gemm);
         let plain = run(ConvStrategy::FoldedTaps);
-        for (what, a, b) in [
-            ("output", &fast.0, &plain.0),
-            ("input grad", &fast.1, &plain.1),
-            ("weight grad", &fast.2, &plain.2),
-            ("bias grad", &fast.3, &plain.3),
-        ] {
-            let d = rel_diff(a, b);
-            assert!(d < 2e-6, "{name} {what}: relative difference {d}");
+        for strategy in [ConvStrategy::Direct, ConvStrategy::Gemm] {
+            let fast = run(strategy);
+            for (what, a, b) in [
+                ("output", &fast.0, &plain.0),
+                ("input grad", &fast.1, &plain.1),
+                ("weight grad", &fast.2, &plain.2),
+                ("bias grad", &fast.3, &plain.3),
+            ] {
+                let d = rel_diff(a, b);
+                assert!(
+                    d < 2e-6,
+                    "{strategy:?} {name} {what}: relative difference {d}"
+                );
+            }
         }
     }
 }

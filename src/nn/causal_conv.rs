@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use candle_nn::VarBuilder;
 
 use super::init::conv_uniform;
-use super::kernels::conv::CausalConvOp;
+use super::kernels::bias::add_channel_bias;
+use super::kernels::conv::{CausalConvOp, ConvKernel};
 use crate::{ConfigError, Error, Result};
 
 /// How the spatial border is padded.
@@ -40,9 +41,13 @@ pub enum SpatialPadding {
 /// speed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum ConvStrategy {
-    /// phystok's CPU kernel (im2col + GEMM, own backward) for `f32` on the CPU;
-    /// [`ConvStrategy::FoldedTaps`] on other devices and dtypes.
+    /// phystok's direct CPU kernel for `f32` on the CPU (AVX-512, unit strides; own forward,
+    /// input and weight gradients), im2col + GEMM where it does not apply (strided layers,
+    /// CPUs without AVX-512F); [`ConvStrategy::FoldedTaps`] on other devices and dtypes.
     #[default]
+    Direct,
+    /// phystok's im2col + GEMM CPU kernel (own backward) for `f32` on the CPU, at every
+    /// stride; [`ConvStrategy::FoldedTaps`] on other devices and dtypes.
     Gemm,
     /// Concatenate the `k_t` shifted frame stacks along channels; one candle conv2d.
     FoldedTaps,
@@ -177,15 +182,21 @@ pub fn causal_conv3d(
         }
         .into());
     }
-    if options.strategy == ConvStrategy::Gemm && xs.device().is_cpu() && xs.dtype() == DType::F32 {
+    let kernel = match options.strategy {
+        ConvStrategy::Direct => Some(ConvKernel::Direct),
+        ConvStrategy::Gemm => Some(ConvKernel::Im2colGemm),
+        ConvStrategy::FoldedTaps | ConvStrategy::SummedTaps => None,
+    };
+    if let Some(kernel) = kernel.filter(|_| xs.device().is_cpu() && xs.dtype() == DType::F32) {
         let op = CausalConvOp {
             stride_time: s_t,
             stride_space: s_s,
             pad,
+            kernel,
         };
         let ys = op.apply(xs, weight)?;
         return Ok(match bias {
-            Some(bias) => ys.broadcast_add(&bias.reshape((1, c_out, 1, 1, 1))?)?,
+            Some(bias) => add_channel_bias(&ys, bias, 1)?,
             None => ys,
         });
     }
@@ -201,7 +212,7 @@ pub fn causal_conv3d(
             .map_err(Error::from)
     };
     let ys = match options.strategy {
-        ConvStrategy::FoldedTaps | ConvStrategy::Gemm => {
+        ConvStrategy::FoldedTaps | ConvStrategy::Gemm | ConvStrategy::Direct => {
             let taps = (0..k_t).map(&tap).collect::<Result<Vec<_>>>()?;
             let folded = if k_t == 1 {
                 taps[0].clone()

@@ -10,6 +10,7 @@ use candle_core::{D, Tensor};
 
 use crate::Result;
 use crate::nn::Params;
+use crate::nn::kernels::bias::add_channel_bias;
 
 /// How a [`Linear`] layer's weights start.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -81,7 +82,7 @@ impl Linear {
         let rows = xs.elem_count() / inp.max(1);
         let ys = xs.reshape((rows, inp))?.matmul(&self.weight.t()?)?;
         let ys = match &self.bias {
-            Some(b) => ys.broadcast_add(b)?,
+            Some(b) => add_channel_bias(&ys, b, 1)?,
             None => ys,
         };
         let mut out_dims = dims;

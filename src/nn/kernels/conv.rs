@@ -18,29 +18,31 @@
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{Acc, Mat, SharedMut, contiguous_f32, matmul, raw_matmul};
+use super::{Acc, Mat, SharedMut, contiguous_f32, direct, matmul, raw_matmul};
 
 /// Sizes of one causal convolution.
 #[derive(Debug, Clone, Copy)]
-struct Geom {
-    b: usize,
-    c_in: usize,
-    c_out: usize,
-    t: usize,
-    h: usize,
-    w: usize,
-    kt: usize,
-    kh: usize,
-    kw: usize,
-    st: usize,
-    ss: usize,
-    pad: usize,
+pub(crate) struct Geom {
+    pub b: usize,
+    pub c_in: usize,
+    pub c_out: usize,
+    pub t: usize,
+    pub h: usize,
+    pub w: usize,
+    pub kt: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub st: usize,
+    pub ss: usize,
+    pub pad: usize,
     /// Zero frames in front of the input: `k_t − 1` (causal); 0 for the input gradient,
     /// which looks at later frames.
-    shift: usize,
-    t_out: usize,
-    h_out: usize,
-    w_out: usize,
+    pub shift: usize,
+    pub t_out: usize,
+    pub h_out: usize,
+    pub w_out: usize,
+    /// Which kernel runs the products.
+    pub kernel: ConvKernel,
 }
 
 impl Geom {
@@ -73,6 +75,7 @@ impl Geom {
             t_out: (t - 1) / st + 1,
             h_out: (h + 2 * pad - kh) / ss + 1,
             w_out: (wd + 2 * pad - kw) / ss + 1,
+            kernel: op.kernel,
         })
     }
 
@@ -85,7 +88,7 @@ impl Geom {
         self.kt * self.c_in * self.kk()
     }
 
-    fn n_out(&self) -> usize {
+    pub(crate) fn n_out(&self) -> usize {
         self.h_out * self.w_out
     }
 
@@ -95,7 +98,7 @@ impl Geom {
     }
 
     /// The temporal taps `dt0..dt1` of output frame `to` that read a real frame (not padding).
-    fn taps(&self, to: usize) -> (usize, usize) {
+    pub(crate) fn taps(&self, to: usize) -> (usize, usize) {
         let at = to * self.st;
         let dt0 = self.shift.saturating_sub(at);
         let dt1 = (self.t + self.shift).saturating_sub(at).min(self.kt);
@@ -103,7 +106,7 @@ impl Geom {
     }
 
     /// Input frame read by tap `dt` of output frame `to` (valid within [`Geom::taps`]).
-    fn frame_in(&self, to: usize, dt: usize) -> usize {
+    pub(crate) fn frame_in(&self, to: usize, dt: usize) -> usize {
         to * self.st + dt - self.shift
     }
 
@@ -133,7 +136,7 @@ impl Geom {
     }
 
     /// Offset of `y[b, 0, to, 0, 0]` (rows `o` follow at stride `t_out·H'W'`).
-    fn y_frame(&self, b: usize, to: usize) -> usize {
+    pub(crate) fn y_frame(&self, b: usize, to: usize) -> usize {
         (b * self.c_out * self.t_out + to) * self.n_out()
     }
 }
@@ -256,6 +259,9 @@ enum Direction {
 }
 
 fn forward(g: &Geom, x: &[f32], w: &[f32]) -> Vec<f32> {
+    if g.kernel == ConvKernel::Direct && direct::supports(g) {
+        return direct::forward(g, x, w);
+    }
     let wk = permute_weight(g, w, Direction::Forward);
     let (k, n, kk) = (g.k(), g.n_out(), g.kk());
     let mut y = vec![0f32; g.b * g.c_out * g.t_out * n];
@@ -303,6 +309,9 @@ fn forward(g: &Geom, x: &[f32], w: &[f32]) -> Vec<f32> {
 }
 
 fn weight_grad(g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    if g.kernel == ConvKernel::Direct && direct::supports(g) {
+        return direct::weight_grad(g, x, dy);
+    }
     let (k, n, kk) = (g.k(), g.n_out(), g.kk());
     let y_rs = g.t_out * n;
     let tasks: Vec<(usize, usize)> = (0..g.b)
@@ -423,6 +432,18 @@ fn input_grad(g: &Geom, w: &[f32], dy: &[f32]) -> Vec<f32> {
     dx
 }
 
+/// Which CPU kernel computes a [`CausalConvOp`] (the same result to float32 rounding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConvKernel {
+    /// The direct AVX-512 kernel ([`super::direct`]) for unit strides on CPUs with
+    /// AVX-512F (forward, input and weight gradients); [`ConvKernel::Im2colGemm`] for
+    /// everything else.
+    #[default]
+    Direct,
+    /// im2col + GEMM for every geometry.
+    Im2colGemm,
+}
+
 /// The causal convolution `y = conv(x, w)` (no bias) as a candle op with its backward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CausalConvOp {
@@ -432,6 +453,8 @@ pub struct CausalConvOp {
     pub stride_space: usize,
     /// Zero pixels added on each spatial side.
     pub pad: usize,
+    /// Which kernel runs it.
+    pub kernel: ConvKernel,
 }
 
 impl CausalConvOp {

@@ -18,7 +18,9 @@
 //! candle's own ops for every other device and dtype.
 
 pub mod attention;
+pub mod bias;
 pub mod conv;
+pub mod direct;
 
 use candle_core::{CpuStorage, Layout};
 

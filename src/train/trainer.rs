@@ -89,6 +89,8 @@ impl<T: TrainTask> TrainerBuilder<T> {
     /// Checks everything and builds the trainer.
     pub fn build(self) -> Result<Trainer<T>> {
         self.config.check()?;
+        // keep freed activations in the heap between steps (see nn::kernels::alloc)
+        crate::nn::kernels::alloc::tune_allocator();
         if self.train.is_empty() {
             return Err(Error::Empty {
                 what: "training datasets (TrainerBuilder::train_data)".into(),

@@ -286,6 +286,7 @@ impl CustomOp2 for FusedAttentionOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
+        super::alloc::tune_allocator();
         let dims = Dims::new(l1.dims(), l2.dims())?;
         let out = forward(
             &dims,

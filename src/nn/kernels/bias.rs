@@ -62,6 +62,7 @@ impl CustomOp2 for ChannelBiasOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
+        super::alloc::tune_allocator();
         let split = Split::new(l1.dims(), self.axis)?;
         if l2.dims() != [split.channels] {
             return Err(candle_core::Error::Msg(format!(

@@ -481,6 +481,7 @@ impl CustomOp2 for CausalConvOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
+        super::alloc::tune_allocator();
         let g = Geom::new(l1.dims(), l2.dims(), self)?;
         let y = forward(&g, contiguous_f32(s1, l1)?, contiguous_f32(s2, l2)?);
         Ok((CpuStorage::F32(y), out_shape(&g)))

@@ -171,11 +171,15 @@ mod avx512 {
                     } else {
                         (1u16 << left) - 1
                     };
-                    let mut dyv = [_mm512_setzero_ps(); 4];
-                    for (r, d) in dyv.iter_mut().enumerate().take(s.n_out) {
-                        *d =
-                            _mm512_maskz_loadu_ps(mask, s.dy.add(r * s.dy_cs + row * s.w_out + wo));
-                    }
+                    // channels past the block's valid ones read as zero (mask 0: no access;
+                    // `wrapping_add` because that address may lie past the buffer)
+                    let dyv: [__m512; 4] = std::array::from_fn(|r| {
+                        let m = if r < s.n_out { mask } else { 0 };
+                        _mm512_maskz_loadu_ps(
+                            m,
+                            s.dy.wrapping_add(r * s.dy_cs + row * s.w_out + wo),
+                        )
+                    });
                     let xrow = s.x.add(row * s.x_rs + wo);
                     for dx in 0..KW {
                         let xv = _mm512_maskz_loadu_ps(mask, xrow.add(dx));

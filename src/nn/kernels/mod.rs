@@ -17,6 +17,7 @@
 //! They only run on the CPU with `f32` tensors; callers (`causal_conv3d`, `attention`) keep
 //! candle's own ops for every other device and dtype.
 
+pub mod alloc;
 pub mod attention;
 pub mod bias;
 pub mod conv;

@@ -1,10 +1,10 @@
-//! phystok's CPU kernels against candle's plain ops: the causal 3x3x3 convolution layer
-//! (16 → 16 channels, 9x64x64, batch 2) and the attention op (16 heads x 256 tokens, head
-//! dim 68: the processor's spatial attention at the paper width, batch 2 x 3 frames), forward
-//! and backward, plus a 2048x1088x4352 matrix product forward + backward as the machine's
-//! GEMM rate. Run through `benches/compare-pytorch.sh` (which also runs the PyTorch twin,
-//! `benches/kernels_pytorch.py`) or alone: `RAYON_NUM_THREADS=2 cargo bench --bench kernels
-//! -- [repeats]`. Prints `name median_ms min_ms gflops` lines.
+//! phystok's CPU kernels (direct conv; im2col + GEMM conv) against candle's plain ops: the
+//! causal 3x3x3 convolution layer (16 → 16 channels, 9x64x64, batch 2) and the attention op (16
+//! heads x 256 tokens, head dim 68: the processor's spatial attention at the paper width, batch
+//! 2 x 3 frames), forward and backward, plus a 2048x1088x4352 matrix product forward + backward
+//! as the machine's GEMM rate. Run through `benches/compare-pytorch.sh` (which also runs the
+//! PyTorch twin, `benches/kernels_pytorch.py`) or alone: `RAYON_NUM_THREADS=2 cargo bench
+//! --bench kernels -- [repeats]`. Prints `name median_ms min_ms gflops` lines.
 
 use std::time::Instant;
 
@@ -50,7 +50,8 @@ fn main() {
     let b = wavy(&[16], 0.1);
     let conv_flops = 3.0 * 2.0 * 16.0 * 432.0 * 4096.0 * 18.0;
     for (name, strategy) in [
-        ("conv3x3x3_16to16", ConvStrategy::Gemm),
+        ("conv3x3x3_16to16", ConvStrategy::Direct),
+        ("conv3x3x3_16to16_im2col", ConvStrategy::Gemm),
         ("conv3x3x3_16to16_candle", ConvStrategy::FoldedTaps),
     ] {
         let options = ConvOptions {

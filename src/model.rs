@@ -129,7 +129,8 @@ impl RolloutConfig {
                 value: t,
             });
         }
-        if (t - 1) % self.compression.time() != 0 || (t - 1) / self.compression.time() < 1 {
+        if !(t - 1).is_multiple_of(self.compression.time()) || (t - 1) / self.compression.time() < 1
+        {
             return Err(ConfigError::Mismatch {
                 name: "n_steps_input",
                 value: t.to_string(),

@@ -979,10 +979,10 @@ fn dataset_extents(group: &Group, out: &mut Vec<(u64, u64)>) {
     for name in group.member_names().unwrap_or_default() {
         if let Ok(g) = group.group(&name) {
             dataset_extents(&g, out);
-        } else if let Ok(ds) = group.dataset(&name) {
-            if let Some(off) = ds.offset() {
-                out.push((off, off.saturating_add(ds.storage_size())));
-            }
+        } else if let Ok(ds) = group.dataset(&name)
+            && let Some(off) = ds.offset()
+        {
+            out.push((off, off.saturating_add(ds.storage_size())));
         }
     }
 }

@@ -74,16 +74,15 @@ impl MetricsConfig {
                 value: self.eps,
             });
         }
-        if let BandEdges::Custom(e) = &self.band_edges {
-            if e.windows(2).any(|w| w[1].is_nan() || w[1] <= w[0])
-                || e.iter().any(|v| !v.is_finite())
-            {
-                return Err(ConfigError::OutOfRange {
-                    name: "band edges",
-                    range: "finite and strictly increasing",
-                    value: e[0],
-                });
-            }
+        if let BandEdges::Custom(e) = &self.band_edges
+            && (e.windows(2).any(|w| w[1].is_nan() || w[1] <= w[0])
+                || e.iter().any(|v| !v.is_finite()))
+        {
+            return Err(ConfigError::OutOfRange {
+                name: "band edges",
+                range: "finite and strictly increasing",
+                value: e[0],
+            });
         }
         Ok(())
     }

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use candle_nn::VarBuilder;
 
 use super::init::conv_uniform;
-use super::kernels::bias::add_channel_bias;
+use super::kernels::channel::add_channel_bias;
 use super::kernels::conv::{CausalConvOp, ConvKernel};
 use crate::{ConfigError, Error, Result};
 
@@ -325,7 +325,7 @@ impl CausalConv3dConfig {
                 return Err(ConfigError::NotPositive { name, value: 0.0 });
             }
         }
-        if self.options.padding == SpatialPadding::Same && self.kernel_space % 2 == 0 {
+        if self.options.padding == SpatialPadding::Same && self.kernel_space.is_multiple_of(2) {
             return Err(ConfigError::Mismatch {
                 name: "spatial padding",
                 value: "same".into(),

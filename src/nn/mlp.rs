@@ -10,7 +10,7 @@ use candle_core::{D, Tensor};
 
 use crate::Result;
 use crate::nn::Params;
-use crate::nn::kernels::bias::add_channel_bias;
+use crate::nn::kernels::channel::add_channel_bias;
 
 /// How a [`Linear`] layer's weights start.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -77,20 +77,49 @@ impl Linear {
     /// # Shapes
     /// `(…, in_features) → (…, out_features)`.
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let out = self.weight.dim(0)?;
+        self.forward_outputs(xs, 0, out)
+    }
+
+    /// Output features `start..start + len` alone: `x · W[start..start + len]ᵀ (+ b[..])`.
+    ///
+    /// Equal to `forward(xs).narrow(D::Minus1, start, len)`, without the full product: for a
+    /// fused projection split into parts (as `[ff | q | k | v]` in the processor), one call
+    /// per part gives each part's input gradient at the input's size, where candle's
+    /// `narrow` backward zero-pads every part's gradient to the full output and adds them.
+    ///
+    /// # Shapes
+    /// `(…, in_features) → (…, len)`.
+    pub fn forward_outputs(&self, xs: &Tensor, start: usize, len: usize) -> Result<Tensor> {
         let dims = xs.dims().to_vec();
         let (out, inp) = self.weight.dims2()?;
+        let (weight, bias) = if start == 0 && len == out {
+            (self.weight.clone(), self.bias.clone())
+        } else {
+            let bias = self
+                .bias
+                .as_ref()
+                .map(|b| b.narrow(0, start, len))
+                .transpose()?;
+            (self.weight.narrow(0, start, len)?, bias)
+        };
         let rows = xs.elem_count() / inp.max(1);
-        let ys = xs.reshape((rows, inp))?.matmul(&self.weight.t()?)?;
-        let ys = match &self.bias {
+        let ys = xs.reshape((rows, inp))?.matmul(&weight.t()?)?;
+        let ys = match &bias {
             Some(b) => add_channel_bias(&ys, b, 1)?,
             None => ys,
         };
         let mut out_dims = dims;
         if let Some(last) = out_dims.last_mut() {
-            *last = out;
+            *last = len;
         }
         Ok(ys.reshape(out_dims)?)
     }
+}
+
+/// `silu(gate) · x`: the SwiGLU product of the two halves [`swiglu`] splits.
+pub fn swiglu_parts(x: &Tensor, gate: &Tensor) -> Result<Tensor> {
+    Ok((gate.silu()? * x)?)
 }
 
 /// SwiGLU: splits the last axis into halves `(x, gate)` and returns `silu(gate) · x`.
@@ -99,9 +128,7 @@ impl Linear {
 /// `(…, 2n) → (…, n)`.
 pub fn swiglu(xs: &Tensor) -> Result<Tensor> {
     let n = xs.dim(D::Minus1)? / 2;
-    let x = xs.narrow(D::Minus1, 0, n)?;
-    let gate = xs.narrow(D::Minus1, n, n)?;
-    Ok((gate.silu()? * x)?)
+    swiglu_parts(&xs.narrow(D::Minus1, 0, n)?, &xs.narrow(D::Minus1, n, n)?)
 }
 
 #[cfg(test)]
@@ -109,6 +136,37 @@ mod tests {
     use super::*;
     use candle_core::{Device, Var};
     use candle_nn::VarMap;
+
+    /// A part of the output equals the narrowed full output, and the input gradient of the
+    /// parts together equals that of the full product.
+    #[test]
+    fn output_parts_equal_the_narrowed_product() -> Result<()> {
+        let vm = VarMap::new();
+        let p = Params::new(&vm, &Device::Cpu, 5);
+        let lin = Linear::new(4, 7, Bias::With, LinearInit::Default, &p.pp("lin"))?;
+        let x = Var::from_tensor(&Tensor::arange(0f32, 24.0, &Device::Cpu)?.reshape((2, 3, 4))?)?;
+        let full = lin.forward(x.as_tensor())?;
+        let parts = [(0, 3), (3, 1), (4, 3)];
+        let mut summed = Vec::new();
+        for (start, len) in parts {
+            let part = lin.forward_outputs(x.as_tensor(), start, len)?;
+            let diff = (&part - full.narrow(D::Minus1, start, len)?)?
+                .abs()?
+                .sum_all()?;
+            assert!(diff.to_scalar::<f32>()? < 1e-5);
+            summed.push(part.sqr()?.sum_all()?);
+        }
+        let loss_parts = (&summed[0] + &summed[1])?.add(&summed[2])?;
+        let g_parts = loss_parts.backward()?.get(&x).unwrap().clone();
+        let g_full = full.sqr()?.sum_all()?.backward()?.get(&x).unwrap().clone();
+        let diff = (g_parts - g_full)?
+            .abs()?
+            .flatten_all()?
+            .max(0)?
+            .to_scalar::<f32>()?;
+        assert!(diff < 1e-3, "input gradients differ by {diff}");
+        Ok(())
+    }
 
     #[test]
     fn linear_matches_naive_sum_and_swiglu_matches_formula() -> Result<()> {

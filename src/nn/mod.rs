@@ -31,7 +31,7 @@ pub use field_head::{AdaptiveFieldConv, FieldSide, check_active_fields};
 pub use flex_down::FlexDownsample;
 pub use flex_up::{FlexUpsample, depth_to_space};
 pub use init::{conv_uniform, seeded_var_builder};
-pub use mlp::{Bias, Linear, LinearInit, swiglu};
+pub use mlp::{Bias, Linear, LinearInit, swiglu, swiglu_parts};
 pub use norm::{LayerNorm, RmsGroupNorm, Shift};
 pub use param::{ParamSummary, Params};
 pub use position_bias::{RelativePositionBias, causal_bucket};

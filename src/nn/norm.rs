@@ -14,6 +14,7 @@
 use candle_core::{D, Tensor};
 
 use crate::nn::Params;
+use crate::nn::kernels::channel::{add_channel_bias, mul_channel_gain};
 use crate::{ConfigError, Result};
 
 /// Epsilon of [`RmsGroupNorm`]: `torch.finfo(torch.float32).eps`, what `F.rms_norm` uses
@@ -35,7 +36,7 @@ impl RmsGroupNorm {
     ///
     /// `channels` must be a multiple of `n_groups`.
     pub fn new(n_groups: usize, channels: usize, params: &Params) -> Result<Self> {
-        if n_groups == 0 || channels % n_groups != 0 {
+        if n_groups == 0 || !channels.is_multiple_of(n_groups) {
             return Err(ConfigError::Mismatch {
                 name: "channels",
                 value: channels.to_string(),
@@ -71,7 +72,7 @@ impl RmsGroupNorm {
         let mean_sq = (x.sqr()?.sum_keepdim(D::Minus1)?.sum_keepdim(rank - 2)?
             / (n_tokens * per_group) as f64)?;
         let x = x.broadcast_div(&(mean_sq + RMS_GROUP_NORM_EPS)?.sqrt()?)?;
-        Ok(x.reshape(dims)?.broadcast_mul(&self.weight)?)
+        Ok(mul_channel_gain(&x.reshape(dims)?, &self.weight, rank - 1)?)
     }
 }
 
@@ -111,11 +112,14 @@ impl LayerNorm {
         let size = xs.dim(D::Minus1)? as f64;
         let centred = xs.broadcast_sub(&(xs.sum_keepdim(D::Minus1)? / size)?)?;
         let var = (centred.sqr()?.sum_keepdim(D::Minus1)? / size)?;
-        let ys = centred
-            .broadcast_div(&(var + LAYER_NORM_EPS)?.sqrt()?)?
-            .broadcast_mul(&self.weight)?;
+        let last = xs.rank() - 1;
+        let ys = mul_channel_gain(
+            &centred.broadcast_div(&(var + LAYER_NORM_EPS)?.sqrt()?)?,
+            &self.weight,
+            last,
+        )?;
         Ok(match &self.bias {
-            Some(b) => ys.broadcast_add(b)?,
+            Some(b) => add_channel_bias(&ys, b, last)?,
             None => ys,
         })
     }

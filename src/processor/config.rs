@@ -168,7 +168,7 @@ impl ProcessorConfig {
                 return Err(ConfigError::NotPositive { name, value: 0.0 });
             }
         }
-        if self.dim % self.n_heads != 0 {
+        if !self.dim.is_multiple_of(self.n_heads) {
             return Err(ConfigError::Mismatch {
                 name: "dim",
                 value: self.dim.to_string(),
@@ -182,7 +182,7 @@ impl ProcessorConfig {
                 value: self.head_dim() as f64,
             });
         }
-        if self.mlp_dim % 2 != 0 {
+        if !self.mlp_dim.is_multiple_of(2) {
             return Err(ConfigError::Mismatch {
                 name: "mlp_dim",
                 value: self.mlp_dim.to_string(),

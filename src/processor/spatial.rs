@@ -18,7 +18,7 @@ use candle_core::Tensor;
 use crate::Result;
 use crate::nn::{
     AxialRope, Bias, LayerNorm, Linear, LinearInit, Params, RmsGroupNorm, RopeTables, Shift,
-    attention, swiglu,
+    attention, swiglu_parts,
 };
 use crate::processor::ProcessorConfig;
 
@@ -73,26 +73,28 @@ impl SpatialAttention {
     /// `xs`: `(batch, time, tokens, dim)` with `tokens = height · width` row-major, and
     /// `tables` made for `[height, width]` → `(batch, time, tokens, dim)`.
     pub fn forward(&self, xs: &Tensor, tables: &RopeTables) -> Result<Tensor> {
-        let (b, t, n, d) = xs.dims4()?;
+        let (b, t_len, n, d) = xs.dims4()?;
         let (h, hd) = (self.n_heads, self.dim / self.n_heads);
-        let fused = self.fused.forward(&self.norm.forward(xs)?)?;
-        let heads = |offset: usize| -> Result<Tensor> {
-            Ok(fused
-                .narrow(3, offset, d)?
-                .reshape((b * t, n, h, hd))?
+        // the fused projection [ff | q | k | v], one product per part (Linear::forward_outputs)
+        let normed = self.norm.forward(xs)?;
+        let m = self.mlp_dim;
+        let part = |start: usize, len: usize| self.fused.forward_outputs(&normed, start, len);
+        let heads = |t: Tensor| -> Result<Tensor> {
+            Ok(t.reshape((b * t_len, n, h, hd))?
                 .transpose(1, 2)?
                 .contiguous()?)
         };
-        let m = self.mlp_dim;
-        let q = self.rope.apply(&self.q_norm.forward(&heads(m)?)?, tables)?;
+        let q = self
+            .rope
+            .apply(&self.q_norm.forward(&heads(part(m, d)?)?)?, tables)?;
         let k = self
             .rope
-            .apply(&self.k_norm.forward(&heads(m + d)?)?, tables)?;
-        let v = heads(m + 2 * d)?;
+            .apply(&self.k_norm.forward(&heads(part(m + d, d)?)?)?, tables)?;
+        let v = heads(part(m + 2 * d, d)?)?;
         let att = attention(&q, &k, &v, None)?
             .transpose(1, 2)?
-            .reshape((b, t, n, d))?;
-        let ff = swiglu(&fused.narrow(3, 0, m)?)?;
+            .reshape((b, t_len, n, d))?;
+        let ff = swiglu_parts(&part(0, m / 2)?, &part(m / 2, m / 2)?)?;
         Ok((self.attn_out.forward(&att)? + self.ff_out.forward(&ff)?)?)
     }
 }

@@ -45,7 +45,7 @@ fn wavenumbers(n: usize, length: f64) -> Vec<f64> {
         .map(|i| {
             let m = mode(i, n);
             // The Nyquist mode has no sign: its derivative is set to zero.
-            if n % 2 == 0 && i == n / 2 {
+            if n.is_multiple_of(2) && i == n / 2 {
                 0.0
             } else {
                 2.0 * std::f64::consts::PI * m as f64 / length

@@ -30,14 +30,14 @@ pub(crate) fn check_tensor_ids(varmap: &candle_nn::VarMap) -> Result<()> {
         .data()
         .lock()
         .map_err(|_| Error::Msg("varmap lock poisoned".into()))?;
-    if let Some(max) = data.values().filter_map(|v| id_number(v.as_tensor())).max() {
-        if max >= now {
-            return Err(Error::Msg(format!(
-                "the model's weights (tensor ids up to {max}) were made by another copy of candle \
+    if let Some(max) = data.values().filter_map(|v| id_number(v.as_tensor())).max()
+        && max >= now
+    {
+        return Err(Error::Msg(format!(
+            "the model's weights (tensor ids up to {max}) were made by another copy of candle \
                  than this code (next id {now}); in evcxr, build and train a model in the same \
                  cell: each cell links its own candle and gradients would be mixed up"
-            )));
-        }
+        )));
     }
     Ok(())
 }

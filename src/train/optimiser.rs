@@ -207,15 +207,15 @@ impl ParamSet {
                 }
                 .into());
             }
-            if let Some(wd) = group.weight_decay {
-                if !(wd >= 0.0 && wd.is_finite()) {
-                    return Err(ConfigError::OutOfRange {
-                        name: "weight_decay",
-                        range: "[0, inf)",
-                        value: wd,
-                    }
-                    .into());
+            if let Some(wd) = group.weight_decay
+                && !(wd >= 0.0 && wd.is_finite())
+            {
+                return Err(ConfigError::OutOfRange {
+                    name: "weight_decay",
+                    range: "[0, inf)",
+                    value: wd,
                 }
+                .into());
             }
             for name in &group.vars {
                 let var = all.get(name).ok_or_else(|| {

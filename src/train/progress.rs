@@ -117,7 +117,7 @@ impl Reporter {
             }
             // evcxr streams stdout while a cell runs but shows only a cell's last rich
             // display block, at its end: text lines are what updates live
-            Progress::Notebook if validated || done % self.every == 0 => {
+            Progress::Notebook if validated || done.is_multiple_of(self.every) => {
                 println!(
                     "{}: step {} ({done}/{}) {msg}",
                     self.label, last.step, self.total

@@ -294,16 +294,17 @@ impl<T: TrainTask> Trainer<T> {
         for done in 1..=n {
             self.train_step(offset + start.elapsed().as_secs_f64())?;
             let validated = self.config.validate_every > 0
-                && self.step % self.config.validate_every == 0
+                && self.step.is_multiple_of(self.config.validate_every)
                 && !self.valid.is_empty();
             if validated {
                 let record = self.validate()?;
                 self.history.push_validation(record);
             }
-            if self.config.checkpoint_every > 0 && self.step % self.config.checkpoint_every == 0 {
-                if let Some(dir) = self.checkpoint_dir.clone() {
-                    self.save_checkpoint(dir)?;
-                }
+            if self.config.checkpoint_every > 0
+                && self.step.is_multiple_of(self.config.checkpoint_every)
+                && let Some(dir) = self.checkpoint_dir.clone()
+            {
+                self.save_checkpoint(dir)?;
             }
             reporter.update(done, &self.history, validated);
         }

@@ -404,7 +404,7 @@ fn input_grad(g: &Geom, w: &[f32], dy: &[f32]) -> Vec<f32> {
     tasks.par_iter().for_each_init(Vec::new, |cols, &(b, ti)| {
         for dt in 0..g.kt {
             let lag = ti + g.kt - 1 - dt;
-            if lag % g.st != 0 || lag / g.st >= g.t_out {
+            if !lag.is_multiple_of(g.st) || lag / g.st >= g.t_out {
                 continue;
             }
             let to = lag / g.st;

@@ -183,8 +183,8 @@ mod avx512 {
                     let xrow = s.x.add(row * s.x_rs + wo);
                     for dx in 0..KW {
                         let xv = _mm512_maskz_loadu_ps(mask, xrow.add(dx));
-                        for r in 0..4 {
-                            acc[r][dx] = _mm512_fmadd_ps(dyv[r], xv, acc[r][dx]);
+                        for (a, &d) in acc.iter_mut().zip(&dyv) {
+                            a[dx] = _mm512_fmadd_ps(d, xv, a[dx]);
                         }
                     }
                     wo += 16;

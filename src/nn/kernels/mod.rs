@@ -19,7 +19,7 @@
 
 pub mod alloc;
 pub mod attention;
-pub mod bias;
+pub mod channel;
 pub mod conv;
 pub mod direct;
 

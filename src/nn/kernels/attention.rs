@@ -17,6 +17,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
+use super::softmax::exp_sub_sum;
 use super::{Acc, Mat, SharedMut, contiguous_f32, matmul, raw_matmul};
 
 /// Query rows per block.
@@ -92,6 +93,16 @@ impl<'a> BiasView<'a> {
         })
     }
 
+    /// Row `i` of group `g` as a slice, when its elements are contiguous.
+    fn row(&self, dims: &Dims, g: usize, i: usize) -> Option<&'a [f32]> {
+        let [sb, sh, si, sj] = self.strides;
+        if sj != 1 {
+            return None;
+        }
+        let start = self.start + (g / dims.heads) * sb + (g % dims.heads) * sh + i * si;
+        self.data.get(start..start + dims.lk)
+    }
+
     fn at(&self, dims: &Dims, g: usize, i: usize, j: usize) -> f32 {
         let [sb, sh, si, sj] = self.strides;
         self.data[self.start + (g / dims.heads) * sb + (g % dims.heads) * sh + i * si + j * sj]
@@ -117,20 +128,22 @@ fn probabilities(
     let scale = dims.scale();
     for (r, row) in p.chunks_exact_mut(lk).enumerate() {
         match bias {
-            Some(bias) => {
-                for (j, s) in row.iter_mut().enumerate() {
-                    *s = *s * scale + bias.at(dims, g, i0 + r, j);
+            Some(bias) => match bias.row(dims, g, i0 + r) {
+                Some(b) => {
+                    for (s, &b) in row.iter_mut().zip(b) {
+                        *s = *s * scale + b;
+                    }
                 }
-            }
+                None => {
+                    for (j, s) in row.iter_mut().enumerate() {
+                        *s = *s * scale + bias.at(dims, g, i0 + r, j);
+                    }
+                }
+            },
             None => row.iter_mut().for_each(|s| *s *= scale),
         }
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0f32;
-        for s in row.iter_mut() {
-            *s = (*s - max).exp();
-            sum += *s;
-        }
-        let inv = 1.0 / sum;
+        let inv = 1.0 / exp_sub_sum(row, max);
         row.iter_mut().for_each(|s| *s *= inv);
     }
 }

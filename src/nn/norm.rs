@@ -1,8 +1,10 @@
-//! Normalisation layers built from differentiable primitives.
+//! Normalisation layers with exact gradients.
 //!
 //! candle's fused `LayerNorm::forward` and `RmsNorm::forward` silently drop the gradient
-//! to their input on contiguous tensors (see REFERENCE.md), so both layers here are
-//! written with `sqr`/`sum_keepdim`/`broadcast_div`, whose backward passes are exact.
+//! to their input on contiguous tensors (see REFERENCE.md). Here `f32` CPU tensors go
+//! through phystok's own op with its own exact backward (`kernels::norm`), and every other
+//! device and dtype through `sqr`/`sum_keepdim`/`broadcast_div`, whose backward passes are
+//! exact; the tests hold the two to each other.
 //!
 //! - [`RmsGroupNorm`]: Walrus's block normalisation (`walrus/models/shared_utils/normalization.py`):
 //!   channels split into groups; each group is divided by its root mean square over the
@@ -11,10 +13,11 @@
 //! - [`LayerNorm`]: ordinary layer normalisation over the last axis (PyTorch eps 1e-5), used
 //!   for the QK normalisation of attention heads.
 
-use candle_core::{D, Tensor};
+use candle_core::{D, DType, Tensor};
 
 use crate::nn::Params;
 use crate::nn::kernels::channel::{add_channel_bias, mul_channel_gain};
+use crate::nn::kernels::norm::{NormOp, NormalizeOp};
 use crate::{ConfigError, Result};
 
 /// Epsilon of [`RmsGroupNorm`]: `torch.finfo(torch.float32).eps`, what `F.rms_norm` uses
@@ -64,6 +67,23 @@ impl RmsGroupNorm {
                 right: vec![0, self.weight.elem_count()],
             });
         }
+        let z = if fused_cpu(xs) {
+            NormalizeOp(NormOp::Rms {
+                groups: self.n_groups,
+                eps: RMS_GROUP_NORM_EPS,
+            })
+            .apply(xs)?
+        } else {
+            self.normalise_primitive(xs)?
+        };
+        Ok(mul_channel_gain(&z, &self.weight, rank - 1)?)
+    }
+
+    /// The normalisation (no gain) from candle primitives: the path on other devices and
+    /// dtypes, and the reference the fused CPU op is tested against.
+    fn normalise_primitive(&self, xs: &Tensor) -> Result<Tensor> {
+        let dims = xs.dims().to_vec();
+        let rank = dims.len();
         let (n_tokens, channels) = (dims[rank - 2], dims[rank - 1]);
         let per_group = channels / self.n_groups;
         let mut grouped = dims[..rank - 1].to_vec();
@@ -72,7 +92,7 @@ impl RmsGroupNorm {
         let mean_sq = (x.sqr()?.sum_keepdim(D::Minus1)?.sum_keepdim(rank - 2)?
             / (n_tokens * per_group) as f64)?;
         let x = x.broadcast_div(&(mean_sq + RMS_GROUP_NORM_EPS)?.sqrt()?)?;
-        Ok(mul_channel_gain(&x.reshape(dims)?, &self.weight, rank - 1)?)
+        Ok(x.reshape(dims)?)
     }
 }
 
@@ -109,20 +129,35 @@ impl LayerNorm {
     /// # Shapes
     /// `(…, size) → (…, size)`.
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let size = xs.dim(D::Minus1)? as f64;
-        let centred = xs.broadcast_sub(&(xs.sum_keepdim(D::Minus1)? / size)?)?;
-        let var = (centred.sqr()?.sum_keepdim(D::Minus1)? / size)?;
-        let last = xs.rank() - 1;
-        let ys = mul_channel_gain(
-            &centred.broadcast_div(&(var + LAYER_NORM_EPS)?.sqrt()?)?,
-            &self.weight,
-            last,
-        )?;
+        let last = xs.rank().saturating_sub(1);
+        let z = if fused_cpu(xs) && xs.rank() > 0 {
+            NormalizeOp(NormOp::Layer {
+                eps: LAYER_NORM_EPS,
+            })
+            .apply(xs)?
+        } else {
+            Self::normalise_primitive(xs)?
+        };
+        let ys = mul_channel_gain(&z, &self.weight, last)?;
         Ok(match &self.bias {
             Some(b) => add_channel_bias(&ys, b, last)?,
             None => ys,
         })
     }
+
+    /// `(x − mean) / sqrt(var + eps)` from candle primitives (other devices and dtypes; the
+    /// reference of the fused CPU op).
+    fn normalise_primitive(xs: &Tensor) -> Result<Tensor> {
+        let size = xs.dim(D::Minus1)? as f64;
+        let centred = xs.broadcast_sub(&(xs.sum_keepdim(D::Minus1)? / size)?)?;
+        let var = (centred.sqr()?.sum_keepdim(D::Minus1)? / size)?;
+        Ok(centred.broadcast_div(&(var + LAYER_NORM_EPS)?.sqrt()?)?)
+    }
+}
+
+/// Whether the fused CPU normalisation ([`NormalizeOp`]) applies: `f32` on the CPU.
+fn fused_cpu(xs: &Tensor) -> bool {
+    xs.device().is_cpu() && xs.dtype() == DType::F32
 }
 
 #[cfg(test)]
@@ -130,6 +165,52 @@ mod tests {
     use super::*;
     use candle_core::{Device, Var};
     use candle_nn::VarMap;
+
+    /// The fused CPU op equals the candle-primitive normalisation, values and input
+    /// gradients under a random projection, for both norms and several shapes.
+    #[test]
+    fn fused_normalisation_equals_primitives() -> Result<()> {
+        let dev = Device::Cpu;
+        let vm = VarMap::new();
+        let p = Params::new(&vm, &dev, 2);
+        let values = |n: usize, k: f32| -> Vec<f32> {
+            (0..n)
+                .map(|i| (k * i as f32).sin() + 0.3 * (0.11 * i as f32).cos())
+                .collect()
+        };
+        let check = |x: &Var, fused: Tensor, plain: Tensor| -> Result<()> {
+            let n = fused.elem_count();
+            let proj = Tensor::from_vec(values(n, 0.71), fused.dims(), &dev)?;
+            let gf = (&fused * &proj)?.sum_all()?.backward()?;
+            let gp = (&plain * &proj)?.sum_all()?.backward()?;
+            let max = |t: Tensor| -> Result<f32> {
+                Ok(t.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?)
+            };
+            assert!(max((&fused - &plain)?)? < 1e-5);
+            let (a, b) = (gf.get(x).unwrap(), gp.get(x).unwrap());
+            assert!(max((a - b)?)? < 1e-4 * max(b.clone())?.max(1.0));
+            Ok(())
+        };
+        let cases = [(vec![2, 3, 5, 8], 4), (vec![6, 12], 3), (vec![2, 1, 16], 1)];
+        for (case, (dims, groups)) in cases.into_iter().enumerate() {
+            let n = dims.iter().product();
+            let x = Var::from_vec(values(n, 0.37), dims.clone(), &dev)?;
+            let norm =
+                RmsGroupNorm::new(groups, dims[dims.len() - 1], &p.pp(format!("rms{case}")))?;
+            let fused = NormalizeOp(NormOp::Rms {
+                groups,
+                eps: RMS_GROUP_NORM_EPS,
+            })
+            .apply(x.as_tensor())?;
+            check(&x, fused, norm.normalise_primitive(x.as_tensor())?)?;
+            let fused = NormalizeOp(NormOp::Layer {
+                eps: LAYER_NORM_EPS,
+            })
+            .apply(x.as_tensor())?;
+            check(&x, fused, LayerNorm::normalise_primitive(x.as_tensor())?)?;
+        }
+        Ok(())
+    }
 
     #[test]
     fn rms_group_norm_matches_naive_loop() -> Result<()> {

@@ -22,6 +22,7 @@ pub mod attention;
 pub mod channel;
 pub mod conv;
 pub mod direct;
+pub mod norm;
 pub(crate) mod softmax;
 
 use candle_core::{CpuStorage, Layout};

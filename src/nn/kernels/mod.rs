@@ -134,6 +134,11 @@ pub(crate) unsafe fn raw_matmul(
 ) {
     a.check(m, k);
     b.check(k, n);
+    if m * n * k <= SMALL_PRODUCT {
+        // SAFETY: as below; the loops touch the same elements `gemm` would.
+        unsafe { small_matmul(m, n, k, dst, dst_rs, acc, a, b) };
+        return;
+    }
     // SAFETY: the caller guarantees the destination; the sources were checked above.
     unsafe {
         gemm::gemm(
@@ -157,6 +162,52 @@ pub(crate) unsafe fn raw_matmul(
             false,
             Parallelism::None,
         );
+    }
+}
+
+/// Products up to this many multiply-adds skip `gemm` (whose packing and dispatch cost
+/// more than the arithmetic for, say, the `3 × 68 · 68 × 3` scores of temporal attention).
+const SMALL_PRODUCT: usize = 4096;
+
+/// [`raw_matmul`] by plain loops, row by row of `a` (`i, p, j` order: `b`'s rows are read
+/// contiguously when it is row-major).
+///
+/// # Safety
+/// As [`raw_matmul`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn small_matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    acc: Acc,
+    a: Mat,
+    b: Mat,
+) {
+    let mut row = [0f32; 64];
+    let mut big = Vec::new();
+    for i in 0..m {
+        let out: &mut [f32] = if n <= row.len() {
+            &mut row[..n]
+        } else {
+            big.resize(n, 0.0);
+            &mut big[..]
+        };
+        out.fill(0.0);
+        for p in 0..k {
+            let av = a.data[a.offset + i * a.rs + p * a.cs];
+            let brow = b.offset + p * b.rs;
+            for (j, o) in out.iter_mut().enumerate() {
+                *o += av * b.data[brow + j * b.cs];
+            }
+        }
+        // SAFETY: the caller owns dst + i·dst_rs + j for i < m, j < n.
+        let d = unsafe { std::slice::from_raw_parts_mut(dst.add(i * dst_rs), n) };
+        match acc {
+            Acc::Overwrite => d.copy_from_slice(out),
+            Acc::Add => d.iter_mut().zip(out.iter()).for_each(|(d, o)| *d += o),
+        }
     }
 }
 
@@ -187,5 +238,58 @@ pub(crate) fn contiguous_f32<'a>(
         None => Err(candle_core::Error::RequiresContiguous {
             op: "phystok cpu kernel",
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain loops of small products equal `gemm` for row-major and transposed views,
+    /// overwriting and adding.
+    #[test]
+    fn small_products_equal_gemm() {
+        let data: Vec<f32> = (0..4000).map(|i| (0.37 * i as f32).sin()).collect();
+        for (m, n, k) in [(3, 3, 68), (5, 70, 7), (1, 1, 1), (16, 16, 16)] {
+            for transposed in [false, true] {
+                let a = if transposed {
+                    Mat::rows(&data, 11, m).t()
+                } else {
+                    Mat::rows(&data, 11, k)
+                };
+                let b = Mat::rows(&data, 500, n + 3);
+                for acc in [Acc::Overwrite, Acc::Add] {
+                    let start: Vec<f32> = (0..m * (n + 1)).map(|i| i as f32 * 0.01).collect();
+                    let (mut ours, mut reference) = (start.clone(), start);
+                    unsafe {
+                        small_matmul(m, n, k, ours.as_mut_ptr(), n + 1, acc, a, b);
+                        gemm::gemm(
+                            m,
+                            n,
+                            k,
+                            reference.as_mut_ptr(),
+                            1,
+                            (n + 1) as isize,
+                            acc == Acc::Add,
+                            a.data.as_ptr().add(a.offset),
+                            a.cs as isize,
+                            a.rs as isize,
+                            b.data.as_ptr().add(b.offset),
+                            b.cs as isize,
+                            b.rs as isize,
+                            1.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            Parallelism::None,
+                        );
+                    }
+                    for (x, y) in ours.iter().zip(&reference) {
+                        assert!((x - y).abs() < 1e-4, "{m}x{n}x{k} {acc:?}: {x} vs {y}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -20,7 +20,11 @@ const ROUND: f32 = 12_582_912.0;
 #[inline(always)]
 fn exp_nonpositive(x: f32) -> f32 {
     let xc = x.max(MIN_ARG);
-    let n = (xc * LOG2E + ROUND) - ROUND;
+    // `t`'s low mantissa bits hold the rounded integer `n` itself, read without a float to
+    // int cast (Rust's saturating `as` does not vectorise)
+    let t = xc * LOG2E + ROUND;
+    let ni = t.to_bits() as i32 - ROUND.to_bits() as i32;
+    let n = t - ROUND;
     let r = xc - n * LN2_HI - n * LN2_LO;
     let p = 1.987_569_2e-4_f32;
     let p = p * r + 1.398_2e-3;
@@ -29,7 +33,7 @@ fn exp_nonpositive(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 0.5; // Cephes: 5.0000001201e-1, which is 0.5 in float32
     let y = p * r * r + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let scale = f32::from_bits(((ni + 127) as u32) << 23);
     let v = y * scale;
     if x < MIN_ARG { 0.0 } else { v }
 }

@@ -24,6 +24,7 @@ mod evaluate;
 mod history;
 mod progress;
 mod schedule;
+pub mod sparkline;
 #[cfg(feature = "hdf5")]
 mod task;
 #[cfg(feature = "hdf5")]

@@ -1,9 +1,10 @@
 //! How a running [`Trainer`](super::Trainer) shows itself: a progress bar in a terminal,
 //! a live view in an evcxr notebook, or nothing.
 //!
-//! The notebook view prints a text line (step, loss, learning rate, last validation) a
-//! bounded number of times per `fit_steps` call, which evcxr streams while the cell runs,
-//! and one HTML block (loss and validation curves, the last rows) when the call ends: evcxr
+//! The notebook view prints a text line (step, loss, learning rate, last validation, and
+//! sparklines of the loss and validation curves so far: the plot that updates while the
+//! cell runs) a bounded number of times per `fit_steps` call, which evcxr streams, and one
+//! HTML block (loss and validation curves, the last rows) when the call ends: evcxr
 //! shows only a cell's last rich display block, at the cell's end. Each block also carries
 //! a CSS rule hiding the block before it, so front ends that do show blocks as they come
 //! (and a run split over several `fit_steps` calls in one cell) keep a single view.
@@ -12,6 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use super::history::{History, ValidationRecord};
+use super::sparkline::{Scale, sparkline};
 
 /// Where training progress goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -57,6 +59,27 @@ fn live_block(run_id: u64, n: usize, label: &str, history: &History<ValidationRe
 
 /// Prints at most this many notebook progress lines per `fit_steps` call.
 const NOTEBOOK_UPDATES: usize = 12;
+/// Columns of the loss sparkline in a notebook line.
+const LOSS_COLUMNS: usize = 32;
+/// Columns of the validation sparkline.
+const VALIDATION_COLUMNS: usize = 12;
+
+/// The sparklines of a notebook line: the loss (log scale) over every step so far and,
+/// from two validations on, the validation VRMSE.
+fn curves(history: &History<ValidationRecord>) -> String {
+    let losses: Vec<f64> = history.steps.iter().map(|r| r.loss).collect();
+    let mut text = String::new();
+    if let Some(s) = sparkline(&losses, LOSS_COLUMNS, Scale::Log) {
+        text.push_str(&format!(" | loss {s}"));
+    }
+    if history.validation.len() >= 2 {
+        let vrmse: Vec<f64> = history.validation.iter().map(|v| v.vrmse).collect();
+        if let Some(s) = sparkline(&vrmse, VALIDATION_COLUMNS, Scale::Log) {
+            text.push_str(&format!(" | vrmse {s}"));
+        }
+    }
+    text
+}
 
 pub(crate) struct Reporter {
     kind: Progress,
@@ -119,8 +142,11 @@ impl Reporter {
             // display block, at its end: text lines are what updates live
             Progress::Notebook if validated || done.is_multiple_of(self.every) => {
                 println!(
-                    "{}: step {} ({done}/{}) {msg}",
-                    self.label, last.step, self.total
+                    "{}: step {} ({done}/{}) {msg}{}",
+                    self.label,
+                    last.step,
+                    self.total,
+                    curves(history)
                 );
             }
             _ => {}
@@ -147,6 +173,7 @@ impl Reporter {
 mod tests {
     use super::*;
     use crate::train::StepRecord;
+    use crate::train::sparkline::GLYPHS;
 
     #[test]
     fn each_live_view_hides_the_one_before() {
@@ -165,6 +192,39 @@ mod tests {
         assert!(third.contains(".phystok-live-7-1{display:none}"));
         assert!(third.contains("class=\"phystok-live-7-2\""));
         assert!(third.contains("step 1"));
+    }
+
+    #[test]
+    fn notebook_lines_carry_the_curves_so_far() {
+        let mut h: History = History::new();
+        assert_eq!(curves(&h), "");
+        for step in 1..=200 {
+            h.push_step(StepRecord {
+                step,
+                loss: 1.0 / step as f64,
+                lr: 1e-3,
+                grad_norm: 1.0,
+                wall_s: 0.1,
+            });
+        }
+        let record = |step, vrmse| ValidationRecord {
+            step,
+            vrmse,
+            neps_low: 0.1,
+            neps_mid: 0.2,
+            neps_high: 0.3,
+        };
+        h.push_validation(record(100, 0.8));
+        let text = curves(&h);
+        let line: String = text.chars().filter(|c| GLYPHS.contains(c)).collect();
+        assert_eq!(line.chars().count(), LOSS_COLUMNS);
+        assert!(line.starts_with('█') && line.ends_with('▁'), "{text}");
+        assert!(!text.contains("vrmse"), "one validation is not a curve");
+        assert!(text.chars().count() < 60, "{text}");
+        h.push_validation(record(200, 0.4));
+        let text = curves(&h);
+        assert!(text.ends_with("| vrmse █▁ 4.0e-1..8.0e-1"), "{text}");
+        assert!(text.chars().count() < 100, "{text}");
     }
 
     #[test]

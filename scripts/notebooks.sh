@@ -62,12 +62,22 @@ if ! [ -x "$evcxr" ] || ! grep -q "\"evcxr_jupyter $evcxr_version\." "$evcxr_roo
 fi
 
 # 2. Jupyter (only what headless execution needs) and the kernelspec pointing at our binary.
-if ! [ -x "$venv/bin/jupyter-nbconvert" ]; then
+#    Without Python's venv module (Debian without python3-venv), a plain pip target folder.
+jupyter_pkgs=('nbconvert>=7,<8' 'nbclient>=0.10' 'jupyter_client>=8' 'jupyter_core>=5')
+py="$venv/bin/python"
+if [ -d "$venv/lib-target" ]; then py=python3; export PYTHONPATH="$venv/lib-target"; fi
+if ! "$py" -c 'import nbconvert, nbclient, nbformat' 2>/dev/null; then
   stamp "creating $venv (nbconvert, nbclient, jupyter_client from PyPI)"
   rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    'nbconvert>=7,<8' 'nbclient>=0.10' 'jupyter_client>=8' 'jupyter_core>=5'
+  if python3 -m venv "$venv" 2>/dev/null; then
+    py="$venv/bin/python"
+    "$py" -m pip install --quiet --disable-pip-version-check "${jupyter_pkgs[@]}"
+  else
+    python3 -m pip install --quiet --disable-pip-version-check --target "$venv/lib-target" \
+      "${jupyter_pkgs[@]}"
+    py=python3
+    export PYTHONPATH="$venv/lib-target"
+  fi
 fi
 kernel_dir="$venv/share/jupyter/kernels/rust"
 mkdir -p "$kernel_dir"
@@ -104,7 +114,7 @@ for nb in "${notebooks[@]}"; do
   # a cell may compile phystok from scratch on a cold cache: allow 40 minutes per cell.
   # --allow-errors keeps going after a failing cell so that the scan below shows every error
   # with its message; nbconvert itself then fails only when the kernel dies or times out.
-  if ! bash scripts/env.sh "$venv/bin/jupyter-nbconvert" --to notebook --execute \
+  if ! bash scripts/env.sh "$py" -m nbconvert --to notebook --execute \
       --ExecutePreprocessor.kernel_name=rust --allow-errors \
       --ExecutePreprocessor.timeout=2400 \
       --ExecutePreprocessor.startup_timeout=120 \
@@ -112,7 +122,7 @@ for nb in "${notebooks[@]}"; do
       > "$scratch/$name.log" 2>&1; then
     status="nbconvert failed"
     tail -n 40 "$scratch/$name.log" >&2
-  elif ! "$venv/bin/python" - "$scratch/$name" <<'PY'
+  elif ! "$py" - "$scratch/$name" <<'PY'
 import sys, nbformat
 nb = nbformat.read(sys.argv[1], as_version=4)
 problems = []

@@ -21,8 +21,9 @@
 //! The rotation uses `candle_nn::rotary_emb::rope_i_slow` (differentiable); the fused
 //! `rope_i` has no backward pass.
 
-use candle_core::{D, Device, Tensor};
+use candle_core::{D, DType, Device, Tensor};
 
+use crate::nn::kernels::rope::RopeOp;
 use crate::{ConfigError, Result};
 
 /// Walrus's `max_freq` for the spatial rotary embedding.
@@ -140,6 +141,9 @@ impl AxialRope {
         let rot = tables.rotated_dims;
         if rot == 0 {
             return Ok(xs.clone());
+        }
+        if xs.device().is_cpu() && xs.dtype() == DType::F32 {
+            return Ok(RopeOp::apply(xs, &tables.cos, &tables.sin)?);
         }
         let hd = xs.dim(D::Minus1)?;
         let rotated = candle_nn::rotary_emb::rope_i_slow(

@@ -23,6 +23,7 @@ pub mod channel;
 pub mod conv;
 pub mod direct;
 pub mod norm;
+pub mod rope;
 pub(crate) mod softmax;
 
 use candle_core::{CpuStorage, Layout};

@@ -6,11 +6,12 @@
 //! [`swiglu`] is the gated activation of the parallel PaLM-style block of Walrus
 //! (`x, gate = chunk(2); silu(gate) * x`, Shazeer 2020).
 
-use candle_core::{D, Tensor};
+use candle_core::{D, DType, Tensor};
 
 use crate::Result;
 use crate::nn::Params;
 use crate::nn::kernels::channel::add_channel_bias;
+use crate::nn::kernels::swiglu::SwigluOp;
 
 /// How a [`Linear`] layer's weights start.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -118,7 +119,17 @@ impl Linear {
 }
 
 /// `silu(gate) · x`: the SwiGLU product of the two halves [`swiglu`] splits.
+///
+/// One fused op ([`SwigluOp`]) for `f32` CPU tensors of one shape, candle's `silu` and `mul`
+/// elsewhere.
 pub fn swiglu_parts(x: &Tensor, gate: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu()
+        && x.dtype() == DType::F32
+        && gate.dtype() == DType::F32
+        && x.dims() == gate.dims()
+    {
+        return Ok(SwigluOp::apply(x, gate)?);
+    }
     Ok((gate.silu()? * x)?)
 }
 

@@ -25,6 +25,7 @@ pub mod direct;
 pub mod norm;
 pub mod rope;
 pub(crate) mod softmax;
+pub mod swiglu;
 
 use candle_core::{CpuStorage, Layout};
 

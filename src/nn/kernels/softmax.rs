@@ -18,7 +18,7 @@ const ROUND: f32 = 12_582_912.0;
 /// `e^x` for `x ≤ 0` (softmax arguments after subtracting the row maximum); 0 below
 /// `MIN_ARG` and for `−∞`; NaN stays NaN.
 #[inline(always)]
-fn exp_nonpositive(x: f32) -> f32 {
+pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     let xc = x.max(MIN_ARG);
     // `t`'s low mantissa bits hold the rounded integer `n` itself, read without a float to
     // int cast (Rust's saturating `as` does not vectorise)

@@ -2,22 +2,63 @@
 //! `dx = dy · silu(g)`, `dg = dy · x · σ(g) · (1 + g · (1 − σ(g)))`.
 //!
 //! candle computes `silu` and its gradient from separate `exp`, `recip`, `mul` and `add`
-//! passes, each a full-size tensor on one thread; here each direction is one rayon pass.
+//! passes, each a full-size tensor on one thread; here each direction is one rayon pass
+//! with a vectorised `exp`.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::contiguous_f32;
+use super::softmax::exp_nonpositive;
 
-/// `σ(g)`, without overflow for either sign.
-#[inline]
+/// `σ(g)` without overflow for either sign, from the vectorisable `exp` of
+/// [`super::softmax`] (the argument `−|g|` is never positive).
+#[inline(always)]
 fn sigmoid(g: f32) -> f32 {
-    if g >= 0.0 {
-        1.0 / (1.0 + (-g).exp())
-    } else {
-        let e = g.exp();
-        e / (1.0 + e)
+    let e = exp_nonpositive(-g.abs());
+    let r = 1.0 / (1.0 + e);
+    if g >= 0.0 { r } else { e * r }
+}
+
+/// One pass over `out`, `a`, `g` (inlined into the target-feature wrappers below).
+#[inline(always)]
+fn pass_body(pass: Pass, out: &mut [f32], a: &[f32], g: &[f32]) {
+    for (o, (&a, &g)) in out.iter_mut().zip(a.iter().zip(g)) {
+        let s = sigmoid(g);
+        *o = match pass {
+            Pass::Forward | Pass::GradX => a * g * s,
+            Pass::GradGate => a * s * (1.0 + g * (1.0 - s)),
+        };
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn pass_avx512(pass: Pass, out: &mut [f32], a: &[f32], g: &[f32]) {
+    pass_body(pass, out, a, g)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn pass_avx2(pass: Pass, out: &mut [f32], a: &[f32], g: &[f32]) {
+    pass_body(pass, out, a, g)
+}
+
+/// [`pass_body`] compiled for the widest vectors the CPU has.
+fn run_pass(pass: Pass, out: &mut [f32], a: &[f32], g: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F.
+            return unsafe { pass_avx512(pass, out, a, g) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has AVX2 and FMA.
+            return unsafe { pass_avx2(pass, out, a, g) };
+        }
+    }
+    pass_body(pass, out, a, g)
 }
 
 /// What a [`SwigluOp`] pass computes.
@@ -70,20 +111,9 @@ impl CustomOp2 for SwigluOp {
         }
         let (a, g) = (contiguous_f32(s1, l1)?, contiguous_f32(s2, l2)?);
         let mut out = vec![0f32; a.len()];
-        let f = |a: f32, g: f32| -> f32 {
-            let s = sigmoid(g);
-            match self.pass {
-                Pass::Forward | Pass::GradX => a * g * s,
-                Pass::GradGate => a * s * (1.0 + g * (1.0 - s)),
-            }
-        };
         out.par_chunks_mut(16384)
             .zip(a.par_chunks(16384).zip(g.par_chunks(16384)))
-            .for_each(|(o, (a, g))| {
-                for (o, (&a, &g)) in o.iter_mut().zip(a.iter().zip(g)) {
-                    *o = f(a, g);
-                }
-            });
+            .for_each(|(o, (a, g))| run_pass(self.pass, o, a, g));
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 

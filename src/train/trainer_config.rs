@@ -1,4 +1,4 @@
-//! [`TrainerConfig`]: what a [`Trainer`](super::Trainer) does each step (optimiser,
+//! [`TrainerConfig`]: what a [`Trainer`](super::Trainer)(super::Trainer) does each step (optimiser,
 //! schedule, data, validation, checkpoints, progress), with the paper's presets (Table 6,
 //! Appendix C) and short CPU ones.
 
@@ -12,7 +12,7 @@ use super::{AdamWConfig, SoapConfig};
 use crate::data::LoaderConfig;
 use crate::{ConfigError, Result};
 
-/// Which optimiser a [`Trainer`] builds.
+/// Which optimiser a [`Trainer`](super::Trainer) builds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum OptimiserConfig {
     /// AdamW (rollout training, Table 6).
@@ -42,7 +42,7 @@ impl OptimiserConfig {
     }
 }
 
-/// Settings of a [`Trainer`].
+/// Settings of a [`Trainer`](super::Trainer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainerConfig {
     /// The optimiser (its learning rate is replaced by the schedule's at every step).
@@ -51,19 +51,19 @@ pub struct TrainerConfig {
     pub schedule: ScheduleConfig,
     /// Batch size, unique batches before recycling, seed and prefetch of the training data.
     pub loader: LoaderConfig,
-    /// Validate every this many steps (0: only when asked, [`Trainer::validate`]).
+    /// Validate every this many steps (0: only when asked, [`Trainer::validate`](super::Trainer::validate)).
     pub validate_every: usize,
     /// Validation windows per validation dataset, spread evenly over it.
     pub validation_windows: usize,
     /// Save a checkpoint every this many steps when a checkpoint folder is set (0: never
-    /// on its own; [`Trainer::save_checkpoint`] still works).
+    /// on its own; [`Trainer::save_checkpoint`](super::Trainer::save_checkpoint) still works).
     pub checkpoint_every: usize,
     /// Where progress shows.
     pub progress: Progress,
     /// Seed of the per-step randomness (compression draws, drop path).
     pub seed: u64,
     /// Spatial coarse-graining of every window before training and validation
-    /// ([`coarsen_space`]; 1: none).
+    /// ([`coarsen_space`](crate::data::coarsen_space); 1: none).
     #[serde(default = "one")]
     pub coarsen: usize,
 }

@@ -1,6 +1,6 @@
 //! Direct (no im2col) causal convolution at unit strides with AVX-512, forward and weight
 //! gradient; the input gradient at unit strides is itself a forward convolution
-//! ([`super::conv`] calls [`forward`] on the transposed geometry).
+//! ([`super::conv`] calls this module's `forward` on the transposed geometry).
 //!
 //! The im2col + GEMM path copies every tap of every frame into a `K × H'W'` column matrix
 //! (`K = C_in·27`, 7 MB per frame for 16 channels at 64²) that the GEMM then packs again;
@@ -15,7 +15,7 @@
 //!   of `dY` for 4 output channels stay in registers while the `k_w` taps of one row of
 //!   `x` are loaded, 4·`k_w` accumulators, reduced across lanes once per strip of rows.
 //!
-//! Causal taps before frame 0 are skipped ([`Geom::taps`]), never padded. rayon runs over
+//! Causal taps before frame 0 are skipped (`Geom::taps`), never padded. rayon runs over
 //! `(batch, output frame)`; weight gradients are summed per rayon split. Partial tiles at
 //! the right edge use masked loads and stores. Used only when the CPU has AVX-512F
 //! ([`available`]); `tests/kernels.rs` checks it against candle's conv2d.

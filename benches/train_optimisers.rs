@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
-use phystok::train::{AdamWConfig, Optimiser, SoapConfig, sorted_vars};
+use phystok::optim::{AdamWConfig, Optimiser, SoapConfig, sorted_vars};
 use phystok::{Tokeniser, TokeniserConfig};
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -13,6 +13,7 @@
 //! [`data`] reads into windows of `(channels, time, height, width)`.
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod freeze;
 pub mod metrics;
 pub mod model;
 pub mod nn;
+pub mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod processor;
@@ -34,7 +36,9 @@ pub mod train;
 pub use candle_core;
 /// candle's `VarMap` and layers, re-exported.
 pub use candle_nn;
+pub use checkpoint::Checkpoint;
 pub use device::DeviceChoice;
 pub use error::{ConfigError, Error, Result};
+pub use optim::{AdamWConfig, Optimiser, ScheduleConfig, SoapConfig};
 pub use tokeniser::{Compression, Tokeniser, TokeniserConfig};
-pub use train::{AdamWConfig, Checkpoint, History, Optimiser, ScheduleConfig, SoapConfig};
+pub use train::History;

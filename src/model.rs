@@ -22,13 +22,13 @@ use candle_core::{D, DType, Device, Tensor};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::{Checkpoint, WeightSelection};
 pub use crate::data::ActiveFields;
 use crate::data::{RmsGrouping, SampleRms};
 use crate::freeze::{FreezeStrategy, TOKENISER_PREFIX, TrainableTable};
 use crate::nn::{Mode, Params, seeded_var_builder};
 use crate::processor::{Processor, ProcessorConfig};
 use crate::tokeniser::{Compression, Tokeniser, TokeniserConfig};
-use crate::train::{Checkpoint, WeightSelection};
 use crate::{ConfigError, Error, Result};
 
 /// Settings of a [`RolloutModel`].

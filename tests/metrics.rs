@@ -6,7 +6,7 @@
 
 use candle_core::{Device, Tensor};
 use phystok::data::{TensorOrder, WellFile};
-use phystok::metrics::rollout::the_well_time_intervals;
+use phystok::metrics::the_well_time_intervals;
 use phystok::metrics::{
     ConservationDrift, FrameLayout, HorizonScores, MetricWarning, MetricsConfig, RolloutHorizon,
     SpectrumAnalyser, SubsetProtocol, TemporalSpectrum, compare_well, evaluate_tensors,

@@ -2,11 +2,12 @@
 
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
+use phystok::checkpoint::Checkpoint;
 use phystok::freeze::{FreezeStrategy, Selector};
 use phystok::model::{ActiveFields, RolloutConfig, RolloutModel};
 use phystok::nn::Mode;
+use phystok::optim::{AdamWConfig, Optimiser};
 use phystok::tokeniser::{Tokeniser, TokeniserConfig};
-use phystok::train::{AdamWConfig, Checkpoint, Optimiser};
 
 fn tiny() -> RolloutModel {
     RolloutConfig::tiny()

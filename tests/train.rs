@@ -6,10 +6,8 @@
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{Init, VarMap};
 use phystok::Result;
-use phystok::train::{
-    AdamWConfig, Checkpoint, GradClip, Optimiser, ParamGroup, SoapConfig, WeightSelection,
-    sorted_vars,
-};
+use phystok::checkpoint::{Checkpoint, WeightSelection};
+use phystok::optim::{AdamWConfig, GradClip, Optimiser, ParamGroup, SoapConfig, sorted_vars};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -8,14 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use phystok::Error;
+use phystok::checkpoint::Checkpoint;
 use phystok::data::{ActiveFields, Split, WellDataset, WindowSpec};
 use phystok::freeze::FreezeStrategy;
 use phystok::model::RolloutConfig;
 use phystok::sim::{GenerateConfig, System, generate};
 use phystok::tokeniser::TokeniserConfig;
-use phystok::train::{
-    Checkpoint, Progress, RolloutTask, TokeniserTask, TrainTask, Trainer, TrainerConfig,
-};
+use phystok::train::{Progress, RolloutTask, TokeniserTask, TrainTask, Trainer, TrainerConfig};
 
 /// A small Euler dataset: 32² (the largest training compression is 32x in space), 5
 /// trajectories (3 train), 12 frames.
@@ -288,7 +287,8 @@ fn bad_settings_are_typed_errors() {
 
 #[test]
 fn the_optimiser_and_schedule_settings_take_effect() {
-    use phystok::train::{AdamWConfig, OptimiserConfig, ScheduleConfig, SoapConfig};
+    use phystok::optim::{AdamWConfig, ScheduleConfig, SoapConfig};
+    use phystok::train::OptimiserConfig;
     let root = tempfile::tempdir().unwrap();
     let dir = euler(root.path());
     let run = |opt: OptimiserConfig, lr: f64| {

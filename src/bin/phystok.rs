@@ -113,11 +113,11 @@ enum Command {
 
 /// A per-step inverse square root schedule stretched from `from` to `to` total steps.
 fn rescaled(
-    s: &phystok::train::ScheduleConfig,
+    s: &phystok::optim::ScheduleConfig,
     from: usize,
     to: usize,
-) -> phystok::train::ScheduleConfig {
-    use phystok::train::{ScheduleKind, Stepping};
+) -> phystok::optim::ScheduleConfig {
+    use phystok::optim::{ScheduleKind, Stepping};
     let mut s = *s;
     if let (
         ScheduleKind::InverseSqrt {

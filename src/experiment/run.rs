@@ -9,12 +9,12 @@ use candle_core::Device;
 
 use super::config::{Arm, ExperimentConfig, Pretraining};
 use super::results::{CurvePoint, ExperimentResults, PretrainResult, RunResult};
+use crate::checkpoint::Checkpoint;
 use crate::data::{ActiveFields, FieldVocabulary, Split, WellDataset, WindowSpec};
 use crate::metrics::{HorizonScores, MetricGrid, RolloutHorizon, ScoreSet};
 use crate::model::RolloutModel;
 use crate::train::{
-    Checkpoint, Progress, RolloutTask, TokeniserTask, Trainer, predict_grid, score_windows,
-    spread_indices,
+    Progress, RolloutTask, TokeniserTask, Trainer, predict_grid, score_windows, spread_indices,
 };
 use crate::{Error, Result};
 

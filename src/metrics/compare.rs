@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use super::evaluate::{FrameScores, MetricsConfig};
+use super::evaluate::MetricsConfig;
+use super::summary::FrameScores;
 use super::summary::{MetricGrid, MetricSummary, ScoreSet};
 use crate::data::WellFile;
 use crate::{Error, Result};

@@ -10,25 +10,27 @@
 //! - [`temporal`]: temporal power spectrum of a rollout's error, mass and energy drift.
 //! - [`compare`]: two Well-format files compared frame by frame (`phystok metrics`).
 
-pub mod bins;
-pub mod compare;
+mod bins;
+mod compare;
 mod display;
-pub mod evaluate;
-pub mod fft;
-pub mod rollout;
-pub mod spectrum;
-pub mod summary;
-pub mod temporal;
+mod evaluate;
+mod fft;
+mod rollout;
+mod spectrum;
+mod summary;
+mod temporal;
 
 pub use bins::{Band, Bands, SpectralBins};
 #[cfg(feature = "hdf5")]
 pub use compare::compare_well_files;
 pub use compare::{FileComparison, compare_well, compare_well_with};
-pub use evaluate::{
-    BandEdges, FrameEvaluator, FrameLayout, FrameScores, MetricsConfig, evaluate_tensors,
-};
+pub use evaluate::{BandEdges, FrameEvaluator, FrameLayout, MetricsConfig, evaluate_tensors};
 pub use fft::{Real, SpectralPlan, SpectralWorkspace};
-pub use rollout::{HorizonScores, RolloutHorizon, SubsetProtocol, SubsetStat, TableRow};
-pub use spectrum::{NepsSpectrum, PowerSpectrum, SpectrumAnalyser};
-pub use summary::{ChannelScores, FrameId, MetricGrid, MetricSummary, MetricWarning, ScoreSet};
+pub use rollout::{
+    HorizonScores, RolloutHorizon, SubsetProtocol, SubsetStat, TableRow, the_well_time_intervals,
+};
+pub use spectrum::{NepsCurve, NepsSpectrum, PowerSpectrum, SpectrumAnalyser};
+pub use summary::{
+    ChannelScores, FrameId, FrameScores, MetricGrid, MetricSummary, MetricWarning, ScoreSet,
+};
 pub use temporal::{ConservationDrift, TemporalSpectrum};

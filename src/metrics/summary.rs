@@ -5,8 +5,34 @@
 use serde::{Deserialize, Serialize};
 
 use super::bins::Bands;
-use super::evaluate::FrameScores;
 use crate::{Error, Result};
+
+/// The scores of one frame (one sample, time step and channel).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct FrameScores {
+    /// `mean((x̂−x)²)`.
+    pub mse: f64,
+    /// `mean(|x̂−x|)`.
+    pub mae: f64,
+    /// `sqrt(mse / (mean(x²) + ε))`.
+    pub nrmse: f64,
+    /// `sqrt(mse / (std(x)² + ε))`, unbiased std.
+    pub vrmse: f64,
+    /// `max |x̂−x|`.
+    pub linf: f64,
+    /// Unbiased variance of the target frame.
+    pub target_variance: f64,
+    /// Per band `Σ|F(x̂−x)|²/N²`; the three sum to `mse` (Parseval).
+    pub band_mse: Bands<f64>,
+    /// Per band `Σ|F(x)|²/N²`; the three sum to `mean(x²)`.
+    pub band_target: Bands<f64>,
+    /// Per band `band_mse / (band_target + 1e-7)`: NEPS low, mid, high.
+    pub neps: Bands<f64>,
+    /// Whether the prediction holds a NaN or infinity.
+    pub pred_non_finite: bool,
+    /// Whether the target holds a NaN or infinity.
+    pub target_non_finite: bool,
+}
 
 /// Where a frame sits: sample, time step and channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

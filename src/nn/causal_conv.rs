@@ -24,7 +24,8 @@ use candle_nn::VarBuilder;
 
 use super::init::conv_uniform;
 use super::kernels::channel::add_channel_bias;
-use super::kernels::conv::{CausalConvOp, ConvKernel};
+use super::kernels::conv::CausalConvOp;
+use super::kernels::geom::ConvKernel;
 use crate::{ConfigError, Error, Result};
 
 /// How the spatial border is padded.

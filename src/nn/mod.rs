@@ -6,21 +6,21 @@
 //! the CPU (see REFERENCE.md for the fused kernels that silently drop gradients), and
 //! every weight is drawn from a seeded generator.
 
-pub mod attention;
-pub mod causal_conv;
-pub mod drop_path;
-pub mod field_head;
-pub mod flex_down;
-pub mod flex_up;
-pub mod init;
-pub mod kernels;
-pub mod mlp;
-pub mod norm;
-pub mod param;
-pub mod position_bias;
-pub mod residual;
-pub mod rope;
-pub mod scale;
+mod attention;
+mod causal_conv;
+mod drop_path;
+mod field_head;
+mod flex_down;
+mod flex_up;
+mod init;
+pub(crate) mod kernels;
+mod mlp;
+mod norm;
+mod param;
+mod position_bias;
+mod residual;
+mod rope;
+mod scale;
 
 pub use attention::{AttentionKernel, attention, attention_with};
 pub use causal_conv::{
@@ -34,7 +34,9 @@ pub use init::{conv_uniform, seeded_var_builder};
 pub use mlp::{Bias, Linear, LinearInit, swiglu, swiglu_parts};
 pub use norm::{LayerNorm, RmsGroupNorm, Shift};
 pub use param::{ParamSummary, Params};
-pub use position_bias::{RelativePositionBias, causal_bucket};
+pub use position_bias::{
+    RelativePositionBias, WALRUS_MAX_DISTANCE, WALRUS_NUM_BUCKETS, causal_bucket,
+};
 pub use residual::ResidualBlock;
-pub use rope::{AxialRope, RopeTables};
+pub use rope::{AxialRope, RopeTables, WALRUS_ROPE_MAX_FREQ};
 pub use scale::{SamplePositions, ScaleFactor, interpolation_matrix};

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use super::colour::{Colormap, colour_at};
 use super::{Figure, display_svg, draw_error};
 use crate::metrics::FrameLayout;
-use crate::metrics::fft::Real;
+use crate::metrics::Real;
 use crate::{Error, Result};
 
 /// One field's three images, already reduced to at most `max_cells` per side.

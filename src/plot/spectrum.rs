@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{Figure, display_svg, draw_error};
-use crate::metrics::spectrum::{NepsCurve, NepsSpectrum};
+use crate::metrics::{NepsCurve, NepsSpectrum};
 use crate::{Error, Result};
 
 /// Which panels a [`SpectrumFigure`] draws.

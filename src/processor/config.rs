@@ -4,8 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::nn::position_bias::{WALRUS_MAX_DISTANCE, WALRUS_NUM_BUCKETS};
-use crate::nn::rope::WALRUS_ROPE_MAX_FREQ;
+use crate::nn::{WALRUS_MAX_DISTANCE, WALRUS_NUM_BUCKETS, WALRUS_ROPE_MAX_FREQ};
 use crate::{ConfigError, Result};
 
 /// Settings of the Walrus-style processor and its latent projections.

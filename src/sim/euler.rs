@@ -10,10 +10,10 @@
 //! [`EulerSolver`] (MUSCL–HLLC–SSP-RK2).
 
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 
 use super::common::{self, FieldSpec, SimStats};
-use super::euler_solver::{EulerBoundary, EulerSolver, Limiter};
+use super::euler_solver::{EulerBoundary, EulerConfig, EulerSolver, Limiter};
+
 use crate::data::{BoundaryType, TensorOrder, WellFile};
 use crate::{ConfigError, Result};
 
@@ -26,55 +26,6 @@ pub const EULER_OPEN_NAME: &str = "euler_multi_quadrants_openBC";
 /// The gas constants of The Well's `euler_multi_quadrants` configurations.
 pub const EULER_WELL_GAMMAS: [f64; 10] =
     [1.3, 1.4, 1.13, 1.22, 1.33, 1.76, 1.365, 1.404, 1.453, 1.597];
-
-/// Configuration of the quadrant Euler simulator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EulerConfig {
-    /// Cells along x (rows, the slow axis).
-    pub nx: usize,
-    /// Cells along y.
-    pub ny: usize,
-    /// Domain size along x (The Well: 1).
-    pub length_x: f64,
-    /// Domain size along y (The Well: 1).
-    pub length_y: f64,
-    /// Number of trajectories.
-    pub trajectories: usize,
-    /// Output frames per trajectory, the initial state included.
-    pub steps: usize,
-    /// Time between output frames (The Well: 0.015).
-    pub output_interval: f64,
-    /// Ratio of specific heats γ.
-    pub gamma: f64,
-    /// Boundary treatment.
-    pub boundary: EulerBoundary,
-    /// MUSCL slope limiter.
-    pub limiter: Limiter,
-    /// CFL number of the unsplit step, `dt = cfl / max((|u| + c)/dx + (|v| + c)/dy)`.
-    pub cfl: f64,
-    /// Seed of the random quadrant states.
-    pub seed: u64,
-}
-
-impl Default for EulerConfig {
-    /// 64 × 64, 4 trajectories, 32 frames every 0.015 (The Well's interval), γ = 1.4, periodic.
-    fn default() -> Self {
-        EulerConfig {
-            nx: 64,
-            ny: 64,
-            length_x: 1.0,
-            length_y: 1.0,
-            trajectories: 4,
-            steps: 32,
-            output_interval: 0.015,
-            gamma: 1.4,
-            boundary: EulerBoundary::Periodic,
-            limiter: Limiter::VanLeer,
-            cfl: 0.4,
-            seed: 0,
-        }
-    }
-}
 
 impl EulerConfig {
     /// The Well's setting (512 × 512, 100 frames every 0.015, 500 trajectories per γ).

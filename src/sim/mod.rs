@@ -36,8 +36,8 @@ mod system;
 mod vorticity;
 
 pub use common::SimStats;
-pub use euler::{EULER_OPEN_NAME, EULER_PERIODIC_NAME, EULER_WELL_GAMMAS, EulerConfig};
-pub use euler_solver::{EulerBoundary, EulerSolver, Limiter};
+pub use euler::{EULER_OPEN_NAME, EULER_PERIODIC_NAME, EULER_WELL_GAMMAS};
+pub use euler_solver::{EulerBoundary, EulerConfig, EulerSolver, Limiter};
 #[cfg(feature = "hdf5")]
 pub use generate::{GenerateConfig, generate, generate_default, select_trajectories, split_ranges};
 pub use gray_scott::{

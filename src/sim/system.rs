@@ -7,8 +7,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::common::SimStats;
-use super::euler::{EULER_OPEN_NAME, EULER_PERIODIC_NAME, EulerConfig};
+use super::euler::{EULER_OPEN_NAME, EULER_PERIODIC_NAME};
 use super::euler_solver::EulerBoundary;
+use super::euler_solver::EulerConfig;
 use super::gray_scott::{GRAY_SCOTT_NAME, GrayScottConfig};
 use super::rayleigh_benard::{RAYLEIGH_BENARD_NAME, RayleighBenardConfig};
 use super::shear_flow::{SHEAR_FLOW_NAME, ShearFlowConfig};

@@ -2,12 +2,12 @@
 //! Section 2.4, Appendices B and C): configuration, compression choices, encoder, decoder,
 //! the [`Tokeniser`] and its [`ParameterSummary`].
 
-pub mod compression;
-pub mod config;
-pub mod decoder;
-pub mod encoder;
-pub mod model;
-pub mod summary;
+mod compression;
+mod config;
+mod decoder;
+mod encoder;
+mod model;
+mod summary;
 
 pub use compression::{Compression, DepthChoices};
 pub use config::TokeniserConfig;

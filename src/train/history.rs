@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::train::StepStats;
+use crate::optim::StepStats;
 
 /// One optimiser step.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use super::history::{History, ValidationRecord};
-use super::sparkline::{Scale, sparkline};
+use crate::report::{SparkScale, sparkline};
 
 /// Where training progress goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -69,12 +69,12 @@ const VALIDATION_COLUMNS: usize = 12;
 fn curves(history: &History<ValidationRecord>) -> String {
     let losses: Vec<f64> = history.steps.iter().map(|r| r.loss).collect();
     let mut text = String::new();
-    if let Some(s) = sparkline(&losses, LOSS_COLUMNS, Scale::Log) {
+    if let Some(s) = sparkline(&losses, LOSS_COLUMNS, SparkScale::Log) {
         text.push_str(&format!(" | loss {s}"));
     }
     if history.validation.len() >= 2 {
         let vrmse: Vec<f64> = history.validation.iter().map(|v| v.vrmse).collect();
-        if let Some(s) = sparkline(&vrmse, VALIDATION_COLUMNS, Scale::Log) {
+        if let Some(s) = sparkline(&vrmse, VALIDATION_COLUMNS, SparkScale::Log) {
             text.push_str(&format!(" | vrmse {s}"));
         }
     }
@@ -172,8 +172,8 @@ impl Reporter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::GLYPHS;
     use crate::train::StepRecord;
-    use crate::train::sparkline::GLYPHS;
 
     #[test]
     fn each_live_view_hides_the_one_before() {

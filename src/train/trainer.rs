@@ -21,14 +21,14 @@ use serde::{Deserialize, Serialize};
 
 use super::evaluate::{check_tensor_ids, predict_grid, spread_indices};
 use super::history::{History, StepRecord, ValidationRecord};
-use super::optimiser::Optimiser;
 use super::progress::Reporter;
-use super::schedule::LrSchedule;
 use super::task::TrainTask;
 use super::trainer_config::TrainerConfig;
-use super::{Checkpoint, WeightSelection};
+use crate::checkpoint::{Checkpoint, WeightSelection};
 use crate::data::{ActiveFields, FieldVocabulary, Loader, WellDataset, coarsen_space};
 use crate::metrics::ScoreSet;
+use crate::optim::LrSchedule;
+use crate::optim::Optimiser;
 use crate::{ConfigError, Error, Result};
 
 /// What a checkpoint's `config.json` holds.

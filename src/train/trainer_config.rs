@@ -4,12 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::optimiser::{Optimiser, ParamGroup};
 use super::progress::Progress;
-use super::schedule::ScheduleConfig;
 use super::task::TrainTask;
-use super::{AdamWConfig, SoapConfig};
 use crate::data::LoaderConfig;
+use crate::optim::ScheduleConfig;
+use crate::optim::{AdamWConfig, SoapConfig};
+use crate::optim::{Optimiser, ParamGroup};
 use crate::{ConfigError, Result};
 
 /// Which optimiser a [`Trainer`](super::Trainer) builds.
@@ -115,7 +115,7 @@ impl TrainerConfig {
             optimiser: OptimiserConfig::AdamW(
                 AdamWConfig::paper_rollout()
                     .with_weight_decay(0.01)
-                    .with_clip(super::GradClip::GlobalNorm(0.5)),
+                    .with_clip(crate::optim::GradClip::GlobalNorm(0.5)),
             ),
             schedule: ScheduleConfig::constant(2e-3),
             loader: LoaderConfig::new(2),

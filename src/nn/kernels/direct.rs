@@ -22,7 +22,7 @@
 
 use std::borrow::Cow;
 
-use super::conv::Geom;
+use super::geom::Geom;
 
 /// Output channels per forward tile (one accumulator each).
 const MAX_OUT: usize = 16;

@@ -1,7 +1,7 @@
 //! Checkpoint round trips, interrupted saves and selective loading.
 
+use super::super::Unused;
 use super::*;
-use crate::train::Unused;
 use candle_core::{DType, Device};
 use candle_nn::Init;
 use rand::RngCore;

@@ -25,10 +25,10 @@ use rand_chacha::rand_core::SeedableRng;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::train::optimiser::{OptimiserKind, OptimiserState, sorted_vars};
+use crate::optim::{OptimiserKind, OptimiserState, sorted_vars};
 use crate::{Error, Result};
 
-use crate::train::weights::WeightSelection;
+use super::weights::WeightSelection;
 
 const WEIGHTS: &str = "weights.safetensors";
 const OPTIMISER: &str = "optimiser.safetensors";
@@ -143,7 +143,7 @@ impl Checkpoint {
         Ok(self)
     }
 
-    /// Stores an optimiser state ([`crate::train::Optimiser::state`]).
+    /// Stores an optimiser state ([`crate::optim::Optimiser::state`]).
     pub fn with_optimiser(mut self, state: OptimiserState) -> Self {
         self.optimiser = Some(state);
         self
@@ -182,7 +182,7 @@ impl Checkpoint {
         varmap: &VarMap,
         selection: &WeightSelection,
     ) -> Result<Vec<String>> {
-        crate::train::weights::load_into(&self.weights, varmap, selection)
+        super::weights::load_into(&self.weights, varmap, selection)
     }
 
     /// Saves atomically to the directory `dir` (see the module docs).
@@ -321,5 +321,5 @@ fn sync(path: &Path) -> Result<()> {
 }
 
 #[cfg(test)]
-#[path = "checkpoint_tests.rs"]
+#[path = "tests.rs"]
 mod tests;

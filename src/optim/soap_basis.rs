@@ -11,8 +11,8 @@
 
 use candle_core::{D, Device, Tensor};
 
+use super::linalg::{Square, eigenbasis_descending, power_iteration_qr};
 use crate::Result;
-use crate::train::linalg::{Square, eigenbasis_descending, power_iteration_qr};
 
 /// The shape the reference preconditions for `shape` when merging dimensions: consecutive
 /// dimensions are multiplied together while the product stays `≤ max_dim`.

@@ -10,9 +10,9 @@ pub const GLYPHS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', 
 
 /// How values map to levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scale {
+pub enum SparkScale {
     /// Evenly spaced in `log10` (losses over orders of magnitude); falls back to
-    /// [`Scale::Linear`] when a value is not positive.
+    /// [`SparkScale::Linear`] when a value is not positive.
     Log,
     /// Evenly spaced in value.
     Linear,
@@ -57,7 +57,7 @@ pub fn downsample(values: &[f64], width: usize) -> Vec<f64> {
 /// The sparkline of `values` in at most `width` columns ([`downsample`]); `None` when no
 /// value is finite. The lowest column gets `▁` and the highest `█`; a constant series is
 /// all `▁`.
-pub fn sparkline(values: &[f64], width: usize, scale: Scale) -> Option<Sparkline> {
+pub fn sparkline(values: &[f64], width: usize, scale: SparkScale) -> Option<Sparkline> {
     let columns = downsample(values, width);
     let finite = || columns.iter().copied().filter(|v| v.is_finite());
     let min = finite().fold(f64::INFINITY, f64::min);
@@ -66,7 +66,7 @@ pub fn sparkline(values: &[f64], width: usize, scale: Scale) -> Option<Sparkline
         return None;
     }
     let map: fn(f64) -> f64 = match scale {
-        Scale::Log if min > 0.0 => f64::log10,
+        SparkScale::Log if min > 0.0 => f64::log10,
         _ => |v| v,
     };
     let (lo, hi) = (map(min), map(max));
@@ -99,7 +99,7 @@ mod tests {
         let losses: Vec<f64> = (0..500)
             .map(|i| 0.3 * (-(i as f64) / 120.0).exp())
             .collect();
-        let s = sparkline(&losses, 40, Scale::Log).unwrap();
+        let s = sparkline(&losses, 40, SparkScale::Log).unwrap();
         let levels: Vec<usize> = s.line.chars().map(level).collect();
         assert_eq!(levels.len(), 40);
         assert_eq!((levels[0], levels[39]), (7, 0));
@@ -117,29 +117,32 @@ mod tests {
 
     #[test]
     fn log_scale_spaces_decades_evenly() {
-        let s = sparkline(&[1.0, 0.1, 0.01], 3, Scale::Log).unwrap();
+        let s = sparkline(&[1.0, 0.1, 0.01], 3, SparkScale::Log).unwrap();
         let levels: Vec<usize> = s.line.chars().map(level).collect();
         assert_eq!(levels, vec![7, 4, 0]); // 3.5 rounds to 4
-        let lin = sparkline(&[1.0, 0.1, 0.01], 3, Scale::Linear).unwrap();
+        let lin = sparkline(&[1.0, 0.1, 0.01], 3, SparkScale::Linear).unwrap();
         assert_eq!(
             lin.line.chars().map(level).collect::<Vec<_>>(),
             vec![7, 1, 0]
         );
         // a non-positive value falls back to the linear scale
-        let mixed = sparkline(&[1.0, 0.0], 2, Scale::Log).unwrap();
+        let mixed = sparkline(&[1.0, 0.0], 2, SparkScale::Log).unwrap();
         assert_eq!(mixed.line, "█▁");
     }
 
     #[test]
     fn edge_cases_do_not_panic() {
-        assert_eq!(sparkline(&[], 10, Scale::Log), None);
-        assert_eq!(sparkline(&[f64::NAN], 10, Scale::Log), None);
-        let one = sparkline(&[0.5], 10, Scale::Log).unwrap();
+        assert_eq!(sparkline(&[], 10, SparkScale::Log), None);
+        assert_eq!(sparkline(&[f64::NAN], 10, SparkScale::Log), None);
+        let one = sparkline(&[0.5], 10, SparkScale::Log).unwrap();
         assert_eq!((one.line.as_str(), one.min, one.max), ("▁", 0.5, 0.5));
-        assert_eq!(sparkline(&[2.0; 5], 3, Scale::Log).unwrap().line, "▁▁▁");
-        let gap = sparkline(&[1.0, f64::NAN, 10.0], 3, Scale::Log).unwrap();
+        assert_eq!(
+            sparkline(&[2.0; 5], 3, SparkScale::Log).unwrap().line,
+            "▁▁▁"
+        );
+        let gap = sparkline(&[1.0, f64::NAN, 10.0], 3, SparkScale::Log).unwrap();
         assert_eq!(gap.line, "▁ █");
-        assert_eq!(sparkline(&[1.0, 2.0], 0, Scale::Log), None);
+        assert_eq!(sparkline(&[1.0, 2.0], 0, SparkScale::Log), None);
         assert_eq!(gap.to_string(), "▁ █ 1.0e0..1.0e1");
     }
 }

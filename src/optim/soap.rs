@@ -24,11 +24,11 @@ use candle_core::backprop::GradStore;
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
-use crate::train::optimiser::{
+use super::optimiser::{
     GradClip, Optimiser, OptimiserKind, OptimiserState, ParamGroup, ParamSet, StepStats,
     check_beta, check_lr,
 };
-use crate::train::soap_basis::{
+use super::soap_basis::{
     axis_outer, initial_bases, merged_shape, normalise_rms, refreshed_bases, rotate,
 };
 use crate::{ConfigError, Result};
@@ -444,7 +444,7 @@ impl Optimiser for Soap {
     }
 
     fn state(&self) -> Result<OptimiserState> {
-        crate::train::soap_state::save(self)
+        self.save_state()
     }
 
     fn load_state(&mut self, state: &OptimiserState) -> Result<()> {
@@ -456,6 +456,6 @@ impl Optimiser for Soap {
             }
             .into());
         }
-        crate::train::soap_state::load(self, state)
+        self.restore_state(state)
     }
 }

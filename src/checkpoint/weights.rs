@@ -8,7 +8,7 @@ use candle_core::Tensor;
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
-use crate::train::optimiser::sorted_vars;
+use crate::optim::sorted_vars;
 use crate::{Error, Result};
 
 /// What to do with selected checkpoint tensors that no variable receives.

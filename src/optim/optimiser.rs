@@ -12,7 +12,7 @@ use candle_core::{Tensor, Var};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
-use crate::train::clip::clip_scale;
+use super::clip::clip_scale;
 use crate::{ConfigError, Error, Result};
 
 /// Gradient clipping applied inside [`Optimiser::step`] before the update.
@@ -109,9 +109,9 @@ pub struct StepStats {
 /// Which optimiser a saved state belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OptimiserKind {
-    /// [`crate::train::AdamW`].
+    /// [`crate::optim::AdamW`].
     AdamW,
-    /// [`crate::train::Soap`].
+    /// [`crate::optim::Soap`].
     Soap,
 }
 
@@ -131,7 +131,7 @@ pub struct OptimiserState {
 /// A first-order optimiser over a fixed, name-sorted list of `candle_core::Var`s.
 ///
 /// ```no_run
-/// # use phystok::train::{AdamWConfig, Optimiser};
+/// # use phystok::optim::{AdamWConfig, Optimiser};
 /// # fn run(varmap: &candle_nn::VarMap, loss: &candle_core::Tensor) -> phystok::Result<()> {
 /// let mut opt = AdamWConfig::paper_rollout().build(varmap, ["head.weight", "head.bias"])?;
 /// let stats = opt.step(&loss.backward()?)?;
@@ -273,7 +273,7 @@ impl ParamSet {
             .map(|p| grads.get(p.var.as_tensor()).cloned())
             .collect();
         let present: Vec<&Tensor> = raw.iter().flatten().collect();
-        let norm = crate::train::clip::global_norm_of(&present)?;
+        let norm = super::clip::global_norm_of(&present)?;
         if !norm.is_finite() {
             return Err(Error::NonFinite {
                 what: "gradient norm".into(),

@@ -19,7 +19,7 @@ use candle_core::backprop::GradStore;
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
-use crate::train::optimiser::{
+use super::optimiser::{
     GradClip, Optimiser, OptimiserKind, OptimiserState, ParamGroup, ParamSet, StepStats,
     check_beta, check_lr, state_tensor,
 };

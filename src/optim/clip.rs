@@ -4,7 +4,7 @@
 //! `max_norm`, every gradient is multiplied by `max_norm / norm`, so the clipped global
 //! norm equals `max_norm` (PyTorch divides by `norm + 1e-6`, a relative difference of
 //! `1e-6 / norm`; we scale exactly). Optimisers apply this inside their `step` through
-//! [`crate::train::GradClip`]; [`clip_grad_norm`] does it on a `GradStore` in place for
+//! [`crate::optim::GradClip`]; [`clip_grad_norm`] does it on a `GradStore` in place for
 //! callers that want the clipped gradients themselves.
 
 use candle_core::backprop::GradStore;

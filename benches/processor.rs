@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor, Var};
 use candle_nn::VarMap;
-use phystok::nn::{Mode, Params};
+use phystok::nn::{Mode, seeded_var_builder};
 use phystok::processor::{ProcessorBlock, ProcessorConfig};
 use rand::SeedableRng;
 
@@ -57,7 +57,7 @@ fn run(shape: Shape) -> phystok::Result<()> {
         .with_n_blocks(1)
         .with_layer_scale_init(1.0);
     let vm = VarMap::new();
-    let block = ProcessorBlock::new(&cfg, 0.0, &Params::new(&vm, &Device::Cpu, 0))?;
+    let block = ProcessorBlock::new(&cfg, 0.0, seeded_var_builder(&vm, 0, &Device::Cpu))?;
     let tables = block.spatial().rope().tables(&[h, w], &Device::Cpu)?;
     let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, t, h * w, dim), &Device::Cpu)?)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);

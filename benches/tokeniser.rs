@@ -9,9 +9,8 @@
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::VarMap;
 use phystok::nn::{ConvOptions, ConvStrategy, causal_conv3d};
-use phystok::tokeniser::{Compression, Tokeniser, TokeniserConfig};
+use phystok::tokeniser::{Compression, TokeniserConfig};
 
 fn median_ms(repeats: usize, mut f: impl FnMut()) -> (f64, f64) {
     f(); // warm-up
@@ -79,8 +78,7 @@ fn main() -> phystok::Result<()> {
         if !presets.split(',').any(|p| p == name) {
             continue;
         }
-        let varmap = VarMap::new();
-        let tok = Tokeniser::seeded(config, &varmap, &dev)?;
+        let tok = config.init(&dev)?;
         let fields = [0, 1, 2, 3];
         let xs = wavy((2, 4, 9, 64, 64));
         let c = Compression::paper_validation();
@@ -95,7 +93,7 @@ fn main() -> phystok::Result<()> {
             let loss = (ys - &xs).unwrap().sqr().unwrap().mean_all().unwrap();
             loss.backward().unwrap();
         });
-        let params = tok.parameter_summary().total();
+        let params = tok.param_table().total();
         println!(
             "tokeniser_{name} params {params} encode {enc:.1} fwd {fwd:.1} fwd+bwd {med:.1} min {min:.1} n {repeats}"
         );

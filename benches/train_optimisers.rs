@@ -7,9 +7,8 @@
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
-use candle_nn::VarMap;
 use phystok::optim::{AdamWConfig, Optimiser, SoapConfig, sorted_vars};
-use phystok::{Tokeniser, TokeniserConfig};
+use phystok::tokeniser::TokeniserConfig;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -18,8 +17,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() -> phystok::Result<()> {
     let dev = Device::Cpu;
-    let vm = VarMap::new();
-    let _tokeniser = Tokeniser::seeded(TokeniserConfig::paper(), &vm, &dev)?;
+    let tokeniser = TokeniserConfig::paper().init(&dev)?;
+    let vm = tokeniser.varmap().clone();
     let vars = sorted_vars(&vm)?;
     let names: Vec<String> = vars.iter().map(|(n, _)| n.clone()).collect();
     let shapes: Vec<Vec<usize>> = vars.iter().map(|(_, v)| v.dims().to_vec()).collect();

@@ -35,7 +35,7 @@ impl DeviceChoice {
 }
 
 /// The device of a `VarMap`'s variables (the CPU when it is empty).
-pub fn varmap_device(varmap: &candle_nn::VarMap) -> Result<Device> {
+pub(crate) fn varmap_device(varmap: &candle_nn::VarMap) -> Result<Device> {
     let data = varmap
         .data()
         .lock()

@@ -74,6 +74,25 @@ pub enum ConfigError {
         /// The names that are known.
         known: String,
     },
+    /// A parameter selector is not a valid pattern.
+    #[error("selector `{selector}` is not a valid pattern: {reason}")]
+    BadSelector {
+        /// The pattern given.
+        selector: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A parameter selector matches no parameter of the model it is applied to (a typo, or a
+    /// strategy meant for another model).
+    #[error("selector `{selector}` ({rule}) matches no parameter; the model's components: {known}")]
+    SelectorMatchesNothing {
+        /// The pattern given.
+        selector: String,
+        /// The rule it belongs to (`train` or `freeze`, and the strategy).
+        rule: String,
+        /// The model's top-level components (first two path segments).
+        known: String,
+    },
 }
 
 /// Everything that can fail in phystok.

@@ -1,243 +1,463 @@
-//! Which parameters train: freezing strategies as selections of `VarMap` names.
+//! Which parameters train: freezing strategies as data, over `VarMap` names.
 //!
 //! The paper (Section 2.4, Table 3) compares a *fully trainable* tokeniser with a *mostly
 //! frozen* one, in which only the layers that touch pixel space or latent space train: the
 //! encoder head, the decoder head and the two bottlenecks. The processor and its projections
-//! always train. A strategy resolves to the sorted list of trainable variable names; frozen
-//! variables are simply never handed to the optimiser (as burn's `ParamGroup`s select by
-//! path, predicate or regex with exclusions).
+//! always train. A [`FreezeStrategy`] is a list of rules — train or freeze what a
+//! [`Selector`] matches — applied in order to every parameter name; the last rule that
+//! matches a name decides, and a name no rule matches trains. The paper's strategies are
+//! named presets of such rules (serialised by name); [`FreezeStrategy::custom`] starts an
+//! empty list that [`FreezeStrategy::train`] and [`FreezeStrategy::freeze`] extend, as
+//! burn's parameter groups select by path with exclusions. Frozen variables are never
+//! handed to the optimiser, so they stay bit-identical.
+//!
+//! ```
+//! use candle_core::Device;
+//! use phystok::freeze::FreezeStrategy;
+//! use phystok::model::RolloutConfig;
+//!
+//! let model = RolloutConfig::tiny().init(&Device::Cpu)?;
+//! // the paper's mostly frozen tokeniser, with the decoder head frozen too
+//! let strategy = FreezeStrategy::MostlyFrozen
+//!     .freeze("tokeniser.decoder.head")
+//!     .named("heads_in_only");
+//! let table = model.param_table().with_freeze(&strategy)?;
+//! assert!(table.trainable() < model.param_table().with_freeze(&FreezeStrategy::MostlyFrozen)?.trainable());
+//! // rules that match nothing are refused: a typo cannot silently train everything
+//! assert!(model.param_table().with_freeze(&FreezeStrategy::custom().freeze("tokenizer")).is_err());
+//! // strategies are data: they round-trip through JSON
+//! let json = serde_json::to_string(&strategy)?;
+//! assert_eq!(serde_json::from_str::<FreezeStrategy>(&json)?, strategy);
+//! # Ok::<(), phystok::Error>(())
+//! ```
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::fmt;
 
 use candle_nn::VarMap;
+use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::{ConfigError, Error, Result};
 
-/// Prefix of the tokeniser's variables in a [`crate::model::RolloutModel`].
-pub const TOKENISER_PREFIX: &str = "tokeniser.";
-/// Prefix of the processor's variables (projections included).
-pub const PROCESSOR_PREFIX: &str = "processor.";
-/// The tokeniser layers that interface with pixel or latent space (Section 2.4).
-pub const INTERFACE_PREFIXES: [&str; 4] = [
-    "tokeniser.encoder.head.",
-    "tokeniser.encoder.bottleneck.",
-    "tokeniser.decoder.bottleneck.",
-    "tokeniser.decoder.head.",
-];
-
-/// A rule that selects variable names.
-#[derive(Clone)]
-pub enum Selector {
-    /// Names starting with this prefix.
-    Prefix(String),
-    /// Names for which the predicate holds.
-    Predicate(Arc<dyn Fn(&str) -> bool + Send + Sync>),
-}
-
-impl std::fmt::Debug for Selector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Selector::Prefix(p) => write!(f, "Prefix({p:?})"),
-            Selector::Predicate(_) => write!(f, "Predicate(..)"),
-        }
-    }
-}
+/// A glob over dotted parameter names.
+///
+/// Pattern and name are split at dots. Within a segment `*` matches any run of characters
+/// and `?` one character; a segment `**` matches any number of segments (none included).
+/// A pattern selects a name when it matches the name's first segments, so a path selects a
+/// whole subtree: `tokeniser.encoder` selects `tokeniser.encoder.head.weight`,
+/// `tokeniser.*.head` both heads, `**.bias` every bias.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Selector(String);
 
 impl Selector {
-    /// Selects names starting with `prefix`.
-    pub fn prefix(prefix: impl Into<String>) -> Self {
-        Selector::Prefix(prefix.into())
+    /// A selector for `pattern`.
+    ///
+    /// # Errors
+    /// [`ConfigError::BadSelector`] for an empty pattern or an empty segment (`a..b`).
+    pub fn new(pattern: impl Into<String>) -> Result<Self, ConfigError> {
+        let s = Selector(pattern.into());
+        s.check()?;
+        Ok(s)
     }
 
-    /// Selects names for which `f` holds.
-    pub fn predicate(f: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
-        Selector::Predicate(Arc::new(f))
-    }
-
-    /// Whether `name` is selected.
-    pub fn matches(&self, name: &str) -> bool {
-        match self {
-            Selector::Prefix(p) => name.starts_with(p.as_str()),
-            Selector::Predicate(f) => f(name),
+    fn check(&self) -> Result<(), ConfigError> {
+        let reason = if self.0.is_empty() {
+            Some("it is empty")
+        } else if self.0.split('.').any(str::is_empty) {
+            Some("it has an empty segment")
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(ConfigError::BadSelector {
+                selector: self.0.clone(),
+                reason,
+            }),
+            None => Ok(()),
         }
+    }
+
+    /// The pattern.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the pattern selects `name`.
+    pub fn matches(&self, name: &str) -> bool {
+        let pattern: Vec<&str> = self.0.split('.').collect();
+        let name: Vec<&str> = name.split('.').collect();
+        prefix_match(&pattern, &name)
     }
 }
 
-/// Which parameters of a rollout model train.
-#[derive(Debug, Clone, Default)]
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether `pattern` matches a non-empty prefix of `name` (both split into segments).
+fn prefix_match(pattern: &[&str], name: &[&str]) -> bool {
+    match pattern.split_first() {
+        None => true,
+        Some((&"**", rest)) => (0..=name.len()).any(|skip| prefix_match(rest, &name[skip..])),
+        Some((seg, rest)) => match name.split_first() {
+            Some((n, name_rest)) => {
+                segment_match(seg.as_bytes(), n.as_bytes()) && prefix_match(rest, name_rest)
+            }
+            None => false,
+        },
+    }
+}
+
+/// `*` and `?` within one segment.
+fn segment_match(p: &[u8], s: &[u8]) -> bool {
+    match p.split_first() {
+        None => s.is_empty(),
+        Some((b'*', rest)) => (0..=s.len()).any(|i| segment_match(rest, &s[i..])),
+        Some((b'?', rest)) => !s.is_empty() && segment_match(rest, &s[1..]),
+        Some((c, rest)) => s.first() == Some(c) && segment_match(rest, &s[1..]),
+    }
+}
+
+/// What a rule does to the names its selector matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Action {
+    /// They train.
+    Train,
+    /// They stay as they are.
+    Freeze,
+}
+
+/// One rule of a [`FreezeStrategy`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FreezeRule {
+    /// Train or freeze.
+    pub action: Action,
+    /// What it applies to.
+    pub selector: Selector,
+}
+
+impl fmt::Display for FreezeRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = match self.action {
+            Action::Train => "train",
+            Action::Freeze => "freeze",
+        };
+        write!(f, "{verb} {}", self.selector)
+    }
+}
+
+/// The tokeniser layers that interface with pixel or latent space (Section 2.4): what the
+/// mostly frozen strategy keeps training.
+const INTERFACES: [&str; 4] = [
+    "tokeniser.encoder.head",
+    "tokeniser.encoder.bottleneck",
+    "tokeniser.decoder.bottleneck",
+    "tokeniser.decoder.head",
+];
+
+/// Which parameters of a model train. See the module docs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum FreezeStrategy {
     /// Everything trains (the paper's 🔓 *fully trainable*).
     #[default]
     FullyTrainable,
-    /// The processor, the encoder and decoder heads and the bottlenecks train; the
-    /// tokeniser's residual blocks and sampling layers are frozen (🔒 *mostly frozen*).
+    /// The tokeniser is frozen but for its heads and bottlenecks (`tokeniser.encoder.head`,
+    /// `tokeniser.encoder.bottleneck`, `tokeniser.decoder.bottleneck`,
+    /// `tokeniser.decoder.head`); everything else trains (the paper's 🔒 *mostly frozen*).
     MostlyFrozen,
-    /// The whole tokeniser is frozen; only the processor and projections train.
+    /// The whole tokeniser (`tokeniser`) is frozen; the processor and projections train.
     Frozen,
-    /// Names selected by any of `include` and by none of `exclude` train.
+    /// Rules of one's own, under a name (the key of an experiment arm).
     Custom {
-        /// Selected names train...
-        include: Vec<Selector>,
-        /// ...unless one of these selects them too.
-        exclude: Vec<Selector>,
+        /// The name (`custom` unless set with [`FreezeStrategy::named`]).
+        name: String,
+        /// The rules, applied in order; the last match decides.
+        rules: Vec<FreezeRule>,
     },
 }
 
 impl FreezeStrategy {
-    /// Whether variable `name` trains under this strategy.
-    pub fn is_trainable(&self, name: &str) -> bool {
+    /// A strategy with no rules yet (everything trains), to extend with
+    /// [`FreezeStrategy::train`] and [`FreezeStrategy::freeze`].
+    pub fn custom() -> Self {
+        FreezeStrategy::Custom {
+            name: "custom".into(),
+            rules: Vec::new(),
+        }
+    }
+
+    /// The rules this strategy applies, in order.
+    pub fn rules(&self) -> Vec<FreezeRule> {
+        let rule = |action, s: &str| FreezeRule {
+            action,
+            selector: Selector(s.to_string()),
+        };
         match self {
-            FreezeStrategy::FullyTrainable => true,
-            FreezeStrategy::MostlyFrozen => {
-                !name.starts_with(TOKENISER_PREFIX)
-                    || INTERFACE_PREFIXES.iter().any(|p| name.starts_with(p))
-            }
-            FreezeStrategy::Frozen => !name.starts_with(TOKENISER_PREFIX),
-            FreezeStrategy::Custom { include, exclude } => {
-                include.iter().any(|s| s.matches(name)) && !exclude.iter().any(|s| s.matches(name))
+            FreezeStrategy::FullyTrainable => Vec::new(),
+            FreezeStrategy::Frozen => vec![rule(Action::Freeze, "tokeniser")],
+            FreezeStrategy::MostlyFrozen => std::iter::once(rule(Action::Freeze, "tokeniser"))
+                .chain(INTERFACES.iter().map(|p| rule(Action::Train, p)))
+                .collect(),
+            FreezeStrategy::Custom { rules, .. } => rules.clone(),
+        }
+    }
+
+    fn push(self, action: Action, selector: impl Into<String>) -> Self {
+        let name = self.key();
+        let mut rules = self.rules();
+        rules.push(FreezeRule {
+            action,
+            selector: Selector(selector.into()),
+        });
+        let name = match self {
+            FreezeStrategy::Custom { .. } => name,
+            _ => format!("{name}_custom"),
+        };
+        FreezeStrategy::Custom { name, rules }
+    }
+
+    /// This strategy, then: the parameters `selector` matches train.
+    pub fn train(self, selector: impl Into<String>) -> Self {
+        self.push(Action::Train, selector)
+    }
+
+    /// This strategy, then: the parameters `selector` matches are frozen.
+    pub fn freeze(self, selector: impl Into<String>) -> Self {
+        self.push(Action::Freeze, selector)
+    }
+
+    /// Names a custom strategy (a preset becomes a custom strategy with its rules).
+    pub fn named(self, name: impl Into<String>) -> Self {
+        FreezeStrategy::Custom {
+            name: name.into(),
+            rules: self.rules(),
+        }
+    }
+
+    /// The short key used in results (`trainable`, `frozen`, `tokeniser_frozen`, or the
+    /// custom name).
+    pub fn key(&self) -> String {
+        match self {
+            FreezeStrategy::FullyTrainable => "trainable".into(),
+            FreezeStrategy::MostlyFrozen => "frozen".into(),
+            FreezeStrategy::Frozen => "tokeniser_frozen".into(),
+            FreezeStrategy::Custom { name, .. } => name.clone(),
+        }
+    }
+
+    /// A label for tables (`fully trainable 🔓`, `mostly frozen 🔒`, …).
+    pub fn label(&self) -> String {
+        match self {
+            FreezeStrategy::FullyTrainable => "fully trainable 🔓".into(),
+            FreezeStrategy::MostlyFrozen => "mostly frozen 🔒".into(),
+            FreezeStrategy::Frozen => "tokeniser frozen".into(),
+            FreezeStrategy::Custom { name, rules } => {
+                let rules: Vec<String> = rules.iter().map(ToString::to_string).collect();
+                format!("{name} ({})", rules.join(", "))
             }
         }
     }
 
-    /// The sorted names of the trainable variables of `varmap`; an error if there are none.
+    /// Whether `name` trains (the last matching rule decides; no match: it trains).
+    pub fn is_trainable(&self, name: &str) -> bool {
+        self.rules()
+            .iter()
+            .rev()
+            .find(|r| r.selector.matches(name))
+            .is_none_or(|r| r.action == Action::Train)
+    }
+
+    /// For each of `names`, whether it trains, after checking every rule: its selector is a
+    /// valid pattern and matches at least one name.
+    ///
+    /// # Errors
+    /// [`ConfigError::BadSelector`], [`ConfigError::SelectorMatchesNothing`] naming the
+    /// selector; [`Error::Empty`] when nothing would train.
+    pub fn select(&self, names: &[String]) -> Result<Vec<bool>> {
+        for rule in self.rules() {
+            rule.selector.check()?;
+            if !names.iter().any(|n| rule.selector.matches(n)) {
+                let mut known: Vec<String> = names
+                    .iter()
+                    .map(|n| n.split('.').take(2).collect::<Vec<_>>().join("."))
+                    .collect();
+                known.dedup();
+                return Err(ConfigError::SelectorMatchesNothing {
+                    selector: rule.selector.to_string(),
+                    rule: format!("{rule} in {}", self.key()),
+                    known: known.join(", "),
+                }
+                .into());
+            }
+        }
+        let out: Vec<bool> = names.iter().map(|n| self.is_trainable(n)).collect();
+        if !out.contains(&true) {
+            return Err(Error::Empty {
+                what: format!("trainable parameters under {}", self.label()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The sorted names of the variables of `varmap` that train (see
+    /// [`FreezeStrategy::select`] for the checks).
     pub fn trainable_names(&self, varmap: &VarMap) -> Result<Vec<String>> {
-        let data = varmap
+        let mut names: Vec<String> = varmap
             .data()
             .lock()
-            .map_err(|_| Error::Msg("varmap lock poisoned".into()))?;
-        let mut names: Vec<String> = data
+            .unwrap_or_else(|e| e.into_inner())
             .keys()
-            .filter(|n| self.is_trainable(n))
             .cloned()
             .collect();
         names.sort();
-        if names.is_empty() {
-            return Err(Error::Empty {
-                what: format!("trainable parameters under {self:?}"),
-            });
+        let keep = self.select(&names)?;
+        Ok(names
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(n, k)| k.then_some(n))
+            .collect())
+    }
+}
+
+impl fmt::Display for FreezeStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Vec<String> {
+        [
+            "processor.blocks.0.spatial.fused.weight",
+            "processor.in_proj.bias",
+            "tokeniser.decoder.bottleneck.weight",
+            "tokeniser.decoder.head.weight",
+            "tokeniser.decoder.levels.0.up.conv.weight",
+            "tokeniser.encoder.bottleneck.weight",
+            "tokeniser.encoder.head.weight",
+            "tokeniser.encoder.headroom.weight",
+            "tokeniser.encoder.levels.1.down.weight",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn trained(s: &FreezeStrategy) -> Vec<String> {
+        let n = names();
+        let keep = s.select(&n).unwrap();
+        n.into_iter()
+            .zip(keep)
+            .filter_map(|(n, k)| k.then_some(n))
+            .collect()
+    }
+
+    #[test]
+    fn globs_select_whole_subtrees_by_segment() {
+        let m = |p: &str, n: &str| Selector::new(p).unwrap().matches(n);
+        assert!(m("tokeniser.encoder", "tokeniser.encoder.head.weight"));
+        assert!(!m(
+            "tokeniser.encoder.head",
+            "tokeniser.encoder.headroom.weight"
+        ));
+        assert!(m(
+            "tokeniser.encoder.head*",
+            "tokeniser.encoder.headroom.weight"
+        ));
+        assert!(m("tokeniser.*.head", "tokeniser.decoder.head.weight"));
+        assert!(m("**.weight", "tokeniser.decoder.head.weight"));
+        assert!(m("**.bias", "processor.in_proj.bias"));
+        assert!(!m("**.bias", "processor.in_proj.weight"));
+        assert!(m(
+            "processor.blocks.?",
+            "processor.blocks.0.spatial.fused.weight"
+        ));
+        assert!(!m("processor.blocks.?", "processor.blocks.10.x"));
+        assert!(!m("processor", "processors.x"));
+        for bad in ["", "a..b", ".a", "a."] {
+            assert!(matches!(
+                Selector::new(bad),
+                Err(ConfigError::BadSelector { .. })
+            ));
         }
-        Ok(names)
     }
 
-    /// Trainable and total parameter counts per component (the first two name segments:
-    /// `tokeniser.encoder`, `processor.blocks`, …) and in all.
-    pub fn table(&self, varmap: &VarMap) -> Result<TrainableTable> {
-        let data = varmap
-            .data()
-            .lock()
-            .map_err(|_| Error::Msg("varmap lock poisoned".into()))?;
-        let mut rows: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-        for (name, var) in data.iter() {
-            let n = var.elem_count();
-            let component = component_of(name);
-            let row = rows.entry(component).or_default();
-            row.1 += n;
-            if self.is_trainable(name) {
-                row.0 += n;
-            }
-        }
-        Ok(TrainableTable {
-            strategy: format!("{self:?}"),
-            rows: rows.into_iter().map(|(c, (t, n))| (c, t, n)).collect(),
-        })
-    }
-}
-
-/// `tokeniser.encoder.head.weight` → `tokeniser.encoder.head`; `processor.blocks.3.x` →
-/// `processor.blocks`.
-fn component_of(name: &str) -> String {
-    let parts: Vec<&str> = name.split('.').collect();
-    let keep = match parts.as_slice() {
-        ["tokeniser", _, "head" | "bottleneck", ..] => 3,
-        _ => 2,
-    };
-    parts[..keep.min(parts.len().saturating_sub(1)).max(1)].join(".")
-}
-
-/// Trainable parameters per component (Table 3's view). Renders in evcxr.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainableTable {
-    /// The strategy it describes.
-    pub strategy: String,
-    /// (component, trainable, total) per component.
-    pub rows: Vec<(String, usize, usize)>,
-}
-
-impl TrainableTable {
-    /// Trainable parameters in all.
-    pub fn trainable(&self) -> usize {
-        self.rows.iter().map(|r| r.1).sum()
-    }
-    /// Parameters in all.
-    pub fn total(&self) -> usize {
-        self.rows.iter().map(|r| r.2).sum()
-    }
-    /// (trainable, total) of the components under `prefix` (e.g. `"tokeniser"`).
-    pub fn under(&self, prefix: &str) -> (usize, usize) {
-        self.rows
-            .iter()
-            .filter(|r| r.0 == prefix || r.0.starts_with(&format!("{prefix}.")))
-            .fold((0, 0), |a, r| (a.0 + r.1, a.1 + r.2))
-    }
-
-    /// An HTML table with the trainable fraction per component and of the tokeniser.
-    pub fn to_html(&self) -> String {
-        let mut s = format!(
-            "<table><caption>{}</caption><tr><th>component</th><th>trainable</th><th>total</th><th>fraction</th></tr>",
-            self.strategy
+    #[test]
+    fn the_paper_strategies_train_what_table_3_says() {
+        assert_eq!(
+            trained(&FreezeStrategy::FullyTrainable).len(),
+            names().len()
         );
-        for (c, t, n) in &self.rows {
-            s += &format!(
-                "<tr><td>{c}</td><td>{t}</td><td>{n}</td><td>{:.1} %</td></tr>",
-                pct(*t, *n)
-            );
-        }
-        let (tt, tn) = self.under("tokeniser");
-        s += &format!(
-            "<tr><th>tokeniser</th><th>{tt}</th><th>{tn}</th><th>{:.1} %</th></tr><tr><th>all</th><th>{}</th><th>{}</th><th>{:.1} %</th></tr></table>",
-            pct(tt, tn),
-            self.trainable(),
-            self.total(),
-            pct(self.trainable(), self.total())
+        assert_eq!(
+            trained(&FreezeStrategy::Frozen),
+            [
+                "processor.blocks.0.spatial.fused.weight",
+                "processor.in_proj.bias"
+            ]
         );
-        s
+        assert_eq!(
+            trained(&FreezeStrategy::MostlyFrozen),
+            [
+                "processor.blocks.0.spatial.fused.weight",
+                "processor.in_proj.bias",
+                "tokeniser.decoder.bottleneck.weight",
+                "tokeniser.decoder.head.weight",
+                "tokeniser.encoder.bottleneck.weight",
+                "tokeniser.encoder.head.weight",
+            ]
+        );
     }
 
-    /// Renders in evcxr.
-    pub fn evcxr_display(&self) {
-        crate::report::evcxr_html(&self.to_html());
+    #[test]
+    fn custom_rules_apply_in_order_and_must_match() {
+        let s = FreezeStrategy::custom()
+            .freeze("**")
+            .train("processor")
+            .freeze("**.bias");
+        assert_eq!(trained(&s), ["processor.blocks.0.spatial.fused.weight"]);
+        let s = FreezeStrategy::MostlyFrozen.freeze("tokeniser.decoder.head");
+        assert_eq!(s.key(), "frozen_custom");
+        assert!(
+            !trained(&s)
+                .iter()
+                .any(|n| n == "tokeniser.decoder.head.weight")
+        );
+        assert!(
+            trained(&s)
+                .iter()
+                .any(|n| n == "tokeniser.encoder.head.weight")
+        );
+        let typo = FreezeStrategy::custom().freeze("tokenizer");
+        let err = typo.select(&names()).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(ConfigError::SelectorMatchesNothing { selector, .. }) if selector == "tokenizer"),
+            "{err}"
+        );
+        let nothing = FreezeStrategy::custom().freeze("**");
+        assert!(matches!(nothing.select(&names()), Err(Error::Empty { .. })));
+        assert!(matches!(
+            FreezeStrategy::custom().train("a..b").select(&names()),
+            Err(Error::Config(ConfigError::BadSelector { .. }))
+        ));
     }
-}
 
-fn pct(a: usize, b: usize) -> f64 {
-    if b == 0 {
-        0.0
-    } else {
-        100.0 * a as f64 / b as f64
-    }
-}
-
-impl std::fmt::Display for TrainableTable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{}", self.strategy)?;
-        for (c, t, n) in &self.rows {
-            writeln!(f, "{c:<32} {t:>12} / {n:>12}  {:>5.1} %", pct(*t, *n))?;
+    #[test]
+    fn strategies_round_trip_through_json_by_name() {
+        for s in [
+            FreezeStrategy::FullyTrainable,
+            FreezeStrategy::MostlyFrozen,
+            FreezeStrategy::custom().train("x").named("mine"),
+        ] {
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(serde_json::from_str::<FreezeStrategy>(&json).unwrap(), s);
         }
-        let (tt, tn) = self.under("tokeniser");
-        writeln!(
-            f,
-            "{:<32} {tt:>12} / {tn:>12}  {:>5.1} %",
-            "tokeniser",
-            pct(tt, tn)
-        )?;
-        write!(
-            f,
-            "{:<32} {:>12} / {:>12}  {:>5.1} %",
-            "all",
-            self.trainable(),
-            self.total(),
-            pct(self.trainable(), self.total())
-        )
+        assert_eq!(
+            serde_json::to_string(&FreezeStrategy::MostlyFrozen).unwrap(),
+            "\"MostlyFrozen\""
+        );
     }
 }

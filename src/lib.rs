@@ -1,22 +1,51 @@
 //! # phystok
 //!
-//! Tokeniser pretraining for physics foundation models, from evcxr Jupyter notebooks.
+//! Physics foundation-model components for evcxr Jupyter notebooks: tokenisers,
+//! processors, freezing strategies, training from notebook cells on CPU or GPU, and
+//! spectral error analysis (VRMSE, NEPS) rendered inline.
 //!
 //! phystok builds the causal-convolution tokeniser of *On the Value of Tokeniser
 //! Pretraining in Physics Foundation Models* (MAGVIT-Simple with runtime-adjustable
 //! spatiotemporal compression), pretrains it as an autoencoder, puts a Walrus-style
 //! transformer processor on top, chooses which tokeniser parameters stay frozen, trains
 //! next-frame emulators on The Well–format physics data, and measures what happened across
-//! spatial scales (VRMSE, NEPS power spectra).
+//! spatial scales.
 //!
-//! Data flows as plain values: simulators ([`sim`]) write Well-format HDF5 files that
-//! [`data`] reads into windows of `(channels, time, height, width)`.
+//! ## A first model, on the CPU
+//! ```
+//! use phystok::prelude::*;
+//!
+//! let device = DeviceChoice::Cpu.device()?; // DeviceChoice::Cuda(0) with `--features cuda`
+//! // a rollout model: the tokeniser, the processor, one seed for every weight
+//! let model = RolloutConfig::tiny().with_n_steps_input(5).init(&device)?;
+//! // what trains under the paper's "mostly frozen" strategy (Table 3)
+//! let table = model.param_table().with_freeze(&FreezeStrategy::MostlyFrozen)?;
+//! assert!(table.trainable() < table.total());
+//! // next frame and a rollout from five frames of two fields on a 16² grid
+//! let context = Tensor::randn(0f32, 1.0, (1, 2, 5, 16, 16), &device)?;
+//! let fields = ActiveFields::first(2);
+//! let frames = model.rollout(&context, &fields, 3)?;
+//! assert_eq!(frames.dims(), &[1, 2, 3, 16, 16]);
+//! # Ok::<(), phystok::Error>(())
+//! ```
+//!
+//! ## Where things are
+//! Data flows as plain values, lower modules never importing higher ones:
+//! [`sim`] simulates Well-format HDF5 files that [`data`] reads into windows
+//! `(batch, channels, time, height, width)`; [`nn`] holds the layers (and the one seeded
+//! [`VarBuilder`](candle_nn::VarBuilder) every weight is made with); [`tokeniser`] and
+//! [`processor`] build [`model::RolloutModel`], an [`emulator::Emulator`]; [`freeze`] says
+//! what trains; [`optim`] and [`checkpoint`] are model-agnostic; [`train`] runs bounded
+//! training from a notebook cell; [`metrics`], [`plot`] and [`report`] measure and show;
+//! [`experiment`] reproduces the paper's study. [`prelude`] imports what a notebook needs
+//! in one line.
 #![warn(missing_docs)]
 
 pub mod checkpoint;
 pub mod data;
-pub mod device;
-pub mod error;
+mod device;
+pub mod emulator;
+mod error;
 #[cfg(feature = "hdf5")]
 pub mod experiment;
 pub mod freeze;
@@ -26,19 +55,16 @@ pub mod nn;
 pub mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;
+pub mod prelude;
 pub mod processor;
 pub mod report;
 pub mod sim;
 pub mod tokeniser;
 pub mod train;
 
-/// candle's tensors and layers, re-exported so a notebook needs only `:dep phystok`.
+/// candle's tensors, re-exported so a notebook needs only `:dep phystok`.
 pub use candle_core;
-/// candle's `VarMap` and layers, re-exported.
+/// candle's `VarMap`, `VarBuilder` and layers, re-exported.
 pub use candle_nn;
-pub use checkpoint::Checkpoint;
 pub use device::DeviceChoice;
 pub use error::{ConfigError, Error, Result};
-pub use optim::{AdamWConfig, Optimiser, ScheduleConfig, SoapConfig};
-pub use tokeniser::{Compression, Tokeniser, TokeniserConfig};
-pub use train::History;

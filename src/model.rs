@@ -18,18 +18,22 @@
 
 use std::path::Path;
 
-use candle_core::{D, DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{Checkpoint, WeightSelection};
-pub use crate::data::ActiveFields;
-use crate::data::{RmsGrouping, SampleRms};
-use crate::freeze::{FreezeStrategy, TOKENISER_PREFIX, TrainableTable};
-use crate::nn::{Mode, Params, seeded_var_builder};
+use crate::data::{ActiveFields, RmsGrouping, SampleRms};
+use crate::emulator::Emulator;
+use crate::nn::{Mode, ParamTable, seeded_var_builder};
 use crate::processor::{Processor, ProcessorConfig};
 use crate::tokeniser::{Compression, Tokeniser, TokeniserConfig};
 use crate::{ConfigError, Error, Result};
+
+/// Where the tokeniser's weights live in a rollout model's map.
+const TOKENISER: &str = "tokeniser";
+/// Where the processor's (and its projections') weights live.
+const PROCESSOR: &str = "processor";
 
 /// Settings of a [`RolloutModel`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,7 +48,8 @@ pub struct RolloutConfig {
     pub n_steps_input: usize,
     /// How samplewise RMS normalisation groups channels.
     pub grouping: RmsGrouping,
-    /// Seed of the weights.
+    /// Seed of the weights (tokeniser and processor alike; each weight is drawn on a stream
+    /// of its own name).
     pub seed: u64,
 }
 
@@ -140,9 +145,19 @@ impl RolloutConfig {
         Ok(())
     }
 
-    /// Builds the model on `device`.
-    pub fn init(self, device: &Device) -> Result<RolloutModel> {
-        RolloutModel::new(self, device)
+    /// Checks the settings and builds the model with fresh weights from `seed` on `device`.
+    pub fn init(&self, device: &Device) -> Result<RolloutModel> {
+        self.check()?;
+        let varmap = VarMap::new();
+        let vb = seeded_var_builder(&varmap, self.seed, device);
+        let tokeniser = Tokeniser::build(&self.tokeniser, &varmap, vb.pp(TOKENISER))?;
+        let processor = Processor::build(&self.processor, &varmap, vb.pp(PROCESSOR))?;
+        Ok(RolloutModel {
+            config: self.clone(),
+            varmap,
+            tokeniser,
+            processor,
+        })
     }
 }
 
@@ -152,13 +167,14 @@ impl RolloutConfig {
 /// # Example
 /// ```
 /// use candle_core::{Device, Tensor};
-/// use phystok::model::{ActiveFields, RolloutConfig};
-/// use phystok::nn::Mode;
+/// use phystok::data::ActiveFields;
+/// use phystok::emulator::Emulator;
+/// use phystok::model::RolloutConfig;
 ///
 /// let model = RolloutConfig::tiny().with_n_steps_input(5).init(&Device::Cpu)?;
 /// let fields = ActiveFields::first(2);
 /// let context = Tensor::randn(0f32, 1.0, (1, 2, 5, 16, 16), &Device::Cpu)?;
-/// let next = model.predict_next(&context, &fields, Mode::Eval)?;
+/// let next = model.predict_next(&context, &fields)?;
 /// assert_eq!(next.dims(), &[1, 2, 1, 16, 16]);
 /// let frames = model.rollout(&context, &fields, 3)?;
 /// assert_eq!(frames.dims(), &[1, 2, 3, 16, 16]);
@@ -182,22 +198,6 @@ impl std::fmt::Debug for RolloutModel {
 }
 
 impl RolloutModel {
-    /// Checks `config` and builds the model with fresh weights from its seed.
-    pub fn new(config: RolloutConfig, device: &Device) -> Result<Self> {
-        config.check()?;
-        let varmap = VarMap::new();
-        let vb = seeded_var_builder(&varmap, config.seed, DType::F32, device);
-        let tokeniser = Tokeniser::new(config.tokeniser.clone(), vb.pp("tokeniser"))?;
-        let params = Params::new(&varmap, device, config.seed.wrapping_add(1));
-        let processor = Processor::new(&config.processor, &params.pp("processor"))?;
-        Ok(RolloutModel {
-            config,
-            varmap,
-            tokeniser,
-            processor,
-        })
-    }
-
     /// The settings.
     pub fn config(&self) -> &RolloutConfig {
         &self.config
@@ -223,13 +223,40 @@ impl RolloutModel {
         let ckpt = Checkpoint::load(checkpoint_dir, &device)?;
         ckpt.load_weights_into(
             &self.varmap,
-            &WeightSelection::prefix("").renamed_to(TOKENISER_PREFIX),
+            &WeightSelection::prefix("").renamed_to(format!("{TOKENISER}.")),
         )
     }
 
-    /// Trainable parameters per component under `strategy` (Table 3).
-    pub fn trainable_table(&self, strategy: &FreezeStrategy) -> Result<TrainableTable> {
-        strategy.table(&self.varmap)
+    /// Copies the weights of a tokeniser in memory (say, one a notebook cell just
+    /// pretrained) into this model's `tokeniser.*` variables. The two must have the same
+    /// architecture; nothing is changed when they do not. Returns the names set.
+    pub fn copy_tokeniser(&self, tokeniser: &Tokeniser) -> Result<Vec<String>> {
+        let source = Checkpoint::new(0).with_weights(tokeniser.varmap())?;
+        let from = match tokeniser.prefix() {
+            "" => String::new(),
+            p => format!("{p}."),
+        };
+        source.load_weights_into(
+            &self.varmap,
+            &WeightSelection::prefix(from).renamed_to(format!("{TOKENISER}.")),
+        )
+    }
+
+    /// Parameter counts per component (tokeniser, then processor), all trainable; apply a
+    /// freezing strategy with [`ParamTable::with_freeze`] for the paper's Table 3.
+    pub fn param_table(&self) -> ParamTable {
+        let mut components = self.tokeniser.components();
+        components.extend(self.processor.components());
+        ParamTable::new(
+            format!(
+                "Rollout model: tokeniser {:?} → processor dim {} × {} blocks",
+                self.config.tokeniser.channels,
+                self.config.processor.dim,
+                self.config.processor.n_blocks
+            ),
+            &self.varmap,
+            components,
+        )
     }
 
     /// Predicts the frame after `context`, in normalised units, with the normaliser used.
@@ -269,17 +296,6 @@ impl RolloutModel {
         Ok((pred, rms))
     }
 
-    /// Predicts the frame after `context`, in the data's units.
-    pub fn predict_next(
-        &self,
-        context: &Tensor,
-        fields: &ActiveFields,
-        mode: Mode,
-    ) -> Result<Tensor> {
-        let (pred, rms) = self.predict_next_normalised(context, fields, mode)?;
-        rms.denormalise(&pred)
-    }
-
     /// The training loss on a window of `n_steps_input + 1` frames: the mean absolute error
     /// of the predicted last frame in normalised units (Eq. 4).
     pub fn next_frame_loss(
@@ -294,25 +310,23 @@ impl RolloutModel {
         let target = rms.normalise(&window.narrow(2, t, 1)?)?;
         Ok((pred - target)?.abs()?.mean_all()?)
     }
+}
 
-    /// Rolls out `n` frames autoregressively (evaluation mode), feeding each prediction back.
-    ///
-    /// # Shapes
-    /// `(batch, channels, n_steps_input, height, width)` → `(batch, channels, n, height, width)`.
-    pub fn rollout(&self, context: &Tensor, fields: &ActiveFields, n: usize) -> Result<Tensor> {
-        let t = self.config.n_steps_input;
-        let mut window = context.clone();
-        let mut frames = Vec::with_capacity(n);
-        for _ in 0..n {
-            let next = self.predict_next(&window, fields, Mode::Eval)?.detach();
-            window = Tensor::cat(&[&window.narrow(2, 1, t - 1)?, &next], 2)?;
-            frames.push(next);
-        }
-        if frames.is_empty() {
-            return Err(Error::Empty {
-                what: "rollout of 0 steps".into(),
-            });
-        }
-        Ok(Tensor::cat(&frames, D::Minus(3))?)
+impl Emulator for RolloutModel {
+    fn n_steps_input(&self) -> usize {
+        self.config.n_steps_input
+    }
+
+    fn device(&self) -> Result<Device> {
+        crate::device::varmap_device(&self.varmap)
+    }
+
+    fn total_fields(&self) -> usize {
+        self.config.tokeniser.total_fields
+    }
+
+    fn predict_next(&self, context: &Tensor, fields: &ActiveFields) -> Result<Tensor> {
+        let (pred, rms) = self.predict_next_normalised(context, fields, Mode::Eval)?;
+        rms.denormalise(&pred)
     }
 }

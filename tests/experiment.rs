@@ -85,8 +85,8 @@ fn the_grid_runs_and_reports_every_configuration() {
     // seeds differ, so the spread is not zero
     assert!(json["scratch"]["vrmse"]["std"].as_f64().unwrap() > 0.0);
     // scratch and the pretrained arms start from different tokenisers
-    let start = |arm: Arm| results.runs_of(arm)[0].curve[0].vrmse;
-    use phystok::experiment::Tuning::*;
+    let start = |arm: Arm| results.runs_of(&arm)[0].curve[0].vrmse;
+    use phystok::freeze::FreezeStrategy::{FullyTrainable as Trainable, MostlyFrozen};
     assert_ne!(
         start(Arm::new(Pretraining::Scratch, Trainable)),
         start(Arm::new(Pretraining::InDomain, Trainable))
@@ -98,7 +98,7 @@ fn the_grid_runs_and_reports_every_configuration() {
             [0, 2, 4]
         );
         assert!(run.train_seconds > 0.0);
-        if run.arm.tuning == MostlyFrozen {
+        if run.arm.strategy == MostlyFrozen {
             assert!(run.trainable_params < run.total_params);
         }
     }
@@ -120,7 +120,7 @@ fn the_grid_runs_and_reports_every_configuration() {
         second.pretraining[0].history.steps, results.pretraining[0].history.steps,
         "reused, not retrained"
     );
-    let first_run = &results.runs_of(Arm::new(Pretraining::InDomain, Trainable))[0];
+    let first_run = &results.runs_of(&Arm::new(Pretraining::InDomain, Trainable))[0];
     assert_eq!(
         second.runs[0].history.losses(),
         first_run.history.losses(),

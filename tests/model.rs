@@ -3,11 +3,14 @@
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use phystok::checkpoint::Checkpoint;
-use phystok::freeze::{FreezeStrategy, Selector};
-use phystok::model::{ActiveFields, RolloutConfig, RolloutModel};
+use phystok::data::ActiveFields;
+use phystok::emulator::Emulator;
+use phystok::freeze::FreezeStrategy;
+use phystok::model::{RolloutConfig, RolloutModel};
 use phystok::nn::Mode;
 use phystok::optim::{AdamWConfig, Optimiser};
-use phystok::tokeniser::{Tokeniser, TokeniserConfig};
+use phystok::tokeniser::TokeniserConfig;
+use phystok::{ConfigError, Error};
 
 fn tiny() -> RolloutModel {
     RolloutConfig::tiny()
@@ -49,15 +52,12 @@ fn predict_and_rollout_shapes() {
     let m = tiny();
     let f = ActiveFields::first(2);
     let ctx = window(0).narrow(2, 0, 5).unwrap();
-    assert_eq!(
-        m.predict_next(&ctx, &f, Mode::Eval).unwrap().dims(),
-        [2, 2, 1, 16, 16]
-    );
+    assert_eq!(m.predict_next(&ctx, &f).unwrap().dims(), [2, 2, 1, 16, 16]);
     assert_eq!(m.rollout(&ctx, &f, 4).unwrap().dims(), [2, 2, 4, 16, 16]);
     // a context of the wrong length is a typed error
     let bad = window(0).narrow(2, 0, 4).unwrap();
     assert!(matches!(
-        m.predict_next(&bad, &f, Mode::Eval),
+        m.predict_next(&bad, &f),
         Err(phystok::Error::Shape { .. })
     ));
 }
@@ -145,10 +145,10 @@ fn strategies_select_what_they_say() {
         frozen.len(),
         all.iter().filter(|n| n.starts_with("processor.")).count()
     );
-    let custom = FreezeStrategy::Custom {
-        include: vec![Selector::prefix("tokeniser.decoder.")],
-        exclude: vec![Selector::predicate(|n| n.ends_with(".bias"))],
-    };
+    let custom = FreezeStrategy::custom()
+        .freeze("**")
+        .train("tokeniser.decoder")
+        .freeze("**.bias");
     let names = custom.trainable_names(vm).unwrap();
     assert!(
         !names.is_empty()
@@ -156,15 +156,17 @@ fn strategies_select_what_they_say() {
                 .iter()
                 .all(|n| n.starts_with("tokeniser.decoder.") && !n.ends_with(".bias"))
     );
-    let none = FreezeStrategy::Custom {
-        include: vec![Selector::prefix("nothing.")],
-        exclude: vec![],
-    };
+    let none = FreezeStrategy::custom().freeze("**");
+    assert!(matches!(none.trainable_names(vm), Err(Error::Empty { .. })));
+    let typo = FreezeStrategy::custom().train("tokeniser.decoder.heads");
     assert!(matches!(
-        none.trainable_names(vm),
-        Err(phystok::Error::Empty { .. })
+        typo.trainable_names(vm),
+        Err(Error::Config(ConfigError::SelectorMatchesNothing { .. }))
     ));
-    let table = m.trainable_table(&FreezeStrategy::MostlyFrozen).unwrap();
+    let table = m
+        .param_table()
+        .with_freeze(&FreezeStrategy::MostlyFrozen)
+        .unwrap();
     let sizes: std::collections::HashMap<String, usize> = vm
         .data()
         .lock()
@@ -185,7 +187,10 @@ fn strategies_select_what_they_say() {
 #[test]
 fn paper_preset_counts_match_tables_2_and_3() {
     let m = RolloutConfig::paper().init(&Device::Cpu).unwrap();
-    let t = m.trainable_table(&FreezeStrategy::MostlyFrozen).unwrap();
+    let t = m
+        .param_table()
+        .with_freeze(&FreezeStrategy::MostlyFrozen)
+        .unwrap();
     let (tok_trainable, tok_total) = t.under("tokeniser");
     let (proc_trainable, proc_total) = t.under("processor");
     // Table 2: tokeniser 5 M, processor and projections 100 M, total 105 M
@@ -196,24 +201,22 @@ fn paper_preset_counts_match_tables_2_and_3() {
     assert_eq!(tok_trainable, 47_924);
     assert!((tok_trainable as f64 / tok_total as f64) < 0.02);
     assert_eq!(proc_trainable, proc_total);
-    let full = m.trainable_table(&FreezeStrategy::FullyTrainable).unwrap();
+    let full = m.param_table();
     assert_eq!(full.trainable(), full.total());
+    assert!(full.rows().iter().all(|r| r.component != "other"));
 }
 
 #[test]
 fn pretrained_tokeniser_loads_into_a_rollout_model() {
     let dir = tempfile::tempdir().unwrap();
-    let vm = VarMap::new();
     let cfg = RolloutConfig::tiny();
-    let _tok = Tokeniser::seeded(
-        TokeniserConfig {
-            seed: 99,
-            ..cfg.tokeniser.clone()
-        },
-        &vm,
-        &Device::Cpu,
-    )
+    let tok = TokeniserConfig {
+        seed: 99,
+        ..cfg.tokeniser.clone()
+    }
+    .init(&Device::Cpu)
     .unwrap();
+    let vm = tok.varmap().clone();
     Checkpoint::new(10)
         .with_weights(&vm)
         .unwrap()
@@ -241,4 +244,62 @@ fn pretrained_tokeniser_loads_into_a_rollout_model() {
         .filter(|(n, _)| n.starts_with("processor."))
         .collect();
     assert_eq!(processor_before, processor_after);
+}
+
+/// A tokeniser in memory (standalone, or inside another rollout model) copies into a
+/// rollout model's `tokeniser.*` weights, leaving the processor alone; a tokeniser of
+/// another architecture is refused before anything changes.
+#[test]
+fn a_tokeniser_in_memory_copies_into_a_rollout_model() {
+    let m = tiny();
+    let processor_before: Vec<_> = snapshot(m.varmap())
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("processor."))
+        .collect();
+    let tok = TokeniserConfig {
+        seed: 42,
+        ..m.config().tokeniser.clone()
+    }
+    .init(&Device::Cpu)
+    .unwrap();
+    let set = m.copy_tokeniser(&tok).unwrap();
+    assert_eq!(set.len(), snapshot(tok.varmap()).len());
+    let after = snapshot(m.varmap());
+    for (name, v) in snapshot(tok.varmap()) {
+        let got = &after
+            .iter()
+            .find(|(n, _)| *n == format!("tokeniser.{name}"))
+            .unwrap()
+            .1;
+        assert_eq!(got, &v, "{name}");
+    }
+    let processor_after: Vec<_> = after
+        .iter()
+        .filter(|(n, _)| n.starts_with("processor."))
+        .cloned()
+        .collect();
+    assert_eq!(processor_before, processor_after);
+
+    // from another rollout model's tokeniser (its weights sit under `tokeniser.`)
+    let other = RolloutConfig::tiny()
+        .with_n_steps_input(5)
+        .with_seed(77)
+        .init(&Device::Cpu)
+        .unwrap();
+    m.copy_tokeniser(other.tokeniser()).unwrap();
+    let tok_of = |vm: &VarMap| -> Vec<(String, Vec<f32>)> {
+        snapshot(vm)
+            .into_iter()
+            .filter(|(n, _)| n.starts_with("tokeniser."))
+            .collect()
+    };
+    assert_eq!(tok_of(m.varmap()), tok_of(other.varmap()));
+
+    let wider = TokeniserConfig::tiny()
+        .with_channels([4, 8, 16])
+        .init(&Device::Cpu)
+        .unwrap();
+    let before = snapshot(m.varmap());
+    assert!(matches!(m.copy_tokeniser(&wider), Err(Error::Shape { .. })));
+    assert_eq!(before, snapshot(m.varmap()), "nothing changed on refusal");
 }

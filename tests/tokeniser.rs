@@ -383,7 +383,7 @@ use phystok::nn::{
 
 fn vb(seed: u64) -> (VarMap, VarBuilder<'static>) {
     let varmap = VarMap::new();
-    let vb = seeded_var_builder(&varmap, seed, DType::F32, &Device::Cpu);
+    let vb = seeded_var_builder(&varmap, seed, &Device::Cpu);
     (varmap, vb)
 }
 
@@ -639,9 +639,8 @@ fn residual_block_gradients_reach_input_and_parameters() {
 use phystok::tokeniser::{Compression, Tokeniser, TokeniserConfig};
 
 fn tokeniser(config: TokeniserConfig) -> (VarMap, Tokeniser) {
-    let varmap = VarMap::new();
-    let tok = Tokeniser::seeded(config, &varmap, &Device::Cpu).unwrap();
-    (varmap, tok)
+    let tok = config.init(&Device::Cpu).unwrap();
+    (tok.varmap().clone(), tok)
 }
 
 fn n_elements(varmap: &VarMap) -> usize {
@@ -651,10 +650,20 @@ fn n_elements(varmap: &VarMap) -> usize {
 #[test]
 fn paper_preset_has_the_documented_parameter_count_and_clean_names() {
     let (varmap, tok) = tokeniser(TokeniserConfig::paper());
-    let summary = tok.parameter_summary();
+    let summary = tok.param_table();
     assert_eq!(summary.total(), 4_848_100, "{summary}");
     assert_eq!(n_elements(&varmap), summary.total());
-    assert_eq!(summary.heads_and_bottlenecks(), 47_924);
+    let interfaces: usize = summary
+        .rows()
+        .iter()
+        .filter(|r| r.component.ends_with(".head") || r.component.ends_with(".bottleneck"))
+        .map(|r| r.total)
+        .sum();
+    assert_eq!(interfaces, 47_924);
+    assert!(
+        summary.rows().iter().all(|r| r.component != "other"),
+        "{summary}"
+    );
     let names: Vec<String> = varmap.data().lock().unwrap().keys().cloned().collect();
     for name in [
         "encoder.head.weight",
@@ -958,12 +967,10 @@ fn bad_shapes_fields_and_compressions_are_typed_errors() {
     );
     let e = tok.decode(&z((1, 5, 2, 2, 2)), &[0, 1], &c).unwrap_err();
     assert!(matches!(e, Error::Shape { .. }), "{e}");
-    let e = Tokeniser::seeded(
-        TokeniserConfig::tiny().with_channels([4, 8]),
-        &VarMap::new(),
-        &Device::Cpu,
-    )
-    .unwrap_err();
+    let e = TokeniserConfig::tiny()
+        .with_channels([4, 8])
+        .init(&Device::Cpu)
+        .unwrap_err();
     assert!(
         matches!(
             e,

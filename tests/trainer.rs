@@ -34,10 +34,12 @@ fn open(dir: &Path, split: Split) -> WellDataset {
 
 fn tokeniser_task() -> TokeniserTask {
     TokeniserTask::new(
-        TokeniserConfig::tiny().with_total_fields(5).with_seed(1),
-        &Device::Cpu,
+        TokeniserConfig::tiny()
+            .with_total_fields(5)
+            .with_seed(1)
+            .init(&Device::Cpu)
+            .unwrap(),
     )
-    .unwrap()
 }
 
 fn rollout_task(strategy: FreezeStrategy) -> RolloutTask {
@@ -173,7 +175,7 @@ impl TrainTask for Poisoned {
     fn window_spec(&self) -> WindowSpec {
         self.inner.window_spec()
     }
-    fn reseed(&self, seed: u64) -> phystok::Result<()> {
+    fn reseed(&self, seed: u64) {
         self.inner.reseed(seed)
     }
     fn loss(&self, window: &Tensor, fields: &ActiveFields) -> phystok::Result<Tensor> {
@@ -277,7 +279,7 @@ fn bad_settings_are_typed_errors() {
         .unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err}");
     // three tokeniser fields cannot hold Euler's five
-    let task = TokeniserTask::new(TokeniserConfig::tiny(), &Device::Cpu).unwrap();
+    let task = TokeniserTask::new(TokeniserConfig::tiny().init(&Device::Cpu).unwrap());
     let err = Trainer::builder(task, TrainerConfig::quick_tokeniser(2))
         .train_data(vec![open(&dir, Split::Train)])
         .build()

@@ -111,32 +111,6 @@ enum Command {
     },
 }
 
-/// A per-step inverse square root schedule stretched from `from` to `to` total steps.
-fn rescaled(
-    s: &phystok::optim::ScheduleConfig,
-    from: usize,
-    to: usize,
-) -> phystok::optim::ScheduleConfig {
-    use phystok::optim::{ScheduleKind, Stepping};
-    let mut s = *s;
-    if let (
-        ScheduleKind::InverseSqrt {
-            warmup,
-            cooldown,
-            total,
-            ..
-        },
-        Stepping::PerStep,
-    ) = (&mut s.kind, s.stepping)
-    {
-        let f = to as f64 / from.max(1) as f64;
-        *warmup = ((*warmup as f64 * f).round() as usize).max(1);
-        *cooldown = ((*cooldown as f64 * f).round() as usize).max(1);
-        *total = to.max(*warmup + *cooldown + 1);
-    }
-    s
-}
-
 fn parse_split(s: &str) -> phystok::Result<Split> {
     Split::ALL
         .into_iter()
@@ -203,16 +177,9 @@ fn run(cli: Cli) -> phystok::Result<()> {
                 cfg = cfg.with_seeds(s);
             }
             let (p, r) = (
-                pretrain_steps.unwrap_or(cfg.pretrain_steps),
-                rollout_steps.unwrap_or(cfg.rollout_steps),
+                pretrain_steps.unwrap_or(cfg.pretrain.steps),
+                rollout_steps.unwrap_or(cfg.rollout.steps),
             );
-            if r != cfg.rollout_steps {
-                cfg.rollout = cfg.rollout.clone().with_schedule(rescaled(
-                    &cfg.rollout.schedule,
-                    cfg.rollout_steps,
-                    r,
-                ));
-            }
             cfg = cfg.with_steps(p, r).with_device(match device.as_str() {
                 "cpu" => phystok::DeviceChoice::Cpu,
                 "cuda" => phystok::DeviceChoice::Cuda(0),

@@ -7,6 +7,7 @@ use crate::freeze::FreezeStrategy;
 use crate::metrics::SubsetProtocol;
 use crate::model::RolloutConfig;
 use crate::processor::ProcessorConfig;
+use crate::report::Table;
 use crate::tokeniser::{Compression, DepthChoices, TokeniserConfig};
 use crate::train::{Progress, TrainerConfig};
 use crate::{ConfigError, DeviceChoice, Result};
@@ -33,65 +34,47 @@ impl Pretraining {
     }
 }
 
-/// Which tokeniser weights train during rollout training.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Tuning {
-    /// Every weight trains (🔓).
-    Trainable,
-    /// Only the heads and bottlenecks of the tokeniser train, with the processor (🔒).
-    MostlyFrozen,
-}
-
-impl Tuning {
-    /// The freezing strategy.
-    pub fn strategy(self) -> FreezeStrategy {
-        match self {
-            Tuning::Trainable => FreezeStrategy::FullyTrainable,
-            Tuning::MostlyFrozen => FreezeStrategy::MostlyFrozen,
-        }
-    }
-}
-
-/// One configuration of the grid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// One configuration of the grid: how the tokeniser was pretrained and what trains during
+/// rollout training.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Arm {
     /// The tokeniser's pretraining.
     pub pretraining: Pretraining,
-    /// What trains afterwards.
-    pub tuning: Tuning,
+    /// What trains afterwards (any strategy, the paper's two or one of one's own).
+    pub strategy: FreezeStrategy,
 }
 
 impl Arm {
     /// The five configurations of Table 5: no pretraining (fully trainable), and in-domain
     /// and out-of-domain pretraining, each fully trainable and mostly frozen.
     pub fn paper_grid() -> Vec<Arm> {
+        use FreezeStrategy::{FullyTrainable, MostlyFrozen};
         use Pretraining::*;
-        use Tuning::*;
         vec![
-            Arm::new(Scratch, Trainable),
-            Arm::new(InDomain, Trainable),
+            Arm::new(Scratch, FullyTrainable),
+            Arm::new(InDomain, FullyTrainable),
             Arm::new(InDomain, MostlyFrozen),
-            Arm::new(OutOfDomain, Trainable),
+            Arm::new(OutOfDomain, FullyTrainable),
             Arm::new(OutOfDomain, MostlyFrozen),
         ]
     }
 
     /// An arm.
-    pub fn new(pretraining: Pretraining, tuning: Tuning) -> Self {
+    pub fn new(pretraining: Pretraining, strategy: FreezeStrategy) -> Self {
         Arm {
             pretraining,
-            tuning,
+            strategy,
         }
     }
 
     /// The key used in `results.json`: `scratch`, `in_domain_trainable`, `in_domain_frozen`,
-    /// `out_of_domain_trainable`, `out_of_domain_frozen` (`scratch_frozen` for the arm the
-    /// paper does not run).
-    pub fn key(self) -> String {
-        match (self.pretraining, self.tuning) {
-            (Pretraining::Scratch, Tuning::Trainable) => "scratch".into(),
-            (p, Tuning::Trainable) => format!("{}_trainable", p.key()),
-            (p, Tuning::MostlyFrozen) => format!("{}_frozen", p.key()),
+    /// `out_of_domain_trainable`, `out_of_domain_frozen`; in general
+    /// `{pretraining}_{strategy key}` ([`FreezeStrategy::key`]), and plain `scratch` for no
+    /// pretraining with everything trainable.
+    pub fn key(&self) -> String {
+        match (self.pretraining, &self.strategy) {
+            (Pretraining::Scratch, FreezeStrategy::FullyTrainable) => "scratch".into(),
+            (p, s) => format!("{}_{}", p.key(), s.key()),
         }
     }
 }
@@ -103,14 +86,11 @@ pub struct ExperimentConfig {
     pub preset: String,
     /// The rollout model (its tokeniser is also what pretraining trains).
     pub model: RolloutConfig,
-    /// Tokeniser pretraining settings.
+    /// Tokeniser pretraining settings (its `steps`: the pretraining length).
     pub pretrain: TrainerConfig,
-    /// Tokeniser pretraining steps.
-    pub pretrain_steps: usize,
-    /// Rollout training settings (the seed is set per run).
+    /// Rollout training settings (its `steps`: Table 5's 10,500 in the paper; the seed is
+    /// set per run).
     pub rollout: TrainerConfig,
-    /// Rollout training steps (Table 5: 10,500 in the paper).
-    pub rollout_steps: usize,
     /// Validation points along rollout training (Figures 2 and 3), evenly spaced; step 0 is
     /// always scored too.
     pub eval_points: usize,
@@ -172,19 +152,16 @@ impl ExperimentConfig {
         let model = RolloutConfig::tiny()
             .with_tokeniser(tokeniser)
             .with_processor(processor);
-        let pretrain_steps = 1500;
-        let rollout_steps = 400;
+
         ExperimentConfig {
             preset: "quick".into(),
             model,
-            pretrain: TrainerConfig::quick_tokeniser(pretrain_steps)
+            pretrain: TrainerConfig::quick_tokeniser(1500)
                 .with_coarsen(2)
                 .with_validate_every(0),
-            pretrain_steps,
-            rollout: TrainerConfig::quick_rollout(rollout_steps)
+            rollout: TrainerConfig::quick_rollout(400)
                 .with_coarsen(2)
                 .with_validate_every(0),
-            rollout_steps,
             eval_points: 4,
             curve_windows: 16,
             horizon_windows: 4,
@@ -206,9 +183,9 @@ impl ExperimentConfig {
             preset: "paper".into(),
             model: RolloutConfig::paper(),
             pretrain: TrainerConfig::paper_tokeniser().with_validate_every(0),
-            pretrain_steps: 168_000,
-            rollout: TrainerConfig::paper_rollout().with_validate_every(0),
-            rollout_steps: 10_500,
+            rollout: TrainerConfig::paper_rollout()
+                .with_validate_every(0)
+                .with_steps(10_500),
             eval_points: 5,
             curve_windows: 512,
             horizon_windows: 1024,
@@ -245,15 +222,57 @@ impl ExperimentConfig {
         self.seeds = seeds.into();
         self
     }
-    /// Sets the pretraining and rollout step counts.
+    /// Sets the pretraining and rollout step counts (stretching per-step schedules to them,
+    /// [`TrainerConfig::with_steps`]).
     pub fn with_steps(mut self, pretrain_steps: usize, rollout_steps: usize) -> Self {
-        self.pretrain_steps = pretrain_steps;
-        self.rollout_steps = rollout_steps;
+        self.pretrain = self.pretrain.with_steps(pretrain_steps);
+        self.rollout = self.rollout.with_steps(rollout_steps);
         self
     }
     /// Sets the configurations.
     pub fn with_arms(mut self, arms: Vec<Arm>) -> Self {
         self.arms = arms;
+        self
+    }
+    /// Sets the rollout model (its tokeniser is also what pretraining trains).
+    pub fn with_model(mut self, model: RolloutConfig) -> Self {
+        self.model = model;
+        self
+    }
+    /// Sets the number of validation points along rollout training (Figures 2 and 3).
+    pub fn with_eval_points(mut self, n: usize) -> Self {
+        self.eval_points = n;
+        self
+    }
+    /// Sets the windows per validation dataset scored at each point of the curves.
+    pub fn with_curve_windows(mut self, n: usize) -> Self {
+        self.curve_windows = n;
+        self
+    }
+    /// Sets the windows per validation dataset rolled out for Figure 3.
+    pub fn with_horizon_windows(mut self, n: usize) -> Self {
+        self.horizon_windows = n;
+        self
+    }
+    /// Sets the Table 5 protocol.
+    pub fn with_protocol(mut self, protocol: SubsetProtocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+    /// Sets the datasets of the rollout task and of in-domain pretraining.
+    pub fn with_target_datasets<S: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.target_datasets = names.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets the datasets of out-of-domain pretraining.
+    pub fn with_other_datasets<S: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.other_datasets = names.into_iter().map(Into::into).collect();
         self
     }
     /// Sets the spatial coarse-graining of both stages.
@@ -269,10 +288,10 @@ impl ExperimentConfig {
         self
     }
 
-    /// The settings as an HTML table.
-    pub fn to_html(&self) -> String {
-        use crate::report::html_escape as e;
+    /// The settings as a table (setting, value).
+    pub fn to_table(&self) -> Table {
         let t = &self.model.tokeniser;
+        let p = &self.model.processor;
         let rows = [
             ("preset", self.preset.clone()),
             (
@@ -286,32 +305,52 @@ impl ExperimentConfig {
                 "processor",
                 format!(
                     "{} blocks, width {}, {} heads",
-                    self.model.processor.n_blocks,
-                    self.model.processor.dim,
-                    self.model.processor.n_heads
+                    p.n_blocks, p.dim, p.n_heads
                 ),
             ),
-            ("pretraining steps", self.pretrain_steps.to_string()),
-            ("rollout steps", self.rollout_steps.to_string()),
+            (
+                "pretraining / rollout steps",
+                format!("{} / {}", self.pretrain.steps, self.rollout.steps),
+            ),
             ("coarsen", self.rollout.coarsen.to_string()),
             ("seeds", format!("{:?}", self.seeds)),
             (
                 "configurations",
                 self.arms
                     .iter()
-                    .map(|a| a.key())
+                    .map(Arm::key)
                     .collect::<Vec<_>>()
                     .join(", "),
             ),
-            ("target datasets", self.target_datasets.join(", ")),
-            ("out-of-domain datasets", self.other_datasets.join(", ")),
+            (
+                "rollout data (and in-domain pretraining)",
+                self.target_datasets.join(", "),
+            ),
+            ("out-of-domain pretraining", self.other_datasets.join(", ")),
+            (
+                "evaluation",
+                format!(
+                    "{} points × {} windows; horizons on {} windows; Table 5 over {} subsets of {}",
+                    self.eval_points,
+                    self.curve_windows,
+                    self.horizon_windows,
+                    self.protocol.n_subsets,
+                    self.protocol.subset_size
+                ),
+            ),
             ("device", self.device.to_string()),
         ];
-        let mut html = String::from("<table><tr><th>setting</th><th>value</th></tr>");
+        let mut table =
+            Table::new(["setting", "value"]).with_caption(format!("experiment `{}`", self.preset));
         for (k, v) in rows {
-            html.push_str(&format!("<tr><td>{k}</td><td>{}</td></tr>", e(&v)));
+            let _ = table.push_row([k.to_string(), v]);
         }
-        html + "</table>"
+        table
+    }
+
+    /// The settings as an HTML table.
+    pub fn to_html(&self) -> String {
+        self.to_table().to_html()
     }
 
     /// Shows the settings inline in an evcxr notebook.
@@ -326,7 +365,7 @@ impl ExperimentConfig {
         self.rollout.check()?;
         self.protocol.check()?;
         for (name, v) in [
-            ("rollout_steps", self.rollout_steps),
+            ("rollout steps", self.rollout.steps),
             ("eval_points", self.eval_points),
             ("curve_windows", self.curve_windows),
             ("horizon_windows", self.horizon_windows),
@@ -348,9 +387,9 @@ impl ExperimentConfig {
             .arms
             .iter()
             .any(|a| a.pretraining != Pretraining::Scratch);
-        if pretrains && self.pretrain_steps == 0 {
+        if pretrains && self.pretrain.steps == 0 {
             return Err(ConfigError::NotPositive {
-                name: "pretrain_steps",
+                name: "pretrain.steps",
                 value: 0.0,
             });
         }

@@ -22,6 +22,6 @@ mod config;
 mod results;
 mod run;
 
-pub use config::{Arm, ExperimentConfig, Pretraining, Tuning};
+pub use config::{Arm, ExperimentConfig, Pretraining};
 pub use results::{ArmSummary, CurvePoint, ExperimentResults, PretrainResult, RunResult, SeedStat};
 pub use run::{ensure_data, rollout_horizons};

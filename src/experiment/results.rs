@@ -151,8 +151,8 @@ pub struct ExperimentResults {
 
 impl ExperimentResults {
     /// The runs of one configuration, in seed order.
-    pub fn runs_of(&self, arm: Arm) -> Vec<&RunResult> {
-        self.runs.iter().filter(|r| r.arm == arm).collect()
+    pub fn runs_of(&self, arm: &Arm) -> Vec<&RunResult> {
+        self.runs.iter().filter(|r| &r.arm == arm).collect()
     }
 
     /// The summary of each configuration, in the config's order.
@@ -160,14 +160,14 @@ impl ExperimentResults {
         self.config
             .arms
             .iter()
-            .filter(|a| !self.runs_of(**a).is_empty())
-            .map(|&arm| {
+            .filter(|a| !self.runs_of(a).is_empty())
+            .map(|arm| {
                 let runs = self.runs_of(arm);
                 let stat = |f: &dyn Fn(&RunResult) -> f64| {
                     SeedStat::of(runs.iter().map(|r| f(r)).collect())
                 };
                 (
-                    arm,
+                    arm.clone(),
                     ArmSummary {
                         vrmse: stat(&|r| r.table5.vrmse.mean),
                         neps_low: stat(&|r| r.table5.neps_low.mean),
@@ -226,7 +226,7 @@ impl ExperimentResults {
         Self::table(
             format!(
                 "Table 5: next-frame prediction after {} rollout steps (mean ± std over {} seeds; each seed the mean over {} subsets of {} validation windows)",
-                self.config.rollout_steps,
+                self.config.rollout.steps,
                 self.config.seeds.len(),
                 self.config.protocol.n_subsets,
                 self.config.protocol.subset_size
@@ -251,7 +251,7 @@ impl ExperimentResults {
         Self::table(
             format!(
                 "Rollout VRMSE per horizon after {} steps ({} windows per validation dataset)",
-                self.config.rollout_steps, self.config.horizon_windows
+                self.config.rollout.steps, self.config.horizon_windows
             ),
             &["step 1", "step 2", "steps 3-6", "steps 7-18"],
             rows,
@@ -265,7 +265,7 @@ impl ExperimentResults {
             .summaries()
             .into_iter()
             .map(|(a, s)| {
-                let run = self.runs_of(a)[0];
+                let run = self.runs_of(&a)[0];
                 (
                     a.key(),
                     vec![
@@ -297,7 +297,7 @@ impl ExperimentResults {
 
     fn mean_curves(
         &self,
-        arm: Arm,
+        arm: &Arm,
         f: &dyn Fn(&CurvePoint) -> f64,
     ) -> (Vec<(f64, f64)>, Vec<Band>) {
         let runs = self.runs_of(arm);
@@ -321,7 +321,7 @@ impl ExperimentResults {
             .map(|(name, f)| {
                 let mut p = CurvePanel::new(*name, "rollout training step", *name);
                 for arm in &self.config.arms {
-                    let (line, band) = self.mean_curves(*arm, *f);
+                    let (line, band) = self.mean_curves(arm, *f);
                     if !line.is_empty() {
                         p = p.with_series(CurveSeries::new(arm.key(), line).with_band(band));
                     }

@@ -11,8 +11,8 @@ use super::config::{Arm, ExperimentConfig, Pretraining};
 use super::results::{CurvePoint, ExperimentResults, PretrainResult, RunResult};
 use crate::checkpoint::Checkpoint;
 use crate::data::{ActiveFields, FieldVocabulary, Split, WellDataset, WindowSpec};
+use crate::emulator::Emulator;
 use crate::metrics::{HorizonScores, MetricGrid, RolloutHorizon, ScoreSet};
-use crate::model::RolloutModel;
 use crate::train::{
     Progress, RolloutTask, TokeniserTask, Trainer, predict_grid, score_windows, spread_indices,
 };
@@ -122,13 +122,13 @@ impl ExperimentConfig {
             })
             .collect::<Result<Vec<_>>>()?;
         for &seed in &self.seeds {
-            for &arm in &self.arms {
+            for arm in &self.arms {
                 let ckpt = pretraining
                     .iter()
                     .find(|(p, _, _)| *p == arm.pretraining)
                     .map(|(_, d, _)| d.clone());
                 let run = self.rollout_run(
-                    arm,
+                    arm.clone(),
                     seed,
                     &model_cfg,
                     ckpt,
@@ -180,14 +180,14 @@ impl ExperimentConfig {
         let tok_cfg = tokeniser.clone().with_seed(seed);
         let trainer_cfg = self.pretrain.clone().with_seed(seed);
         let task =
-            TokeniserTask::new(tok_cfg.clone(), device)?.with_n_frames(self.model.n_steps_input);
+            TokeniserTask::new(tok_cfg.init(device)?).with_n_frames(self.model.n_steps_input);
         let mut builder = Trainer::builder(task, trainer_cfg.clone())
             .train_data(train)
             .valid_data(valid)
             .fields(fields.clone())
             .label(format!("pretrain {}", p.key()));
         if let Ok(ckpt) = Checkpoint::load(dir, device) {
-            let same = ckpt.step == self.pretrain_steps
+            let same = ckpt.step == self.pretrain.steps
                 && ckpt.config.get("model") == Some(&serde_json::to_value(&tok_cfg)?)
                 && ckpt.config.get("trainer") == Some(&serde_json::to_value(&trainer_cfg)?);
             if same {
@@ -196,7 +196,7 @@ impl ExperimentConfig {
         }
         let mut trainer = builder.build()?;
         let t0 = Instant::now();
-        let todo = self.pretrain_steps.saturating_sub(trainer.step());
+        let todo = self.pretrain.steps.saturating_sub(trainer.step());
         let reused = todo == 0;
         trainer.fit_steps(todo)?;
         let fit_seconds = t0.elapsed().as_secs_f64();
@@ -237,8 +237,8 @@ impl ExperimentConfig {
                 .ok_or_else(|| Error::Msg(format!("no pretrained tokeniser for {}", arm.key())))?;
             model.load_tokeniser(&dir)?;
         }
-        let strategy = arm.tuning.strategy();
-        let table = model.trainable_table(&strategy)?;
+        let strategy = arm.strategy.clone();
+        let table = model.param_table().with_freeze(&strategy)?;
         let cfg = self.rollout.clone().with_seed(seed).with_validate_every(0);
         let coarsen = cfg.coarsen;
         let mut trainer = Trainer::builder(RolloutTask::new(model, strategy), cfg)
@@ -247,11 +247,11 @@ impl ExperimentConfig {
             .fields(fields.clone())
             .label(format!("{} seed {seed}", arm.key()))
             .build()?;
-        let chunk = self.rollout_steps.div_ceil(self.eval_points);
+        let chunk = self.rollout.steps.div_ceil(self.eval_points);
         let mut curve = vec![self.curve_point(&trainer, horizon_data, coarsen)?];
         let mut train_seconds = 0.0;
-        while trainer.step() < self.rollout_steps {
-            let n = chunk.min(self.rollout_steps - trainer.step());
+        while trainer.step() < self.rollout.steps {
+            let n = chunk.min(self.rollout.steps - trainer.step());
             let t0 = Instant::now();
             trainer.fit_steps(n)?;
             train_seconds += t0.elapsed().as_secs_f64();
@@ -324,14 +324,14 @@ impl ExperimentConfig {
 /// Rolls out 18 steps from each window's context and returns the VRMSE over the four
 /// horizons of Figure 3 (mean over windows, frames and fields).
 pub fn rollout_horizons(
-    model: &RolloutModel,
+    model: &(impl Emulator + ?Sized),
     ds: &WellDataset,
     fields: &ActiveFields,
     indices: &[usize],
     coarsen: usize,
 ) -> Result<[f64; 4]> {
-    let t = model.config().n_steps_input;
-    let device = crate::device::varmap_device(model.varmap())?;
+    let t = model.n_steps_input();
+    let device = model.device()?;
     let grid = score_windows(ds, indices, EVAL_BATCH, coarsen, &device, |xs| {
         let steps = xs.dim(2)? - t;
         let pred = model.rollout(&xs.narrow(2, 0, t)?, fields, steps)?;

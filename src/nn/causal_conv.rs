@@ -22,10 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use candle_nn::VarBuilder;
 
-use super::init::conv_uniform;
 use super::kernels::channel::add_channel_bias;
 use super::kernels::conv::CausalConvOp;
 use super::kernels::geom::ConvKernel;
+use super::params::conv_uniform;
 use crate::{ConfigError, Error, Result};
 
 /// How the spatial border is padded.
@@ -347,7 +347,7 @@ impl CausalConv3dConfig {
     }
 
     /// Builds the layer, its weight `weight (out, in, k_t, k_s, k_s)` and `bias (out)` under `vb`.
-    pub fn init(self, vb: VarBuilder) -> Result<CausalConv3d> {
+    pub fn build(&self, vb: VarBuilder) -> Result<CausalConv3d> {
         self.check()?;
         let fan_in = self.in_channels * self.kernel_time * self.kernel_space.pow(2);
         let shape = (
@@ -365,7 +365,7 @@ impl CausalConv3dConfig {
             Bias::Without => None,
         };
         Ok(CausalConv3d {
-            config: self,
+            config: *self,
             weight,
             bias,
             name: vb.prefix(),

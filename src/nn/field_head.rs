@@ -71,7 +71,7 @@ impl AdaptiveFieldConv {
             FieldSide::Output => config.out_channels,
         };
         Ok(Self {
-            conv: config.init(vb)?,
+            conv: config.build(vb)?,
             side,
             total_fields,
         })

@@ -26,7 +26,7 @@ use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::causal_conv::{ConvOptions, SpatialPadding, causal_conv3d};
-use super::init::conv_uniform;
+use super::params::conv_uniform;
 use super::scale::{SamplePositions, ScaleFactor, interpolation_matrix};
 use crate::Result;
 

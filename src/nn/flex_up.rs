@@ -37,7 +37,7 @@ impl FlexUpsample {
     ) -> Result<Self> {
         base.check()?;
         let expanded = out_channels * base.time * base.space * base.space;
-        let conv = CausalConv3dConfig::new(in_channels, expanded).init(vb.pp("conv"))?;
+        let conv = CausalConv3dConfig::new(in_channels, expanded).build(vb.pp("conv"))?;
         Ok(Self {
             base,
             conv,

@@ -8,8 +8,9 @@
 
 use candle_core::{D, DType, Tensor};
 
+use candle_nn::{Init, VarBuilder};
+
 use crate::Result;
-use crate::nn::Params;
 use crate::nn::kernels::channel::add_channel_bias;
 use crate::nn::kernels::swiglu::SwigluOp;
 
@@ -33,6 +34,63 @@ pub enum Bias {
     Without,
 }
 
+/// Settings of a [`Linear`] layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LinearConfig {
+    /// Input features.
+    pub in_features: usize,
+    /// Output features.
+    pub out_features: usize,
+    /// Whether it adds a learned bias (default: [`Bias::With`]).
+    pub bias: Bias,
+    /// How its weights start (default: [`LinearInit::Default`]).
+    pub init: LinearInit,
+}
+
+impl LinearConfig {
+    /// `in_features → out_features` with a bias and PyTorch's default initialisation.
+    pub fn new(in_features: usize, out_features: usize) -> Self {
+        LinearConfig {
+            in_features,
+            out_features,
+            bias: Bias::With,
+            init: LinearInit::Default,
+        }
+    }
+
+    /// Sets the bias.
+    pub fn with_bias(mut self, bias: Bias) -> Self {
+        self.bias = bias;
+        self
+    }
+
+    /// Sets the initialisation.
+    pub fn with_init(mut self, init: LinearInit) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Creates `weight` `(out_features, in_features)` and, with [`Bias::With`], `bias`
+    /// `(out_features)` under `vb`, both uniform in `±scale/sqrt(in_features)`.
+    pub fn build(&self, vb: VarBuilder) -> Result<Linear> {
+        let scale = match self.init {
+            LinearInit::Default => 1.0,
+            LinearInit::Scaled(s) => s,
+        };
+        let bound = scale / (self.in_features as f64).sqrt();
+        let init = Init::Uniform {
+            lo: -bound,
+            up: bound,
+        };
+        let weight = vb.get_with_hints((self.out_features, self.in_features), "weight", init)?;
+        let bias = match self.bias {
+            Bias::With => Some(vb.get_with_hints(self.out_features, "bias", init)?),
+            Bias::Without => None,
+        };
+        Ok(Linear { weight, bias })
+    }
+}
+
 /// A fully connected layer over the last axis.
 #[derive(Debug, Clone)]
 pub struct Linear {
@@ -41,28 +99,6 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// Creates `params.weight` `(out_features, in_features)` and, with [`Bias::With`],
-    /// `params.bias` `(out_features)`.
-    pub fn new(
-        in_features: usize,
-        out_features: usize,
-        bias: Bias,
-        init: LinearInit,
-        params: &Params,
-    ) -> Result<Self> {
-        let scale = match init {
-            LinearInit::Default => 1.0,
-            LinearInit::Scaled(s) => s,
-        };
-        let bound = scale / (in_features as f64).sqrt();
-        let weight = params.uniform("weight", &[out_features, in_features], bound)?;
-        let bias = match bias {
-            Bias::With => Some(params.uniform("bias", &[out_features], bound)?),
-            Bias::Without => None,
-        };
-        Ok(Self { weight, bias })
-    }
-
     /// The weight, `(out_features, in_features)`.
     pub fn weight(&self) -> &Tensor {
         &self.weight
@@ -148,13 +184,15 @@ mod tests {
     use candle_core::{Device, Var};
     use candle_nn::VarMap;
 
+    use crate::nn::seeded_var_builder;
+
     /// A part of the output equals the narrowed full output, and the input gradient of the
     /// parts together equals that of the full product.
     #[test]
     fn output_parts_equal_the_narrowed_product() -> Result<()> {
         let vm = VarMap::new();
-        let p = Params::new(&vm, &Device::Cpu, 5);
-        let lin = Linear::new(4, 7, Bias::With, LinearInit::Default, &p.pp("lin"))?;
+        let vb = seeded_var_builder(&vm, 5, &Device::Cpu);
+        let lin = LinearConfig::new(4, 7).build(vb.pp("lin"))?;
         let x = Var::from_tensor(&Tensor::arange(0f32, 24.0, &Device::Cpu)?.reshape((2, 3, 4))?)?;
         let full = lin.forward(x.as_tensor())?;
         let parts = [(0, 3), (3, 1), (4, 3)];
@@ -182,8 +220,8 @@ mod tests {
     #[test]
     fn linear_matches_naive_sum_and_swiglu_matches_formula() -> Result<()> {
         let vm = VarMap::new();
-        let p = Params::new(&vm, &Device::Cpu, 3);
-        let lin = Linear::new(3, 2, Bias::With, LinearInit::Default, &p.pp("lin"))?;
+        let vb = seeded_var_builder(&vm, 3, &Device::Cpu);
+        let lin = LinearConfig::new(3, 2).build(vb.pp("lin"))?;
         let xs = Tensor::arange(0f32, 12.0, &Device::Cpu)?.reshape((2, 2, 3))?;
         let ys = lin.forward(&xs)?;
         assert_eq!(ys.dims(), &[2, 2, 2]);
@@ -209,8 +247,10 @@ mod tests {
     #[test]
     fn gradients_reach_input_weight_and_bias() -> Result<()> {
         let vm = VarMap::new();
-        let p = Params::new(&vm, &Device::Cpu, 4);
-        let lin = Linear::new(4, 6, Bias::With, LinearInit::Scaled(1e-6), &p)?;
+        let vb = seeded_var_builder(&vm, 4, &Device::Cpu);
+        let lin = LinearConfig::new(4, 6)
+            .with_init(LinearInit::Scaled(1e-6))
+            .build(vb)?;
         let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, 4), &Device::Cpu)?)?;
         let loss = swiglu(&lin.forward(x.as_tensor())?)?.sqr()?.sum_all()?;
         let grads = loss.backward()?;

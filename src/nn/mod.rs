@@ -12,11 +12,10 @@ mod drop_path;
 mod field_head;
 mod flex_down;
 mod flex_up;
-mod init;
 pub(crate) mod kernels;
 mod mlp;
 mod norm;
-mod param;
+mod params;
 mod position_bias;
 mod residual;
 mod rope;
@@ -30,10 +29,9 @@ pub use drop_path::{DropPath, Mode};
 pub use field_head::{AdaptiveFieldConv, FieldSide, check_active_fields};
 pub use flex_down::FlexDownsample;
 pub use flex_up::{FlexUpsample, depth_to_space};
-pub use init::{conv_uniform, seeded_var_builder};
-pub use mlp::{Bias, Linear, LinearInit, swiglu, swiglu_parts};
+pub use mlp::{Bias, Linear, LinearConfig, LinearInit, swiglu, swiglu_parts};
 pub use norm::{LayerNorm, RmsGroupNorm, Shift};
-pub use param::{ParamSummary, Params};
+pub use params::{Component, ParamRow, ParamTable, conv_uniform, seeded_var_builder};
 pub use position_bias::{
     RelativePositionBias, WALRUS_MAX_DISTANCE, WALRUS_NUM_BUCKETS, causal_bucket,
 };

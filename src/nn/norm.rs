@@ -15,7 +15,8 @@
 
 use candle_core::{D, DType, Tensor};
 
-use crate::nn::Params;
+use candle_nn::{Init, VarBuilder};
+
 use crate::nn::kernels::channel::{add_channel_bias, mul_channel_gain};
 use crate::nn::kernels::norm::{NormOp, NormalizeOp};
 use crate::{ConfigError, Result};
@@ -35,10 +36,10 @@ pub struct RmsGroupNorm {
 }
 
 impl RmsGroupNorm {
-    /// Creates the per-channel gain `params.weight` `(channels)`, initialised to ones.
+    /// Creates the per-channel gain `weight` `(channels)`, initialised to ones.
     ///
     /// `channels` must be a multiple of `n_groups`.
-    pub fn new(n_groups: usize, channels: usize, params: &Params) -> Result<Self> {
+    pub fn new(n_groups: usize, channels: usize, vb: VarBuilder) -> Result<Self> {
         if n_groups == 0 || !channels.is_multiple_of(n_groups) {
             return Err(ConfigError::Mismatch {
                 name: "channels",
@@ -47,7 +48,7 @@ impl RmsGroupNorm {
             }
             .into());
         }
-        let weight = params.constant("weight", &[channels], 1.0)?;
+        let weight = vb.get_with_hints(channels, "weight", Init::Const(1.0))?;
         Ok(Self { weight, n_groups })
     }
 
@@ -114,11 +115,11 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
-    /// Creates `params.weight` (ones) and, with [`Shift::GainAndBias`], `params.bias` (zeros).
-    pub fn new(size: usize, shift: Shift, params: &Params) -> Result<Self> {
-        let weight = params.constant("weight", &[size], 1.0)?;
+    /// Creates `weight` (ones) and, with [`Shift::GainAndBias`], `bias` (zeros).
+    pub fn new(size: usize, shift: Shift, vb: VarBuilder) -> Result<Self> {
+        let weight = vb.get_with_hints(size, "weight", Init::Const(1.0))?;
         let bias = match shift {
-            Shift::GainAndBias => Some(params.constant("bias", &[size], 0.0)?),
+            Shift::GainAndBias => Some(vb.get_with_hints(size, "bias", Init::Const(0.0))?),
             Shift::GainOnly => None,
         };
         Ok(Self { weight, bias })
@@ -172,7 +173,7 @@ mod tests {
     fn fused_normalisation_equals_primitives() -> Result<()> {
         let dev = Device::Cpu;
         let vm = VarMap::new();
-        let p = Params::new(&vm, &dev, 2);
+        let p = crate::nn::seeded_var_builder(&vm, 2, &dev);
         let values = |n: usize, k: f32| -> Vec<f32> {
             (0..n)
                 .map(|i| (k * i as f32).sin() + 0.3 * (0.11 * i as f32).cos())
@@ -195,8 +196,7 @@ mod tests {
         for (case, (dims, groups)) in cases.into_iter().enumerate() {
             let n = dims.iter().product();
             let x = Var::from_vec(values(n, 0.37), dims.clone(), &dev)?;
-            let norm =
-                RmsGroupNorm::new(groups, dims[dims.len() - 1], &p.pp(format!("rms{case}")))?;
+            let norm = RmsGroupNorm::new(groups, dims[dims.len() - 1], p.pp(format!("rms{case}")))?;
             let fused = NormalizeOp(NormOp::Rms {
                 groups,
                 eps: RMS_GROUP_NORM_EPS,
@@ -216,7 +216,7 @@ mod tests {
     fn rms_group_norm_matches_naive_loop() -> Result<()> {
         let (b, n, c, g) = (2, 3, 4, 2);
         let vm = VarMap::new();
-        let norm = RmsGroupNorm::new(g, c, &Params::new(&vm, &Device::Cpu, 0))?;
+        let norm = RmsGroupNorm::new(g, c, crate::nn::seeded_var_builder(&vm, 0, &Device::Cpu))?;
         let data: Vec<f32> = (0..b * n * c)
             .map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.3)
             .collect();
@@ -238,16 +238,23 @@ mod tests {
                 }
             }
         }
-        assert!(RmsGroupNorm::new(3, 4, &Params::new(&vm, &Device::Cpu, 0).pp("bad")).is_err());
+        assert!(
+            RmsGroupNorm::new(
+                3,
+                4,
+                crate::nn::seeded_var_builder(&vm, 0, &Device::Cpu).pp("bad")
+            )
+            .is_err()
+        );
         Ok(())
     }
 
     #[test]
     fn gradients_reach_input_and_parameters() -> Result<()> {
         let vm = VarMap::new();
-        let p = Params::new(&vm, &Device::Cpu, 0);
-        let rms = RmsGroupNorm::new(2, 4, &p.pp("rms"))?;
-        let ln = LayerNorm::new(4, Shift::GainAndBias, &p.pp("ln"))?;
+        let p = crate::nn::seeded_var_builder(&vm, 0, &Device::Cpu);
+        let rms = RmsGroupNorm::new(2, 4, p.pp("rms"))?;
+        let ln = LayerNorm::new(4, Shift::GainAndBias, p.pp("ln"))?;
         let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, 4), &Device::Cpu)?)?;
         let target = Tensor::randn(0f32, 1.0, (2, 3, 4), &Device::Cpu)?;
         let ys = ln.forward(&rms.forward(x.as_tensor())?)?;

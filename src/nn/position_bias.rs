@@ -14,8 +14,8 @@
 
 use candle_core::{Device, Tensor};
 
-use crate::nn::Params;
 use crate::{ConfigError, Result};
+use candle_nn::{Init, VarBuilder};
 
 /// Walrus's number of relative position buckets.
 pub const WALRUS_NUM_BUCKETS: usize = 32;
@@ -43,13 +43,13 @@ pub struct RelativePositionBias {
 }
 
 impl RelativePositionBias {
-    /// Creates the bias table `params.weight` `(num_buckets, n_heads)`, drawn from N(0, 1) as
+    /// Creates the bias table `weight` `(num_buckets, n_heads)`, drawn from N(0, 1) as
     /// PyTorch initialises an `nn.Embedding`.
     pub fn new(
         n_heads: usize,
         num_buckets: usize,
         max_distance: usize,
-        params: &Params,
+        vb: VarBuilder,
     ) -> Result<Self> {
         if num_buckets < 2 {
             return Err(ConfigError::OutOfRange {
@@ -67,7 +67,14 @@ impl RelativePositionBias {
             }
             .into());
         }
-        let weight = params.normal("weight", &[num_buckets, n_heads], 1.0)?;
+        let weight = vb.get_with_hints(
+            (num_buckets, n_heads),
+            "weight",
+            Init::Randn {
+                mean: 0.0,
+                stdev: 1.0,
+            },
+        )?;
         Ok(Self {
             weight,
             num_buckets,
@@ -146,7 +153,12 @@ mod tests {
     #[test]
     fn bias_is_table_lookup_with_causal_mask() -> Result<()> {
         let vm = VarMap::new();
-        let rpb = RelativePositionBias::new(3, 32, 32, &Params::new(&vm, &Device::Cpu, 0))?;
+        let rpb = RelativePositionBias::new(
+            3,
+            32,
+            32,
+            crate::nn::seeded_var_builder(&vm, 0, &Device::Cpu),
+        )?;
         let table: Vec<Vec<f32>> = rpb.weight.to_vec2()?;
         let bias: Vec<Vec<Vec<f32>>> = rpb.forward(20, &Device::Cpu)?.to_vec3()?;
         for (h, rows) in bias.iter().enumerate() {
@@ -161,8 +173,13 @@ mod tests {
             }
         }
         assert!(
-            RelativePositionBias::new(3, 32, 16, &Params::new(&vm, &Device::Cpu, 0).pp("bad"))
-                .is_err()
+            RelativePositionBias::new(
+                3,
+                32,
+                16,
+                crate::nn::seeded_var_builder(&vm, 0, &Device::Cpu).pp("bad")
+            )
+            .is_err()
         );
         Ok(())
     }

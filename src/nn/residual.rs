@@ -24,8 +24,8 @@ impl ResidualBlock {
     pub fn new(channels: usize, vb: VarBuilder) -> Result<Self> {
         let config = CausalConv3dConfig::new(channels, channels);
         Ok(Self {
-            conv1: config.init(vb.pp("conv1"))?,
-            conv2: config.init(vb.pp("conv2"))?,
+            conv1: config.build(vb.pp("conv1"))?,
+            conv2: config.build(vb.pp("conv2"))?,
         })
     }
 

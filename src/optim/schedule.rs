@@ -145,6 +145,36 @@ impl ScheduleConfig {
         )
     }
 
+    /// This schedule for a run of `to` steps instead of `from`: a per-step schedule's
+    /// durations (warmup, cooldown, total) stretch by `to / from` (at least one step each);
+    /// a constant or per-epoch schedule is returned as it is.
+    pub fn rescaled(&self, from: usize, to: usize) -> Self {
+        let mut s = *self;
+        if s.stepping != Stepping::PerStep || from == to {
+            return s;
+        }
+        let f = to as f64 / from.max(1) as f64;
+        let stretch = |n: usize| ((n as f64 * f).round() as usize).max(1);
+        match &mut s.kind {
+            ScheduleKind::Constant => {}
+            ScheduleKind::InverseSqrt {
+                warmup,
+                cooldown,
+                total,
+                ..
+            } => {
+                *warmup = stretch(*warmup);
+                *cooldown = stretch(*cooldown);
+                *total = to.max(*warmup + *cooldown + 1);
+            }
+            ScheduleKind::Cosine { warmup, total, .. } => {
+                *warmup = stretch(*warmup);
+                *total = to.max(*warmup + 1);
+            }
+        }
+        s
+    }
+
     /// Sets the time unit.
     pub fn with_stepping(mut self, stepping: Stepping) -> Self {
         self.stepping = stepping;

@@ -9,7 +9,9 @@ use candle_core::Tensor;
 use rand_chacha::ChaCha8Rng;
 
 use crate::Result;
-use crate::nn::{DropPath, Mode, Params, RopeTables};
+use candle_nn::VarBuilder;
+
+use crate::nn::{DropPath, Mode, RopeTables};
 use crate::processor::{ProcessorConfig, SpatialAttention, TemporalAttention};
 
 /// Spatial then temporal attention, each a residual branch with drop path.
@@ -21,11 +23,11 @@ pub struct ProcessorBlock {
 }
 
 impl ProcessorBlock {
-    /// Creates `spatial.*` and `temporal.*` under `params`; `drop_path` is this block's rate.
-    pub fn new(config: &ProcessorConfig, drop_path: f64, params: &Params) -> Result<Self> {
+    /// Creates `spatial.*` and `temporal.*` under `vb`; `drop_path` is this block's rate.
+    pub fn new(config: &ProcessorConfig, drop_path: f64, vb: VarBuilder) -> Result<Self> {
         Ok(Self {
-            spatial: SpatialAttention::new(config, &params.pp("spatial"))?,
-            temporal: TemporalAttention::new(config, &params.pp("temporal"))?,
+            spatial: SpatialAttention::new(config, vb.pp("spatial"))?,
+            temporal: TemporalAttention::new(config, vb.pp("temporal"))?,
             drop_path: DropPath::new(drop_path),
         })
     }

@@ -4,11 +4,11 @@ use std::fmt;
 use std::sync::Mutex;
 
 use candle_core::{Device, Tensor};
-use candle_nn::VarMap;
+use candle_nn::{VarBuilder, VarMap};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::nn::{Bias, Linear, LinearInit, Mode, ParamSummary, Params};
+use crate::nn::{Component, Linear, LinearConfig, Mode, ParamTable, seeded_var_builder};
 use crate::processor::{ProcessorBlock, ProcessorConfig};
 use crate::{Error, Result};
 
@@ -22,8 +22,8 @@ const DROP_PATH_STREAM: u64 = 0x9E37_79B9_7F4A_7C15;
 /// ```
 ///
 /// Weights live in a [`VarMap`] under `in_proj.*`, `blocks.{i}.spatial.*`,
-/// `blocks.{i}.temporal.*` and `out_proj.*` (below the prefix of the [`Params`] it was
-/// built from). The processor is causal in time: output frame `t` depends only on input
+/// `blocks.{i}.temporal.*` and `out_proj.*` (under `processor.` inside a
+/// [`RolloutModel`](crate::model::RolloutModel)). The processor is causal in time: output frame `t` depends only on input
 /// frames `0..=t`.
 ///
 /// ```
@@ -35,7 +35,7 @@ const DROP_PATH_STREAM: u64 = 0x9E37_79B9_7F4A_7C15;
 /// let latents = Tensor::zeros((1, 18, 3, 2, 2), candle_core::DType::F32, &Device::Cpu)?;
 /// let next = processor.forward(&latents, Mode::Eval)?;
 /// assert_eq!(next.dims(), &[1, 18, 3, 2, 2]);
-/// println!("{}", processor.summary());
+/// println!("{}", processor.param_table());
 /// # Ok::<(), phystok::Error>(())
 /// ```
 pub struct Processor {
@@ -58,44 +58,42 @@ impl fmt::Debug for Processor {
 }
 
 impl ProcessorConfig {
-    /// Checks the configuration and builds a processor with its own [`VarMap`] on `device`,
-    /// initialised from `self.seed`.
+    /// Checks the configuration and builds a processor with its own weights on `device`,
+    /// drawn from `self.seed`.
     pub fn init(&self, device: &Device) -> Result<Processor> {
         let varmap = VarMap::new();
-        Processor::new(self, &Params::new(&varmap, device, self.seed))
+        Processor::build(
+            self,
+            &varmap,
+            seeded_var_builder(&varmap, self.seed, device),
+        )
     }
 }
 
 impl Processor {
-    /// Checks `config` and creates the processor's parameters under `params` (which may be
-    /// a sub-path of a larger model's map, such as `params.pp("processor")`).
-    pub fn new(config: &ProcessorConfig, params: &Params) -> Result<Self> {
+    /// Checks `config` and creates the processor's parameters under `vb`, whose variables
+    /// live in `varmap` (a larger model passes its map and `vb.pp("processor")`).
+    pub(crate) fn build(config: &ProcessorConfig, varmap: &VarMap, vb: VarBuilder) -> Result<Self> {
         config.check()?;
         let (c, d) = (config.latent_channels, config.dim);
-        let in_proj = Linear::new(c, d, Bias::With, LinearInit::Default, &params.pp("in_proj"))?;
+        let in_proj = LinearConfig::new(c, d).build(vb.pp("in_proj"))?;
         let blocks = (0..config.n_blocks)
             .map(|i| {
                 ProcessorBlock::new(
                     config,
                     config.drop_path_rate(i),
-                    &params.pp(format!("blocks.{i}")),
+                    vb.pp(format!("blocks.{i}")),
                 )
             })
             .collect::<Result<Vec<_>>>()?;
-        let out_proj = Linear::new(
-            d,
-            c,
-            Bias::With,
-            LinearInit::Default,
-            &params.pp("out_proj"),
-        )?;
+        let out_proj = LinearConfig::new(d, c).build(vb.pp("out_proj"))?;
         Ok(Self {
             config: config.clone(),
             in_proj,
             blocks,
             out_proj,
-            varmap: params.varmap().clone(),
-            prefix: params.prefix().to_string(),
+            varmap: varmap.clone(),
+            prefix: vb.prefix(),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed ^ DROP_PATH_STREAM)),
         })
     }
@@ -117,13 +115,9 @@ impl Processor {
 
     /// Restarts the drop-path generator from `seed` (a trainer can call it with
     /// `seed + step` so that a resumed run draws the same masks as an uninterrupted one).
-    pub fn reseed(&self, seed: u64) -> Result<()> {
-        *self
-            .rng
-            .lock()
-            .map_err(|_| Error::Msg("processor rng lock poisoned".into()))? =
+    pub fn reseed(&self, seed: u64) {
+        *self.rng.lock().unwrap_or_else(|e| e.into_inner()) =
             ChaCha8Rng::seed_from_u64(seed ^ DROP_PATH_STREAM);
-        Ok(())
     }
 
     /// Projects latents to tokens.
@@ -185,10 +179,7 @@ impl Processor {
             .spatial()
             .rope()
             .tables(&[height, width], tokens.device())?;
-        let mut rng = self
-            .rng
-            .lock()
-            .map_err(|_| Error::Msg("processor rng lock poisoned".into()))?;
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let mut xs = tokens.clone();
         for block in &self.blocks {
             xs = block.forward(&xs, &tables, mode, &mut rng)?;
@@ -206,38 +197,52 @@ impl Processor {
         self.project_out(&tokens, h, w)
     }
 
-    /// Parameter counts per component (projections, each block's spatial and temporal
-    /// attention), read from the variable map.
-    pub fn summary(&self) -> ParamSummary {
-        let name = |s: &str| {
-            if self.prefix.is_empty() {
-                s.to_string()
-            } else {
-                format!("{}.{s}", self.prefix)
-            }
-        };
-        let mut components = vec![name("in_proj")];
+    /// Its components in data-flow order: `in_proj`, each block's `spatial` and
+    /// `temporal`, `out_proj` (under its prefix).
+    pub(crate) fn components(&self) -> Vec<Component> {
+        let c = &self.config;
+        let mut out = vec![Component::new(
+            "in_proj",
+            format!("linear {} → {}", c.latent_channels, c.dim),
+        )];
         for i in 0..self.blocks.len() {
-            components.push(name(&format!("blocks.{i}.spatial")));
-            components.push(name(&format!("blocks.{i}.temporal")));
+            out.push(Component::new(
+                format!("blocks.{i}.spatial"),
+                format!(
+                    "spatial attention, {} heads, SwiGLU {}",
+                    c.n_heads, c.mlp_dim
+                ),
+            ));
+            out.push(Component::new(
+                format!("blocks.{i}.temporal"),
+                "causal temporal attention",
+            ));
         }
-        components.push(name("out_proj"));
+        out.push(Component::new(
+            "out_proj",
+            format!("linear {} → {}", c.dim, c.latent_channels),
+        ));
+        out.into_iter().map(|x| x.under(&self.prefix)).collect()
+    }
+
+    /// Parameter counts per component, read from the variable map.
+    pub fn param_table(&self) -> ParamTable {
         let c = &self.config;
         let title = format!(
             "Processor (dim {}, {} blocks, {} heads, MLP {})",
             c.dim, c.n_blocks, c.n_heads, c.mlp_dim
         );
-        ParamSummary::from_prefixes(title, &self.varmap, &components)
+        ParamTable::new(title, &self.varmap, self.components()).within(&self.prefix)
     }
 
-    /// Prints the parameter summary as an HTML table for evcxr.
+    /// Shows the parameter table in evcxr.
     pub fn evcxr_display(&self) {
-        self.summary().evcxr_display()
+        self.param_table().evcxr_display()
     }
 }
 
 impl fmt::Display for Processor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.summary())
+        write!(f, "{}", self.param_table())
     }
 }

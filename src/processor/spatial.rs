@@ -16,8 +16,10 @@
 use candle_core::Tensor;
 
 use crate::Result;
+use candle_nn::VarBuilder;
+
 use crate::nn::{
-    AxialRope, Bias, LayerNorm, Linear, LinearInit, Params, RmsGroupNorm, RopeTables, Shift,
+    AxialRope, Bias, LayerNorm, Linear, LinearConfig, LinearInit, RmsGroupNorm, RopeTables, Shift,
     attention, swiglu_parts,
 };
 use crate::processor::ProcessorConfig;
@@ -38,23 +40,22 @@ pub struct SpatialAttention {
 }
 
 impl SpatialAttention {
-    /// Creates `norm`, `fused`, `q_norm`, `k_norm`, `attn_out`, `ff_out` under `params`.
-    pub fn new(config: &ProcessorConfig, params: &Params) -> Result<Self> {
+    /// Creates `norm`, `fused`, `q_norm`, `k_norm`, `attn_out`, `ff_out` under `vb`.
+    pub fn new(config: &ProcessorConfig, vb: VarBuilder) -> Result<Self> {
         let (d, m, hd) = (config.dim, config.mlp_dim, config.head_dim());
         let small = LinearInit::Scaled(config.layer_scale_init);
         Ok(Self {
-            norm: RmsGroupNorm::new(config.n_heads, d, &params.pp("norm"))?,
-            fused: Linear::new(
-                d,
-                m + 3 * d,
-                Bias::With,
-                LinearInit::Default,
-                &params.pp("fused"),
-            )?,
-            q_norm: LayerNorm::new(hd, Shift::GainAndBias, &params.pp("q_norm"))?,
-            k_norm: LayerNorm::new(hd, Shift::GainAndBias, &params.pp("k_norm"))?,
-            attn_out: Linear::new(d, d, Bias::Without, small, &params.pp("attn_out"))?,
-            ff_out: Linear::new(m / 2, d, Bias::With, small, &params.pp("ff_out"))?,
+            norm: RmsGroupNorm::new(config.n_heads, d, vb.pp("norm"))?,
+            fused: LinearConfig::new(d, m + 3 * d).build(vb.pp("fused"))?,
+            q_norm: LayerNorm::new(hd, Shift::GainAndBias, vb.pp("q_norm"))?,
+            k_norm: LayerNorm::new(hd, Shift::GainAndBias, vb.pp("k_norm"))?,
+            attn_out: LinearConfig::new(d, d)
+                .with_bias(Bias::Without)
+                .with_init(small)
+                .build(vb.pp("attn_out"))?,
+            ff_out: LinearConfig::new(m / 2, d)
+                .with_init(small)
+                .build(vb.pp("ff_out"))?,
             rope: AxialRope::new(hd, config.rope_max_freq),
             n_heads: config.n_heads,
             dim: d,

@@ -18,8 +18,10 @@
 use candle_core::Tensor;
 
 use crate::Result;
+use candle_nn::VarBuilder;
+
 use crate::nn::{
-    Bias, LayerNorm, Linear, LinearInit, Params, RelativePositionBias, RmsGroupNorm, Shift,
+    LayerNorm, Linear, LinearConfig, LinearInit, RelativePositionBias, RmsGroupNorm, Shift,
     attention,
 };
 use crate::processor::ProcessorConfig;
@@ -37,26 +39,22 @@ pub struct TemporalAttention {
 }
 
 impl TemporalAttention {
-    /// Creates `norm`, `qkv`, `q_norm`, `k_norm`, `out`, `rel_pos` under `params`.
-    pub fn new(config: &ProcessorConfig, params: &Params) -> Result<Self> {
+    /// Creates `norm`, `qkv`, `q_norm`, `k_norm`, `out`, `rel_pos` under `vb`.
+    pub fn new(config: &ProcessorConfig, vb: VarBuilder) -> Result<Self> {
         let (d, hd) = (config.dim, config.head_dim());
         Ok(Self {
-            norm: RmsGroupNorm::new(config.n_heads, d, &params.pp("norm"))?,
-            qkv: Linear::new(d, 3 * d, Bias::With, LinearInit::Default, &params.pp("qkv"))?,
-            q_norm: LayerNorm::new(hd, Shift::GainAndBias, &params.pp("q_norm"))?,
-            k_norm: LayerNorm::new(hd, Shift::GainOnly, &params.pp("k_norm"))?,
-            out: Linear::new(
-                d,
-                d,
-                Bias::With,
-                LinearInit::Scaled(config.layer_scale_init),
-                &params.pp("out"),
-            )?,
+            norm: RmsGroupNorm::new(config.n_heads, d, vb.pp("norm"))?,
+            qkv: LinearConfig::new(d, 3 * d).build(vb.pp("qkv"))?,
+            q_norm: LayerNorm::new(hd, Shift::GainAndBias, vb.pp("q_norm"))?,
+            k_norm: LayerNorm::new(hd, Shift::GainOnly, vb.pp("k_norm"))?,
+            out: LinearConfig::new(d, d)
+                .with_init(LinearInit::Scaled(config.layer_scale_init))
+                .build(vb.pp("out"))?,
             bias: RelativePositionBias::new(
                 config.n_heads,
                 config.num_buckets,
                 config.max_distance,
-                &params.pp("rel_pos"),
+                vb.pp("rel_pos"),
             )?,
             n_heads: config.n_heads,
         })

@@ -5,6 +5,6 @@ mod html;
 mod sparkline;
 mod table;
 
-pub use html::{evcxr_content, evcxr_html, html_escape};
+pub use html::{evcxr_content, evcxr_html, group_digits, html_escape};
 pub use sparkline::{GLYPHS, SparkScale, Sparkline, downsample, sparkline};
 pub use table::Table;

@@ -10,8 +10,8 @@ use candle_nn::VarBuilder;
 
 use super::compression::Compression;
 use super::config::TokeniserConfig;
-use super::summary::Component;
 use crate::Result;
+use crate::nn::Component;
 use crate::nn::{
     AdaptiveFieldConv, CausalConv3d, CausalConv3dConfig, FieldSide, FlexUpsample, ResidualBlock,
 };
@@ -43,7 +43,7 @@ impl Decoder {
         let n = config.channels.len();
         let inner = config.channels[n - 1];
         let bottleneck =
-            CausalConv3dConfig::new(config.latent_channels, inner).init(vb.pp("bottleneck"))?;
+            CausalConv3dConfig::new(config.latent_channels, inner).build(vb.pp("bottleneck"))?;
         let mid = blocks(config.res_blocks, inner, vb.pp("mid"))?;
         // level d upsamples from channels[d] to the encoder's input width of depth d
         let mut levels = Vec::new();
@@ -102,14 +102,11 @@ impl Decoder {
         let mut out = vec![Component::new(
             "decoder.bottleneck",
             "bottleneck conv 3x3x3",
-            self.bottleneck.config().n_parameters(),
         )];
         if !self.mid.is_empty() {
-            let n = self.mid.iter().map(ResidualBlock::n_parameters).sum();
             out.push(Component::new(
                 "decoder.mid",
                 format!("{} residual blocks", self.mid.len()),
-                n,
             ));
         }
         for (d, level) in self.levels.iter().enumerate().rev() {
@@ -117,22 +114,15 @@ impl Decoder {
             out.push(Component::new(
                 format!("decoder.levels.{d}.up"),
                 format!("flexible depth-to-space, base {base}"),
-                level.up.n_parameters(),
             ));
             if !level.blocks.is_empty() {
-                let n = level.blocks.iter().map(ResidualBlock::n_parameters).sum();
                 out.push(Component::new(
                     format!("decoder.levels.{d}.blocks"),
                     format!("{} residual blocks", level.blocks.len()),
-                    n,
                 ));
             }
         }
-        out.push(Component::new(
-            "decoder.head",
-            "adaptive field conv 3x3x3",
-            self.head.conv().config().n_parameters(),
-        ));
+        out.push(Component::new("decoder.head", "adaptive field conv 3x3x3"));
         out
     }
 }

@@ -9,8 +9,8 @@ use candle_nn::VarBuilder;
 
 use super::compression::Compression;
 use super::config::TokeniserConfig;
-use super::summary::Component;
 use crate::Result;
+use crate::nn::Component;
 use crate::nn::{
     AdaptiveFieldConv, CausalConv3d, CausalConv3dConfig, FieldSide, FlexDownsample, ResidualBlock,
 };
@@ -58,7 +58,7 @@ impl Encoder {
         let mid = blocks(config.res_blocks, c_in, vb.pp("mid"))?;
         let bottleneck = CausalConv3dConfig::new(c_in, config.latent_channels)
             .with_kernel(1, 1)
-            .init(vb.pp("bottleneck"))?;
+            .build(vb.pp("bottleneck"))?;
         Ok(Self {
             head,
             levels,
@@ -87,41 +87,31 @@ impl Encoder {
         self.bottleneck.forward(&h)
     }
 
-    /// Parameter counts per component, for [`ParameterSummary`](super::ParameterSummary).
+    /// Its components in data-flow order (paths under the tokeniser), for its parameter table.
     pub(crate) fn components(&self) -> Vec<Component> {
-        let mut out = vec![Component::new(
-            "encoder.head",
-            "adaptive field conv 3x3x3",
-            self.head.conv().config().n_parameters(),
-        )];
+        let mut out = vec![Component::new("encoder.head", "adaptive field conv 3x3x3")];
         for (d, level) in self.levels.iter().enumerate() {
-            let n: usize = level.blocks.iter().map(ResidualBlock::n_parameters).sum();
             if !level.blocks.is_empty() {
                 out.push(Component::new(
                     format!("encoder.levels.{d}.blocks"),
                     format!("{} residual blocks", level.blocks.len()),
-                    n,
                 ));
             }
             let base = level.down.base_factor();
             out.push(Component::new(
                 format!("encoder.levels.{d}.down"),
                 format!("flexible downsampling, base {base}"),
-                level.down.n_parameters(),
             ));
         }
         if !self.mid.is_empty() {
-            let n = self.mid.iter().map(ResidualBlock::n_parameters).sum();
             out.push(Component::new(
                 "encoder.mid",
                 format!("{} residual blocks", self.mid.len()),
-                n,
             ));
         }
         out.push(Component::new(
             "encoder.bottleneck",
             "bottleneck conv 1x1x1",
-            self.bottleneck.config().n_parameters(),
         ));
         out
     }

@@ -1,17 +1,15 @@
 //! The MAGVIT-Simple tokeniser with runtime-adjustable spatiotemporal compression (paper
 //! Section 2.4, Appendices B and C): configuration, compression choices, encoder, decoder,
-//! the [`Tokeniser`] and its [`ParameterSummary`].
+//! the [`Tokeniser`].
 
 mod compression;
 mod config;
 mod decoder;
 mod encoder;
 mod model;
-mod summary;
 
 pub use compression::{Compression, DepthChoices};
 pub use config::TokeniserConfig;
 pub use decoder::Decoder;
 pub use encoder::Encoder;
 pub use model::Tokeniser;
-pub use summary::{Component, ParameterSummary};

@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -11,8 +11,7 @@ use super::compression::Compression;
 use super::config::TokeniserConfig;
 use super::decoder::Decoder;
 use super::encoder::Encoder;
-use super::summary::ParameterSummary;
-use crate::nn::{check_active_fields, seeded_var_builder};
+use crate::nn::{Component, ParamTable, check_active_fields, seeded_var_builder};
 use crate::{ConfigError, Error, Result};
 
 /// The MAGVIT-Simple causal-convolution autoencoder with runtime-adjustable compression.
@@ -37,11 +36,9 @@ use crate::{ConfigError, Error, Result};
 /// # Example
 /// ```
 /// use candle_core::{DType, Device, Tensor};
-/// use candle_nn::VarMap;
-/// use phystok::tokeniser::{Compression, Tokeniser, TokeniserConfig};
+/// use phystok::tokeniser::{Compression, TokeniserConfig};
 ///
-/// let varmap = VarMap::new();
-/// let tok = Tokeniser::seeded(TokeniserConfig::tiny(), &varmap, &Device::Cpu)?;
+/// let tok = TokeniserConfig::tiny().init(&Device::Cpu)?;
 /// let xs = Tensor::zeros((1, 2, 5, 16, 16), DType::F32, &Device::Cpu)?;
 /// let fields = [0, 2]; // two of the tiny preset's three fields
 /// let c = Compression::paper_validation(); // 4x time, 8x space
@@ -49,21 +46,47 @@ use crate::{ConfigError, Error, Result};
 /// assert_eq!(zs.dims(), &[1, 4, 2, 2, 2]);
 /// let ys = tok.decode(&zs, &fields, &c)?;
 /// assert_eq!(ys.dims(), xs.dims());
-/// println!("{}", tok.parameter_summary());
+/// println!("{}", tok.param_table());
 /// # Ok::<(), phystok::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct Tokeniser {
     config: TokeniserConfig,
     encoder: Encoder,
     decoder: Decoder,
     rng: Mutex<ChaCha8Rng>,
+    varmap: VarMap,
+    prefix: String,
+}
+
+impl std::fmt::Debug for Tokeniser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokeniser")
+            .field("config", &self.config)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokeniserConfig {
+    /// Checks the configuration and builds a tokeniser with its own weights (`encoder.*`,
+    /// `decoder.*`) on `device`, drawn from `self.seed`.
+    pub fn init(&self, device: &Device) -> Result<Tokeniser> {
+        let varmap = VarMap::new();
+        Tokeniser::build(
+            self,
+            &varmap,
+            seeded_var_builder(&varmap, self.seed, device),
+        )
+    }
 }
 
 impl Tokeniser {
-    /// Builds the tokeniser under `vb`: weights `encoder.*` and `decoder.*`.
-    pub fn new(config: TokeniserConfig, vb: VarBuilder) -> Result<Self> {
+    /// Checks `config` and builds the tokeniser under `vb` (weights `encoder.*` and
+    /// `decoder.*`), whose variables live in `varmap` (a larger model passes its map and
+    /// `vb.pp("tokeniser")`).
+    pub(crate) fn build(config: &TokeniserConfig, varmap: &VarMap, vb: VarBuilder) -> Result<Self> {
         config.check()?;
+        let config = config.clone();
         let encoder = Encoder::new(&config, vb.pp("encoder"))?;
         let decoder = Decoder::new(&config, vb.pp("decoder"))?;
         // the compression draws get their own stream, independent of the weights
@@ -75,13 +98,20 @@ impl Tokeniser {
             encoder,
             decoder,
             rng,
+            varmap: varmap.clone(),
+            prefix: vb.prefix(),
         })
     }
 
-    /// Builds the tokeniser with weights drawn from `config.seed` into `varmap` (f32).
-    pub fn seeded(config: TokeniserConfig, varmap: &VarMap, device: &Device) -> Result<Self> {
-        let vb = seeded_var_builder(varmap, config.seed, DType::F32, device);
-        Self::new(config, vb)
+    /// Its path in the variable map (empty when it has a map of its own).
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The variable map holding its weights (a rollout model's whole map when it is part of
+    /// one).
+    pub fn varmap(&self) -> &VarMap {
+        &self.varmap
     }
 
     /// The settings.
@@ -267,36 +297,34 @@ impl Tokeniser {
         Ok((self.autoencode(xs, active, &compression)?, compression))
     }
 
-    /// Parameter counts per component.
-    pub fn parameter_summary(&self) -> ParameterSummary {
-        let mut components = self.encoder.components();
-        components.extend(self.decoder.components());
-        ParameterSummary { components }
+    /// Parameter counts per component, in data-flow order (heads, levels, bottlenecks).
+    pub fn param_table(&self) -> ParamTable {
+        let c = &self.config;
+        let title = format!(
+            "Tokeniser ({} fields, channels {:?}, {} latent channels, {} residual blocks per level, validation {})",
+            c.total_fields, c.channels, c.latent_channels, c.res_blocks, c.validation
+        );
+        ParamTable::new(title, &self.varmap, self.components()).within(&self.prefix)
     }
 
-    /// Prints the parameter summary as an HTML table for evcxr notebooks.
+    /// Its components in data-flow order, under its prefix.
+    pub(crate) fn components(&self) -> Vec<Component> {
+        self.encoder
+            .components()
+            .into_iter()
+            .chain(self.decoder.components())
+            .map(|x| x.under(&self.prefix))
+            .collect()
+    }
+
+    /// Shows the parameter table in evcxr.
     pub fn evcxr_display(&self) {
-        let c = &self.config;
-        crate::report::evcxr_html(&format!(
-            "<p>Tokeniser: {} fields, channels {:?}, {} latent channels, {} residual blocks per level, validation {}</p>{}",
-            c.total_fields,
-            c.channels,
-            c.latent_channels,
-            c.res_blocks,
-            c.validation,
-            self.parameter_summary().to_html()
-        ));
+        self.param_table().evcxr_display();
     }
 }
 
 impl std::fmt::Display for Tokeniser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let c = &self.config;
-        writeln!(
-            f,
-            "Tokeniser: {} fields, channels {:?}, {} latent channels, {} residual blocks per level, validation {}",
-            c.total_fields, c.channels, c.latent_channels, c.res_blocks, c.validation
-        )?;
-        write!(f, "{}", self.parameter_summary())
+        write!(f, "{}", self.param_table())
     }
 }

@@ -10,15 +10,16 @@
 //! Both normalise each sample by its per-field RMS (Appendix C) and report validation
 //! predictions in the data's units.
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use candle_nn::VarMap;
 
 use crate::Result;
 use crate::data::{ActiveFields, RmsGrouping, SampleRms, WindowSpec};
+use crate::emulator::Emulator;
 use crate::freeze::FreezeStrategy;
 use crate::model::RolloutModel;
 use crate::nn::Mode;
-use crate::tokeniser::{Tokeniser, TokeniserConfig};
+use crate::tokeniser::Tokeniser;
 
 /// A model and its objective, as a [`Trainer`](super::Trainer) sees them.
 pub trait TrainTask: Send {
@@ -33,7 +34,7 @@ pub trait TrainTask: Send {
     /// The windows it reads: context frames and predicted frames.
     fn window_spec(&self) -> WindowSpec;
     /// Restarts the task's own randomness (compression draws, drop path) for one step.
-    fn reseed(&self, seed: u64) -> Result<()>;
+    fn reseed(&self, seed: u64);
     /// The training loss of a batch of windows `(batch, channels, frames, height, width)`.
     fn loss(&self, window: &Tensor, fields: &ActiveFields) -> Result<Tensor>;
     /// `(prediction, target)` in the data's units, in evaluation mode, for validation.
@@ -42,10 +43,9 @@ pub trait TrainTask: Send {
     fn config_json(&self) -> Result<serde_json::Value>;
 }
 
-/// Tokeniser pretraining: a [`Tokeniser`] and its own `VarMap` (weights `encoder.*`,
+/// Tokeniser pretraining: a [`Tokeniser`] with weights of its own (`encoder.*`,
 /// `decoder.*`, the names [`RolloutModel::load_tokeniser`] reads).
 pub struct TokeniserTask {
-    varmap: VarMap,
     tokeniser: Tokeniser,
     n_frames: usize,
     grouping: RmsGrouping,
@@ -61,17 +61,14 @@ impl std::fmt::Debug for TokeniserTask {
 }
 
 impl TokeniserTask {
-    /// A freshly initialised tokeniser (weights from the config's seed) autoencoding the
-    /// paper's 9 frames.
-    pub fn new(config: TokeniserConfig, device: &Device) -> Result<Self> {
-        let varmap = VarMap::new();
-        let tokeniser = Tokeniser::seeded(config, &varmap, device)?;
-        Ok(TokeniserTask {
-            varmap,
+    /// Pretrains `tokeniser` (built by [`TokeniserConfig::init`](crate::tokeniser::TokeniserConfig::init),
+    /// so its weights are its own), autoencoding the paper's 9 frames.
+    pub fn new(tokeniser: Tokeniser) -> Self {
+        TokeniserTask {
             tokeniser,
             n_frames: 9,
             grouping: RmsGrouping::PerField,
-        })
+        }
     }
 
     /// Sets the number of frames autoencoded (`1 + 2^n`; the paper: 9).
@@ -83,6 +80,11 @@ impl TokeniserTask {
     /// The tokeniser.
     pub fn tokeniser(&self) -> &Tokeniser {
         &self.tokeniser
+    }
+
+    /// The tokeniser, giving up the task.
+    pub fn into_tokeniser(self) -> Tokeniser {
+        self.tokeniser
     }
 
     fn normalised(&self, window: &Tensor, fields: &ActiveFields) -> Result<(Tensor, SampleRms)> {
@@ -97,10 +99,10 @@ impl TrainTask for TokeniserTask {
         "tokeniser pretraining"
     }
     fn varmap(&self) -> &VarMap {
-        &self.varmap
+        self.tokeniser.varmap()
     }
     fn trainable_names(&self) -> Result<Vec<String>> {
-        FreezeStrategy::FullyTrainable.trainable_names(&self.varmap)
+        FreezeStrategy::FullyTrainable.trainable_names(self.tokeniser.varmap())
     }
     fn total_fields(&self) -> usize {
         self.tokeniser.config().total_fields
@@ -109,9 +111,8 @@ impl TrainTask for TokeniserTask {
         // the rollout task's windows (context and next frame); the context is autoencoded
         WindowSpec::new(self.n_frames, 1)
     }
-    fn reseed(&self, seed: u64) -> Result<()> {
+    fn reseed(&self, seed: u64) {
         self.tokeniser.reseed(seed);
-        Ok(())
     }
     fn loss(&self, window: &Tensor, fields: &ActiveFields) -> Result<Tensor> {
         let (xs, _) = self.normalised(window, fields)?;
@@ -178,18 +179,16 @@ impl TrainTask for RolloutTask {
     fn window_spec(&self) -> WindowSpec {
         WindowSpec::new(self.model.config().n_steps_input, 1)
     }
-    fn reseed(&self, seed: u64) -> Result<()> {
+    fn reseed(&self, seed: u64) {
         self.model.tokeniser().reseed(seed);
-        self.model.processor().reseed(seed)
+        self.model.processor().reseed(seed);
     }
     fn loss(&self, window: &Tensor, fields: &ActiveFields) -> Result<Tensor> {
         self.model.next_frame_loss(window, fields, Mode::Train)
     }
     fn predict(&self, window: &Tensor, fields: &ActiveFields) -> Result<(Tensor, Tensor)> {
         let t = self.model.config().n_steps_input;
-        let pred = self
-            .model
-            .predict_next(&window.narrow(2, 0, t)?, fields, Mode::Eval)?;
+        let pred = self.model.predict_next(&window.narrow(2, 0, t)?, fields)?;
         Ok((pred, window.narrow(2, t, 1)?))
     }
     fn config_json(&self) -> Result<serde_json::Value> {

@@ -194,13 +194,13 @@ impl<T: TrainTask> TrainerBuilder<T> {
 /// )?;
 /// let spec = WindowSpec::new(9, 1);
 /// let device = phystok::DeviceChoice::Cpu.device()?; // or DeviceChoice::Cuda(0)
-/// let task = TokeniserTask::new(TokeniserConfig::tiny().with_total_fields(5), &device)?;
+/// let tokeniser = TokeniserConfig::tiny().with_total_fields(5).init(&device)?;
 /// let config = TrainerConfig::quick_tokeniser(4).with_progress(Progress::Quiet);
-/// let mut trainer = Trainer::builder(task, config)
+/// let mut trainer = Trainer::builder(TokeniserTask::new(tokeniser), config)
 ///     .train_data(vec![WellDataset::open(&dir, Split::Train, spec)?])
 ///     .valid_data(vec![WellDataset::open(&dir, Split::Valid, spec)?])
 ///     .build()?;
-/// let history = trainer.fit_steps(4)?; // renders in a notebook: loss and validation curves
+/// let history = trainer.fit()?; // the run's 4 steps; renders in a notebook: loss and validation curves
 /// assert_eq!(history.steps.len(), 4);
 /// assert_eq!(history.validation.len(), 4); // every step, for a 4-step preset
 /// # Ok::<(), phystok::Error>(())
@@ -280,7 +280,17 @@ impl<T: TrainTask> Trainer<T> {
         &self.valid
     }
 
-    /// Trains `n` more steps and returns the whole history so far.
+    /// Trains until the run's length ([`TrainerConfig::steps`]) and returns the whole
+    /// history; nothing when it is already there (a resumed run continues where it stopped).
+    ///
+    /// # Errors
+    /// As [`Trainer::fit_steps`].
+    pub fn fit(&mut self) -> Result<History> {
+        self.fit_steps(self.config.steps.saturating_sub(self.step))
+    }
+
+    /// Trains `n` more steps (a bounded piece of a run, say one notebook cell's worth) and
+    /// returns the whole history so far.
     ///
     /// # Errors
     /// [`Error::Divergence`] when a loss or gradient is NaN or infinite (the weights are
@@ -318,7 +328,7 @@ impl<T: TrainTask> Trainer<T> {
         let batch = self.loader.next()?;
         let fields = self.train_fields[batch.dataset].clone();
         let xs = coarsen_space(&batch.into_tensor(&self.device)?, self.config.coarsen)?;
-        self.task.reseed(self.rng.next_u64())?;
+        self.task.reseed(self.rng.next_u64());
         let loss = self.task.loss(&xs, &fields)?;
         let value = loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
         if !value.is_finite() {

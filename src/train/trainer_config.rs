@@ -45,6 +45,10 @@ impl OptimiserConfig {
 /// Settings of a [`Trainer`](super::Trainer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainerConfig {
+    /// The run's length in optimiser steps: what [`Trainer::fit`](super::Trainer::fit)
+    /// trains to, and what a preset's per-step schedule spans.
+    #[serde(default)]
+    pub steps: usize,
     /// The optimiser (its learning rate is replaced by the schedule's at every step).
     pub optimiser: OptimiserConfig,
     /// The learning-rate schedule.
@@ -78,6 +82,7 @@ impl TrainerConfig {
     /// shards of 21,000 unique batches; 168,000 steps in the paper.
     pub fn paper_tokeniser() -> Self {
         TrainerConfig {
+            steps: 168_000,
             optimiser: OptimiserConfig::Soap(SoapConfig::paper_tokeniser()),
             schedule: ScheduleConfig::paper_tokeniser(),
             loader: LoaderConfig::new(2).with_unique_batches(21_000),
@@ -96,6 +101,7 @@ impl TrainerConfig {
     /// steps). The paper does not give the warmup and cooldown lengths: one epoch each.
     pub fn paper_rollout() -> Self {
         TrainerConfig {
+            steps: 29_400,
             optimiser: OptimiserConfig::AdamW(AdamWConfig::paper_rollout()),
             schedule: ScheduleConfig::paper_rollout(1, 1),
             loader: LoaderConfig::new(2).with_unique_batches(2_100),
@@ -112,6 +118,7 @@ impl TrainerConfig {
     /// are slow on 2 cores) at a constant 2e-3, clipping at 0.5, batch 2.
     pub fn quick_tokeniser(steps: usize) -> Self {
         TrainerConfig {
+            steps,
             optimiser: OptimiserConfig::AdamW(
                 AdamWConfig::paper_rollout()
                     .with_weight_decay(0.01)
@@ -134,6 +141,7 @@ impl TrainerConfig {
         let warmup = (steps / 20).max(1);
         let cooldown = (steps / 10).max(1);
         TrainerConfig {
+            steps,
             optimiser: OptimiserConfig::AdamW(AdamWConfig::paper_rollout()),
             schedule: ScheduleConfig::inverse_sqrt(
                 1e-3,
@@ -149,6 +157,19 @@ impl TrainerConfig {
             seed: 0,
             coarsen: 1,
         }
+    }
+
+    /// Sets the run's length, stretching a per-step schedule to it
+    /// ([`ScheduleConfig::rescaled`]) and keeping the number of validations when they were
+    /// periodic.
+    pub fn with_steps(mut self, steps: usize) -> Self {
+        self.schedule = self.schedule.rescaled(self.steps, steps);
+        if self.validate_every > 0 && self.steps > 0 {
+            let n = self.steps.div_ceil(self.validate_every).max(1);
+            self.validate_every = (steps / n).max(1);
+        }
+        self.steps = steps;
+        self
     }
 
     /// Sets the optimiser.

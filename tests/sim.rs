@@ -3,7 +3,7 @@
 
 use phystok::data::{TensorOrder, WellFile};
 use phystok::sim::riemann::{self, SOD};
-use phystok::sim::{EulerBoundary, EulerConfig, EulerSolver};
+use phystok::sim::{EulerBoundary, EulerConfig, EulerSolver, Simulator};
 
 /// Sums of a scalar field over space, per (trajectory, step).
 fn field_totals(file: &WellFile, name: &str) -> Vec<f64> {
@@ -375,7 +375,7 @@ fn rayleigh_benard_convects_and_keeps_the_wall_values() {
 
 use phystok::ConfigError;
 use phystok::data::{Split, WellDataset, WindowSpec};
-use phystok::sim::{GenerateConfig, System, generate, select_trajectories, split_ranges};
+use phystok::sim::{GenerateConfig, System, select_trajectories, split_ranges};
 
 #[test]
 fn systems_parse_their_well_names_and_aliases() {
@@ -427,7 +427,7 @@ fn generate_checks_its_settings_first() {
             ..
         })
     ));
-    assert!(generate(&bad).is_err());
+    assert!(bad.generate().is_err());
     assert!(
         !dir.path().join("shear_flow").exists(),
         "nothing is written for a bad config"
@@ -442,11 +442,11 @@ fn generated_datasets_load_in_the_data_layer_with_9_plus_18_frame_windows() {
             .with_resolution(16)
             .with_trajectories(3)
             .with_steps(27);
-        let root = generate(&config).unwrap();
+        let root = config.generate().unwrap();
         assert_eq!(root, dir.path().join(system.name()));
         assert!(root.join("stats.yaml").is_file());
         // The file written for the valid split equals trajectory 1 of the simulation.
-        let sim = system.configuration(0, 16, 3, 27, 0).simulate().unwrap();
+        let sim = config.configuration(0).simulate().unwrap();
         let path = root
             .join("data/valid")
             .join(format!("{}_00.hdf5", system.name()));

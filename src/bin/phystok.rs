@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use phystok::data::{Split, WellDataset, WindowSpec};
+use phystok::sim::{GenerateConfig, System};
 
 #[derive(Parser)]
 #[command(
@@ -22,7 +23,7 @@ enum Command {
     /// Simulate a system (or the default collection) into Well-format datasets.
     ///
     /// `phystok generate default --out data/` makes the embedded default collection: every
-    /// system at CPU size. Trajectories count per parameter set and must be at least 3 (one
+    /// system at CPU size (only the datasets not there yet; the size flags do not apply). Trajectories count per parameter set and must be at least 3 (one
     /// per split, 0.8/0.1/0.1); Rayleigh–Bénard at resolution n runs on a 2n × n/2 grid.
     Generate {
         /// A system name (`euler_multi_quadrants_periodicBC`, `euler_multi_quadrants_openBC`,
@@ -162,18 +163,26 @@ fn run(cli: Cli) -> phystok::Result<()> {
             seed,
         } => {
             let t = std::time::Instant::now();
-            let dirs = if system == "default" {
-                phystok::sim::generate_default(&out)?
+            let made: Vec<(&str, PathBuf)> = if system == "default" {
+                System::ALL
+                    .into_iter()
+                    .map(|s| {
+                        Ok((
+                            "wrote",
+                            GenerateConfig::default_collection(s, &out).generate()?,
+                        ))
+                    })
+                    .collect::<phystok::Result<_>>()?
             } else {
-                let cfg = phystok::sim::GenerateConfig::new(system.parse()?, &out)
+                let cfg = GenerateConfig::new(system.parse()?, &out)
                     .with_resolution(resolution)
                     .with_trajectories(trajectories)
                     .with_steps(steps)
                     .with_seed(seed);
-                vec![phystok::sim::generate(&cfg)?]
+                vec![("wrote", cfg.generate()?)]
             };
-            for d in dirs {
-                println!("wrote {}", d.display());
+            for (verb, d) in made {
+                println!("{verb} {}", d.display());
             }
             println!("in {:.1} s", t.elapsed().as_secs_f64());
         }
@@ -261,7 +270,10 @@ fn quickstart(out: &std::path::Path) -> phystok::Result<()> {
             .filter(|p| p.join("stats.yaml").is_file())
             .collect()
     } else {
-        phystok::sim::generate_default(&data)?
+        System::ALL
+            .into_iter()
+            .map(|s| GenerateConfig::default_collection(s, &data).generate())
+            .collect::<phystok::Result<Vec<_>>>()?
     };
     println!(
         "default data in {} ({:.1} s)",

@@ -13,6 +13,7 @@ use crate::checkpoint::Checkpoint;
 use crate::data::{ActiveFields, FieldVocabulary, Split, WellDataset, WindowSpec};
 use crate::metrics::{HorizonScores, MetricGrid, RolloutHorizon, ScoreSet};
 use crate::model::RolloutModel;
+use crate::sim::{GenerateConfig, System};
 use crate::train::{
     Progress, RolloutTask, TokeniserTask, Trainer, predict_grid, score_windows, spread_indices,
 };
@@ -357,7 +358,7 @@ pub fn ensure_data<'a>(root: &Path, names: impl IntoIterator<Item = &'a String>)
     if missing.is_empty() {
         return Ok(());
     }
-    let defaults: Vec<&str> = crate::sim::System::ALL.iter().map(|s| s.name()).collect();
+    let defaults: Vec<&str> = System::ALL.iter().map(|s| s.name()).collect();
     if let Some(n) = missing.iter().find(|n| !defaults.contains(&n.as_str())) {
         return Err(Error::Msg(format!(
             "dataset `{n}` is not under {} and is not one the simulators make ({})",
@@ -365,6 +366,8 @@ pub fn ensure_data<'a>(root: &Path, names: impl IntoIterator<Item = &'a String>)
             defaults.join(", ")
         )));
     }
-    crate::sim::generate_default(root)?;
+    for system in System::ALL {
+        GenerateConfig::default_collection(system, root).generate()?;
+    }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use phystok::data::{Split, WellDataset, WindowSpec};
-use phystok::sim::{GenerateConfig, System};
+use phystok::sim::{Collection, GenerateConfig};
 
 #[derive(Parser)]
 #[command(
@@ -164,15 +164,18 @@ fn run(cli: Cli) -> phystok::Result<()> {
         } => {
             let t = std::time::Instant::now();
             let made: Vec<(&str, PathBuf)> = if system == "default" {
-                System::ALL
+                let collection = Collection::default_collection(&out);
+                let there: Vec<bool> = collection
+                    .dataset_dirs()
+                    .iter()
+                    .map(|d| d.exists())
+                    .collect();
+                let dirs = collection.ensure()?;
+                there
                     .into_iter()
-                    .map(|s| {
-                        Ok((
-                            "wrote",
-                            GenerateConfig::default_collection(s, &out).generate()?,
-                        ))
-                    })
-                    .collect::<phystok::Result<_>>()?
+                    .zip(dirs)
+                    .map(|(kept, d)| (if kept { "kept" } else { "wrote" }, d))
+                    .collect()
             } else {
                 let cfg = GenerateConfig::new(system.parse()?, &out)
                     .with_resolution(resolution)
@@ -263,18 +266,7 @@ fn run(cli: Cli) -> phystok::Result<()> {
 fn quickstart(out: &std::path::Path) -> phystok::Result<()> {
     let data = out.join("data");
     let t = std::time::Instant::now();
-    let dirs = if data.join("shear_flow").is_dir() {
-        std::fs::read_dir(&data)
-            .map_err(|e| phystok::Error::io(&data, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.join("stats.yaml").is_file())
-            .collect()
-    } else {
-        System::ALL
-            .into_iter()
-            .map(|s| GenerateConfig::default_collection(s, &data).generate())
-            .collect::<phystok::Result<Vec<_>>>()?
-    };
+    let dirs = Collection::default_collection(&data).ensure()?;
     println!(
         "default data in {} ({:.1} s)",
         data.display(),

@@ -1,5 +1,6 @@
 //! Writing one simulated Well dataset to disk: [`GenerateConfig::generate`] (what
-//! `phystok generate <system>` runs).
+//! `phystok generate <system>` runs). A set of them under one root, made only where
+//! missing, is a [`Collection`](super::Collection).
 //!
 //! Each parameter configuration becomes one simulation of `trajectories` trajectories,
 //! split 0.8 / 0.1 / 0.1 (at least one each) into `train`, `valid` and `test` files, as
@@ -156,7 +157,8 @@ impl GenerateConfig {
     /// (written last: a directory without it is an interrupted run). Checks first, so
     /// nothing is written for a bad config. Returns the dataset directory.
     ///
-    /// Files of the same names are overwritten.
+    /// Files of the same names are overwritten; a [`Collection`](super::Collection) makes
+    /// datasets only where they are missing.
     pub fn generate(&self) -> Result<PathBuf> {
         self.check()?;
         let mut files = Vec::new();

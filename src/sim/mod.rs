@@ -32,8 +32,29 @@
 //! ```
 //!
 //! Datasets on disk (with the `hdf5` feature): [`GenerateConfig::generate`] writes one
-//! system's dataset, `{out}/{name}/data/{train,valid,test}/*.hdf5` and `stats.yaml`.
+//! system's dataset, `{out}/{name}/data/{train,valid,test}/*.hdf5` and `stats.yaml`;
+//! [`Collection`] is several under one root, and [`Collection::ensure`] makes only those
+//! that are missing (and reports an incomplete one), returning their directories —
+//! [`Collection::default_collection`] is the embedded default data.
+//!
+//! ```
+//! # #[cfg(feature = "hdf5")] {
+//! use phystok::sim::{Collection, GenerateConfig, System};
+//! let root = tempfile::tempdir().unwrap();
+//! let small = GenerateConfig::new(System::GrayScottReactionDiffusion, root.path())
+//!     .with_resolution(16)
+//!     .with_trajectories(3)
+//!     .with_steps(3);
+//! let collection = Collection::new(root.path()).with_dataset(small);
+//! let dirs = collection.ensure()?; // simulates and writes gray_scott_reaction_diffusion/
+//! assert!(dirs[0].join("stats.yaml").is_file());
+//! assert_eq!(collection.ensure()?, dirs); // there already: nothing is simulated
+//! # }
+//! # Ok::<(), phystok::Error>(())
+//! ```
 
+#[cfg(feature = "hdf5")]
+mod collection;
 mod common;
 mod euler;
 mod euler_solver;
@@ -50,6 +71,8 @@ mod spectral;
 mod system;
 mod vorticity;
 
+#[cfg(feature = "hdf5")]
+pub use collection::Collection;
 pub use common::SimStats;
 pub use euler::{EULER_OPEN_NAME, EULER_PERIODIC_NAME, EULER_WELL_GAMMAS};
 pub use euler_solver::{EulerBoundary, EulerConfig, EulerSolver, Limiter};

@@ -8,7 +8,7 @@
 //! Without `--bench` (as under `cargo test --all-targets`) it runs one quick pass at 16²
 //! as a smoke test.
 
-use phystok::sim::{SimStats, System};
+use phystok::sim::{SimStats, Simulator, System};
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
@@ -38,7 +38,12 @@ fn main() -> phystok::Result<()> {
         {
             continue;
         }
-        let config = system.configuration(0, n, 2, 32, 0);
+        let config = system
+            .configuration(0)
+            .with_resolution(n)
+            .with_trajectories(2)
+            .with_steps(32)
+            .with_seed(0);
         let mut runs: Vec<SimStats> = Vec::new();
         for _ in 0..repeats {
             runs.push(config.simulate_with_stats()?.1);

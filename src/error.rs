@@ -64,6 +64,14 @@ pub enum ConfigError {
         /// The setting or item.
         name: &'static str,
     },
+    /// A list holds the same item twice where each must be unique.
+    #[error("{name} holds `{value}` twice")]
+    Duplicate {
+        /// The setting or list.
+        name: &'static str,
+        /// The repeated item.
+        value: String,
+    },
     /// A name that must be known is not.
     #[error("unknown {kind} `{name}`; known: {known}")]
     Unknown {
@@ -128,6 +136,17 @@ pub enum Error {
         path: PathBuf,
         /// The library's message.
         message: String,
+    },
+    /// A dataset directory exists but lacks part of The Well's layout
+    /// (`stats.yaml`, or a `data/{train,valid,test}` split with at least one `.hdf5` file).
+    #[error(
+        "{dir}: incomplete dataset, {missing} is missing (remove the directory to have it generated again)"
+    )]
+    IncompleteDataset {
+        /// The dataset directory.
+        dir: PathBuf,
+        /// The part that is missing, relative to `dir` (`stats.yaml`, `data/valid`).
+        missing: String,
     },
     /// Data holds a NaN or an infinity where a finite number is needed.
     #[error("non-finite value in {what}")]

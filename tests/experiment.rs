@@ -5,18 +5,17 @@
 use std::path::Path;
 
 use phystok::experiment::{Arm, ExperimentConfig, ExperimentResults, Pretraining};
-use phystok::sim::{GenerateConfig, System, generate};
+use phystok::sim::{GenerateConfig, System};
 use phystok::train::Progress;
 
 fn toy_data(root: &Path) {
     for system in System::ALL {
-        generate(
-            &GenerateConfig::new(system, root)
-                .with_resolution(16)
-                .with_trajectories(3)
-                .with_steps(28),
-        )
-        .unwrap();
+        GenerateConfig::new(system, root)
+            .with_resolution(16)
+            .with_trajectories(3)
+            .with_steps(28)
+            .generate()
+            .unwrap();
     }
 }
 

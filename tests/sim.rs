@@ -1,9 +1,10 @@
 //! Verification of the embedded simulators (`phystok::sim`): conservation, exact and
-//! analytic solutions, stability thresholds, determinism and the Well format.
+//! analytic solutions, stability thresholds, determinism and the Well format. (The shared
+//! configuration, the `Simulator` trait, generation and collections: `tests/sim_family.rs`.)
 
 use phystok::data::{TensorOrder, WellFile};
 use phystok::sim::riemann::{self, SOD};
-use phystok::sim::{EulerBoundary, EulerConfig, EulerSolver};
+use phystok::sim::{EulerBoundary, EulerConfig, EulerSolver, Simulator};
 
 /// Sums of a scalar field over space, per (trajectory, step).
 fn field_totals(file: &WellFile, name: &str) -> Vec<f64> {
@@ -369,100 +370,4 @@ fn rayleigh_benard_convects_and_keeps_the_wall_values() {
         .map(|v| v.abs())
         .fold(0.0, f64::max);
     assert!(vmax > 0.1, "{vmax}");
-}
-
-// ---------------------------------------------------------------- systems and generation
-
-use phystok::ConfigError;
-use phystok::data::{Split, WellDataset, WindowSpec};
-use phystok::sim::{GenerateConfig, System, generate, select_trajectories, split_ranges};
-
-#[test]
-fn systems_parse_their_well_names_and_aliases() {
-    for system in System::ALL {
-        assert_eq!(system.name().parse::<System>().unwrap(), system);
-        assert_eq!(system.to_string(), system.name());
-    }
-    assert_eq!("rb".parse::<System>().unwrap(), System::RayleighBenard);
-    assert_eq!("Euler".parse::<System>().unwrap(), System::EulerPeriodic);
-    assert_eq!(
-        "euler_multi_quadrants_openBC".parse::<System>().unwrap(),
-        System::EulerOpen
-    );
-    assert!(matches!(
-        "active_matter".parse::<System>(),
-        Err(ConfigError::Unknown { .. })
-    ));
-}
-
-#[test]
-fn splits_are_80_10_10_with_at_least_one_each() {
-    let sizes = |n| split_ranges(n).map(|(_, r)| r.len());
-    assert_eq!(sizes(3), [1, 1, 1]);
-    assert_eq!(sizes(5), [3, 1, 1]);
-    assert_eq!(sizes(10), [8, 1, 1]);
-    assert_eq!(sizes(20), [16, 2, 2]);
-    assert_eq!(
-        split_ranges(20).map(|(s, _)| s),
-        [Split::Train, Split::Valid, Split::Test]
-    );
-}
-
-#[test]
-fn generate_checks_its_settings_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let bad = GenerateConfig::new(System::ShearFlow, dir.path()).with_trajectories(2);
-    assert!(matches!(
-        bad.check(),
-        Err(ConfigError::OutOfRange {
-            name: "trajectories",
-            ..
-        })
-    ));
-    let bad = GenerateConfig::new(System::ShearFlow, dir.path()).with_resolution(48);
-    assert!(matches!(
-        bad.check(),
-        Err(ConfigError::NotPowerOfTwo {
-            name: "resolution",
-            ..
-        })
-    ));
-    assert!(generate(&bad).is_err());
-    assert!(
-        !dir.path().join("shear_flow").exists(),
-        "nothing is written for a bad config"
-    );
-}
-
-#[test]
-fn generated_datasets_load_in_the_data_layer_with_9_plus_18_frame_windows() {
-    let dir = tempfile::tempdir().unwrap();
-    for system in System::ALL {
-        let config = GenerateConfig::new(system, dir.path())
-            .with_resolution(16)
-            .with_trajectories(3)
-            .with_steps(27);
-        let root = generate(&config).unwrap();
-        assert_eq!(root, dir.path().join(system.name()));
-        assert!(root.join("stats.yaml").is_file());
-        // The file written for the valid split equals trajectory 1 of the simulation.
-        let sim = system.configuration(0, 16, 3, 27, 0).simulate().unwrap();
-        let path = root
-            .join("data/valid")
-            .join(format!("{}_00.hdf5", system.name()));
-        let read = WellFile::read(&path).unwrap();
-        assert_eq!(read, select_trajectories(&sim, 1..2), "{}", path.display());
-        for split in Split::ALL {
-            let ds = WellDataset::open(&root, split, WindowSpec::new(9, 18)).unwrap();
-            assert_eq!(
-                ds.len(),
-                1,
-                "{system} {split}: one trajectory, one 27-frame window"
-            );
-            let window = ds.window(0).unwrap();
-            assert_eq!(window.shape[0], sim.channel_names().len());
-            assert_eq!(window.shape[1], 27);
-            assert!(window.data.iter().all(|v| v.is_finite()));
-        }
-    }
 }

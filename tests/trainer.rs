@@ -12,20 +12,19 @@ use phystok::checkpoint::Checkpoint;
 use phystok::data::{ActiveFields, Split, WellDataset, WindowSpec};
 use phystok::freeze::FreezeStrategy;
 use phystok::model::RolloutConfig;
-use phystok::sim::{GenerateConfig, System, generate};
+use phystok::sim::{GenerateConfig, System};
 use phystok::tokeniser::TokeniserConfig;
 use phystok::train::{Progress, RolloutTask, TokeniserTask, TrainTask, Trainer, TrainerConfig};
 
 /// A small Euler dataset: 32² (the largest training compression is 32x in space), 5
 /// trajectories (3 train), 12 frames.
 fn euler(root: &Path) -> PathBuf {
-    generate(
-        &GenerateConfig::new(System::EulerPeriodic, root)
-            .with_resolution(32)
-            .with_trajectories(5)
-            .with_steps(12),
-    )
-    .unwrap()
+    GenerateConfig::new(System::EulerPeriodic, root)
+        .with_resolution(32)
+        .with_trajectories(5)
+        .with_steps(12)
+        .generate()
+        .unwrap()
 }
 
 fn open(dir: &Path, split: Split) -> WellDataset {

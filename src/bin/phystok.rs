@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use phystok::data::{Split, WellDataset, WindowSpec};
+use phystok::sim::{Collection, GenerateConfig};
 
 #[derive(Parser)]
 #[command(
@@ -22,7 +23,7 @@ enum Command {
     /// Simulate a system (or the default collection) into Well-format datasets.
     ///
     /// `phystok generate default --out data/` makes the embedded default collection: every
-    /// system at CPU size. Trajectories count per parameter set and must be at least 3 (one
+    /// system at CPU size (only the datasets not there yet; the size flags do not apply). Trajectories count per parameter set and must be at least 3 (one
     /// per split, 0.8/0.1/0.1); Rayleigh–Bénard at resolution n runs on a 2n × n/2 grid.
     Generate {
         /// A system name (`euler_multi_quadrants_periodicBC`, `euler_multi_quadrants_openBC`,
@@ -136,18 +137,29 @@ fn run(cli: Cli) -> phystok::Result<()> {
             seed,
         } => {
             let t = std::time::Instant::now();
-            let dirs = if system == "default" {
-                phystok::sim::generate_default(&out)?
+            let made: Vec<(&str, PathBuf)> = if system == "default" {
+                let collection = Collection::default_collection(&out);
+                let there: Vec<bool> = collection
+                    .dataset_dirs()
+                    .iter()
+                    .map(|d| d.exists())
+                    .collect();
+                let dirs = collection.ensure()?;
+                there
+                    .into_iter()
+                    .zip(dirs)
+                    .map(|(kept, d)| (if kept { "kept" } else { "wrote" }, d))
+                    .collect()
             } else {
-                let cfg = phystok::sim::GenerateConfig::new(system.parse()?, &out)
+                let cfg = GenerateConfig::new(system.parse()?, &out)
                     .with_resolution(resolution)
                     .with_trajectories(trajectories)
                     .with_steps(steps)
                     .with_seed(seed);
-                vec![phystok::sim::generate(&cfg)?]
+                vec![("wrote", cfg.generate()?)]
             };
-            for d in dirs {
-                println!("wrote {}", d.display());
+            for (verb, d) in made {
+                println!("{verb} {}", d.display());
             }
             println!("in {:.1} s", t.elapsed().as_secs_f64());
         }
@@ -221,15 +233,7 @@ fn run(cli: Cli) -> phystok::Result<()> {
 fn quickstart(out: &std::path::Path) -> phystok::Result<()> {
     let data = out.join("data");
     let t = std::time::Instant::now();
-    let dirs = if data.join("shear_flow").is_dir() {
-        std::fs::read_dir(&data)
-            .map_err(|e| phystok::Error::io(&data, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.join("stats.yaml").is_file())
-            .collect()
-    } else {
-        phystok::sim::generate_default(&data)?
-    };
+    let dirs = Collection::default_collection(&data).ensure()?;
     println!(
         "default data in {} ({:.1} s)",
         data.display(),

@@ -13,6 +13,7 @@ use crate::checkpoint::Checkpoint;
 use crate::data::{ActiveFields, FieldVocabulary, Split, WellDataset, WindowSpec};
 use crate::emulator::Emulator;
 use crate::metrics::{HorizonScores, MetricGrid, RolloutHorizon, ScoreSet};
+use crate::sim::{Collection, System};
 use crate::train::{
     Progress, RolloutTask, TokeniserTask, Trainer, predict_grid, score_windows, spread_indices,
 };
@@ -347,24 +348,28 @@ pub fn rollout_horizons(
     Ok(out)
 }
 
-/// Simulates the embedded default collection under `root` when a dataset it needs is
-/// missing; a missing dataset that simulation does not make is an error naming it.
+/// Makes sure the datasets `names` are under `root`: those the simulators make (a
+/// [`System`]'s Well name) are generated where missing, at the default collection's setting,
+/// and checked complete where present ([`Collection::ensure`]); any other name must already
+/// be there, or this is an error naming it (before anything is simulated).
 pub fn ensure_data<'a>(root: &Path, names: impl IntoIterator<Item = &'a String>) -> Result<()> {
-    let missing: Vec<&String> = names
-        .into_iter()
-        .filter(|n| !root.join(n).join("data").is_dir())
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
+    let mut systems: Vec<System> = Vec::new();
+    for name in names {
+        match System::from_name(name) {
+            Some(system) if !systems.contains(&system) => systems.push(system),
+            Some(_) => {}
+            None if root.join(name).join("data").is_dir() => {}
+            None => {
+                return Err(Error::Msg(format!(
+                    "dataset `{name}` is not under {} and is not one the simulators make ({})",
+                    root.display(),
+                    System::ALL.map(|s| s.name()).join(", ")
+                )));
+            }
+        }
     }
-    let defaults: Vec<&str> = crate::sim::System::ALL.iter().map(|s| s.name()).collect();
-    if let Some(n) = missing.iter().find(|n| !defaults.contains(&n.as_str())) {
-        return Err(Error::Msg(format!(
-            "dataset `{n}` is not under {} and is not one the simulators make ({})",
-            root.display(),
-            defaults.join(", ")
-        )));
-    }
-    crate::sim::generate_default(root)?;
+    Collection::default_collection(root)
+        .with_systems(systems)
+        .ensure()?;
     Ok(())
 }

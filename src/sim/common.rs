@@ -168,52 +168,9 @@ pub(crate) fn cell_centres(n: usize, length: f64) -> Vec<f32> {
         .collect()
 }
 
-/// Output times `0, dt, 2 dt, …` (`n_steps` of them).
-pub(crate) fn output_times(n_steps: usize, dt: f64) -> Vec<f32> {
-    (0..n_steps).map(|i| (i as f64 * dt) as f32).collect()
-}
-
 /// Appends an `f64` frame to a trajectory buffer as `f32`.
 pub(crate) fn append_f32(buf: &mut Vec<f32>, frame: &[f64]) {
     buf.extend(frame.iter().map(|&v| v as f32));
-}
-
-/// Checks a grid size: a power of two between 4 and 1024.
-pub(crate) fn check_resolution(name: &'static str, n: usize) -> Result<(), ConfigError> {
-    if !n.is_power_of_two() {
-        return Err(ConfigError::NotPowerOfTwo { name, value: n });
-    }
-    if !(4..=1024).contains(&n) {
-        return Err(ConfigError::OutOfRange {
-            name,
-            range: "[4, 1024]",
-            value: n as f64,
-        });
-    }
-    Ok(())
-}
-
-/// Checks the run sizes every simulator shares: at least one trajectory, two output steps,
-/// and a positive, finite output interval.
-pub(crate) fn check_run(
-    trajectories: usize,
-    steps: usize,
-    interval: f64,
-) -> Result<(), ConfigError> {
-    if trajectories == 0 {
-        return Err(ConfigError::NotPositive {
-            name: "trajectories",
-            value: 0.0,
-        });
-    }
-    if steps < 2 {
-        return Err(ConfigError::OutOfRange {
-            name: "steps",
-            range: "[2, ∞)",
-            value: steps as f64,
-        });
-    }
-    check_positive("output_interval", interval)
 }
 
 /// Checks a physical parameter is finite and positive.

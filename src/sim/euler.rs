@@ -13,15 +13,18 @@ use rand::Rng;
 
 use super::common::{self, FieldSpec, SimStats};
 use super::euler_solver::{EulerBoundary, EulerConfig, EulerSolver, Limiter};
+use super::sampling::Sampling;
+use super::simulator::Simulator;
+use super::system::System;
 
 use crate::data::{BoundaryType, TensorOrder, WellFile};
 use crate::{ConfigError, Result};
 
 /// The Well's name of the periodic-boundary dataset.
-pub const EULER_PERIODIC_NAME: &str = "euler_multi_quadrants_periodicBC";
+pub const EULER_PERIODIC_NAME: &str = System::EulerPeriodic.name();
 
 /// The Well's name of the open-boundary dataset.
-pub const EULER_OPEN_NAME: &str = "euler_multi_quadrants_openBC";
+pub const EULER_OPEN_NAME: &str = System::EulerOpen.name();
 
 /// The gas constants of The Well's `euler_multi_quadrants` configurations.
 pub const EULER_WELL_GAMMAS: [f64; 10] =
@@ -30,56 +33,18 @@ pub const EULER_WELL_GAMMAS: [f64; 10] =
 impl EulerConfig {
     /// The Well's setting (512 × 512, 100 frames every 0.015, 500 trajectories per γ).
     pub fn well() -> Self {
-        EulerConfig {
-            nx: 512,
-            ny: 512,
-            trajectories: 500,
-            steps: 100,
-            ..Self::default()
-        }
+        Self::default()
+            .with_shape(512, 512)
+            .with_trajectories(500)
+            .with_steps(100)
     }
 
     /// A tiny setting for tests: 32 × 32, 2 trajectories, 27 frames.
     pub fn tiny() -> Self {
-        EulerConfig {
-            nx: 32,
-            ny: 32,
-            trajectories: 2,
-            steps: 27,
-            ..Self::default()
-        }
-    }
-
-    /// Sets a square `n × n` grid.
-    pub fn with_resolution(mut self, n: usize) -> Self {
-        self.nx = n;
-        self.ny = n;
-        self
-    }
-
-    /// Sets an `nx × ny` grid.
-    pub fn with_shape(mut self, nx: usize, ny: usize) -> Self {
-        self.nx = nx;
-        self.ny = ny;
-        self
-    }
-
-    /// Sets the number of trajectories.
-    pub fn with_trajectories(mut self, n: usize) -> Self {
-        self.trajectories = n;
-        self
-    }
-
-    /// Sets the number of output frames.
-    pub fn with_steps(mut self, n: usize) -> Self {
-        self.steps = n;
-        self
-    }
-
-    /// Sets the time between output frames.
-    pub fn with_output_interval(mut self, dt: f64) -> Self {
-        self.output_interval = dt;
-        self
+        Self::default()
+            .with_shape(32, 32)
+            .with_trajectories(2)
+            .with_steps(27)
     }
 
     /// Sets γ.
@@ -106,43 +71,13 @@ impl EulerConfig {
         self
     }
 
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// The Well dataset these settings belong to (by boundary treatment).
-    pub fn dataset_name(&self) -> &'static str {
-        match self.boundary {
-            EulerBoundary::Periodic => EULER_PERIODIC_NAME,
-            EulerBoundary::Open => EULER_OPEN_NAME,
-        }
-    }
-
-    /// Checks every rule: power-of-two grid, γ in (1, 3], CFL in (0, 0.5], positive sizes.
-    pub fn check(&self) -> Result<(), ConfigError> {
-        common::check_resolution("nx", self.nx)?;
-        common::check_resolution("ny", self.ny)?;
-        common::check_run(self.trajectories, self.steps, self.output_interval)?;
-        common::check_positive("length_x", self.length_x)?;
-        common::check_positive("length_y", self.length_y)?;
-        if !(self.gamma > 1.0 && self.gamma <= 3.0) {
-            return Err(ConfigError::OutOfRange {
-                name: "gamma",
-                range: "(1, 3]",
-                value: self.gamma,
-            });
-        }
-        common::check_cfl(self.cfl, 0.5, "(0, 0.5]")
-    }
-
     /// A solver for trajectory `index`, set to its random quadrant initial state: a split
     /// point uniform in `[0.3, 0.7]²` of the box, and per quadrant a density and pressure
     /// log-uniform in `[0.1, 2]` and velocity components uniform in `[−0.75, 0.75]`.
     pub fn initial_solver(&self, index: usize) -> Result<EulerSolver> {
-        let mut rng = common::trajectory_rng(self.seed, index);
+        let mut rng = common::trajectory_rng(self.sampling.seed, index);
         let mut solver = EulerSolver::new(self)?;
+        let (nx, ny) = (self.sampling.nx, self.sampling.ny);
         let split = [rng.random_range(0.3..0.7), rng.random_range(0.3..0.7)];
         let states: Vec<[f64; 4]> = (0..4)
             .map(|_| {
@@ -156,40 +91,67 @@ impl EulerConfig {
                 ]
             })
             .collect();
-        for i in 0..self.nx {
-            for j in 0..self.ny {
-                let upper_x = (i as f64 + 0.5) / self.nx as f64 >= split[0];
-                let upper_y = (j as f64 + 0.5) / self.ny as f64 >= split[1];
+        for i in 0..nx {
+            for j in 0..ny {
+                let upper_x = (i as f64 + 0.5) / nx as f64 >= split[0];
+                let upper_y = (j as f64 + 0.5) / ny as f64 >= split[1];
                 let [rho, u, v, p] = states[2 * upper_x as usize + upper_y as usize];
                 solver.set_primitive(i, j, rho, u, v, p);
             }
         }
         Ok(solver)
     }
+}
 
-    /// Runs every trajectory (in parallel) into a Well-format file.
-    pub fn simulate(&self) -> Result<WellFile> {
-        self.simulate_with_stats().map(|(file, _)| file)
+impl Simulator for EulerConfig {
+    fn system(&self) -> System {
+        match self.boundary {
+            EulerBoundary::Periodic => System::EulerPeriodic,
+            EulerBoundary::Open => System::EulerOpen,
+        }
     }
 
-    /// [`Self::simulate`], also returning the run's cost.
-    pub fn simulate_with_stats(&self) -> Result<(WellFile, SimStats)> {
+    fn sampling(&self) -> &Sampling {
+        &self.sampling
+    }
+
+    fn sampling_mut(&mut self) -> &mut Sampling {
+        &mut self.sampling
+    }
+
+    /// Checks every rule: the sampling's, positive box lengths, γ in (1, 3], CFL in (0, 0.5].
+    fn check(&self) -> Result<(), ConfigError> {
+        self.sampling.check()?;
+        common::check_positive("length_x", self.length_x)?;
+        common::check_positive("length_y", self.length_y)?;
+        if !(self.gamma > 1.0 && self.gamma <= 3.0) {
+            return Err(ConfigError::OutOfRange {
+                name: "gamma",
+                range: "(1, 3]",
+                value: self.gamma,
+            });
+        }
+        common::check_cfl(self.cfl, 0.5, "(0, 0.5]")
+    }
+
+    fn simulate_with_stats(&self) -> Result<(WellFile, SimStats)> {
         self.check()?;
-        let n = self.nx * self.ny;
+        let sampling = &self.sampling;
+        let n = sampling.nx * sampling.ny;
         let (trajectories, stats) = common::run_trajectories(
-            self.trajectories,
-            self.steps,
-            self.dataset_name(),
+            sampling.trajectories,
+            sampling.n_steps,
+            self.system().name(),
             n,
             |t, bar| {
                 let mut solver_steps = 0;
                 let mut solver = self.initial_solver(t)?;
                 let mut bufs: Vec<Vec<f32>> = [1, 1, 1, 2]
                     .iter()
-                    .map(|c| Vec::with_capacity(c * n * self.steps))
+                    .map(|c| Vec::with_capacity(c * n * sampling.n_steps))
                     .collect();
-                for s in 0..self.steps {
-                    solver.advance_to(s as f64 * self.output_interval)?;
+                for s in 0..sampling.n_steps {
+                    solver.advance_to(s as f64 * sampling.output_interval)?;
                     solver_steps = solver.steps();
                     common::append_f32(&mut bufs[0], &solver.interior(|c, _| c[0]));
                     common::append_f32(&mut bufs[1], &solver.interior(|c, _| c[3]));
@@ -202,17 +164,17 @@ impl EulerConfig {
                 Ok((bufs, solver_steps))
             },
         )?;
-        let times = common::output_times(self.steps, self.output_interval);
+        let times = sampling.output_times();
         let mut file = WellFile::new(
-            self.dataset_name(),
+            self.system().name(),
             &["x", "y"],
-            &[self.nx, self.ny],
-            self.trajectories,
+            &[sampling.nx, sampling.ny],
+            sampling.trajectories,
             times,
         )?;
         file.coords = vec![
-            common::cell_centres(self.nx, self.length_x),
-            common::cell_centres(self.ny, self.length_y),
+            common::cell_centres(sampling.nx, self.length_x),
+            common::cell_centres(sampling.ny, self.length_y),
         ];
         let specs = [
             FieldSpec {

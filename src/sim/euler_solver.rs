@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::sampling::Sampling;
+use super::simulator::Simulator;
 use crate::{Error, Result};
 
 const GHOST: usize = 2;
@@ -125,20 +127,13 @@ fn hllc(l: [f64; 4], r: [f64; 4], gamma: f64) -> [f64; 4] {
 /// Configuration of the quadrant Euler simulator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EulerConfig {
-    /// Cells along x (rows, the slow axis).
-    pub nx: usize,
-    /// Cells along y.
-    pub ny: usize,
+    /// Cells (`nx` along x, the slow axis), trajectories, frames, output interval (The
+    /// Well: 0.015) and seed of the random quadrant states.
+    pub sampling: Sampling,
     /// Domain size along x (The Well: 1).
     pub length_x: f64,
     /// Domain size along y (The Well: 1).
     pub length_y: f64,
-    /// Number of trajectories.
-    pub trajectories: usize,
-    /// Output frames per trajectory, the initial state included.
-    pub steps: usize,
-    /// Time between output frames (The Well: 0.015).
-    pub output_interval: f64,
     /// Ratio of specific heats γ.
     pub gamma: f64,
     /// Boundary treatment.
@@ -147,26 +142,26 @@ pub struct EulerConfig {
     pub limiter: Limiter,
     /// CFL number of the unsplit step, `dt = cfl / max((|u| + c)/dx + (|v| + c)/dy)`.
     pub cfl: f64,
-    /// Seed of the random quadrant states.
-    pub seed: u64,
 }
 
 impl Default for EulerConfig {
     /// 64 × 64, 4 trajectories, 32 frames every 0.015 (The Well's interval), γ = 1.4, periodic.
     fn default() -> Self {
         EulerConfig {
-            nx: 64,
-            ny: 64,
+            sampling: Sampling {
+                nx: 64,
+                ny: 64,
+                trajectories: 4,
+                n_steps: 32,
+                output_interval: 0.015,
+                seed: 0,
+            },
             length_x: 1.0,
             length_y: 1.0,
-            trajectories: 4,
-            steps: 32,
-            output_interval: 0.015,
             gamma: 1.4,
             boundary: EulerBoundary::Periodic,
             limiter: Limiter::VanLeer,
             cfl: 0.4,
-            seed: 0,
         }
     }
 }
@@ -175,7 +170,7 @@ impl EulerSolver {
     /// A solver for `config`'s grid, gas and scheme, all cells at rest with `ρ = p = 1`.
     pub fn new(config: &EulerConfig) -> Result<Self> {
         config.check()?;
-        let (nx, ny, gamma) = (config.nx, config.ny, config.gamma);
+        let (nx, ny, gamma) = (config.sampling.nx, config.sampling.ny, config.gamma);
         let len = (nx + 2 * GHOST) * (ny + 2 * GHOST);
         let rest = [1.0, 0.0, 0.0, 1.0 / (gamma - 1.0)];
         Ok(EulerSolver {

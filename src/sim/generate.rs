@@ -1,21 +1,24 @@
-//! Writing simulated Well datasets to disk: [`generate`] for one system (what
-//! `phystok generate <system>` runs) and [`generate_default`] for the embedded default
-//! collection that every example, notebook and test can use with no download.
+//! Writing one simulated Well dataset to disk: [`GenerateConfig::generate`] (what
+//! `phystok generate <system>` runs). A set of them under one root, made only where
+//! missing, is a [`Collection`](super::Collection).
 //!
 //! Each parameter configuration becomes one simulation of `trajectories` trajectories,
 //! split 0.8 / 0.1 / 0.1 (at least one each) into `train`, `valid` and `test` files, as
 //! The Well splits its trajectories.
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::sim_config::SimConfig;
+use super::simulator::Simulator;
 use super::system::System;
 use crate::data::{Split, WellFile, write_dataset};
 use crate::{ConfigError, Result};
 
-/// What to generate and where.
+/// What to generate and where: one system's dataset, `configurations` parameter sets of its
+/// sweep ([`System::configuration`]) at one resolution, written to `{out}/{system name}/`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerateConfig {
     /// The system.
@@ -25,7 +28,7 @@ pub struct GenerateConfig {
     /// Trajectories per parameter configuration (at least 3, one per split).
     pub trajectories: usize,
     /// Output frames per trajectory (27 fit 9 context + 18 rollout frames).
-    pub steps: usize,
+    pub n_steps: usize,
     /// Base seed; configuration `c` uses `seed + c`.
     pub seed: u64,
     /// Parameter configurations of [`System::configuration`]'s sweep, from the first.
@@ -41,7 +44,7 @@ impl Default for GenerateConfig {
             system: System::EulerPeriodic,
             resolution: 64,
             trajectories: 5,
-            steps: 32,
+            n_steps: 32,
             seed: 0,
             configurations: 1,
             out: PathBuf::from("data"),
@@ -82,7 +85,7 @@ impl GenerateConfig {
 
     /// Sets the output frames per trajectory.
     pub fn with_steps(mut self, n: usize) -> Self {
-        self.steps = n;
+        self.n_steps = n;
         self
     }
 
@@ -127,11 +130,46 @@ impl GenerateConfig {
             });
         }
         for c in 0..self.configurations.min(self.system.n_configurations()) {
-            self.system
-                .configuration(c, self.resolution, self.trajectories, self.steps, self.seed)
-                .check()?;
+            self.configuration(c).check()?;
         }
         Ok(())
+    }
+
+    /// The simulator configuration of parameter configuration `c`: the sweep's `c`-th
+    /// parameters ([`System::configuration`]) at this resolution, with these trajectories
+    /// and frames, and seed `seed + c`.
+    pub fn configuration(&self, c: usize) -> SimConfig {
+        self.system
+            .configuration(c)
+            .with_resolution(self.resolution)
+            .with_trajectories(self.trajectories)
+            .with_steps(self.n_steps)
+            .with_seed(self.seed.wrapping_add(c as u64))
+    }
+
+    /// The dataset directory, `{out}/{system name}`.
+    pub fn dataset_dir(&self) -> PathBuf {
+        self.out.join(self.system.name())
+    }
+
+    /// Simulates every configuration and writes the dataset
+    /// `{out}/{name}/data/{train,valid,test}/{name}_{k:02}.hdf5` plus `{out}/{name}/stats.yaml`
+    /// (written last: a directory without it is an interrupted run). Checks first, so
+    /// nothing is written for a bad config. Returns the dataset directory.
+    ///
+    /// Files of the same names are overwritten; a [`Collection`](super::Collection) makes
+    /// datasets only where they are missing.
+    pub fn generate(&self) -> Result<PathBuf> {
+        self.check()?;
+        let mut files = Vec::new();
+        for c in 0..self.configurations {
+            let file = self.configuration(c).simulate()?;
+            for (split, range) in split_ranges(self.trajectories) {
+                files.push((split, select_trajectories(&file, range)));
+            }
+        }
+        let refs: Vec<(Split, &WellFile)> = files.iter().map(|(s, f)| (*s, f)).collect();
+        write_dataset(&self.out, self.system.name(), &refs)
     }
 }
 
@@ -162,36 +200,4 @@ pub fn select_trajectories(file: &WellFile, range: Range<usize>) -> WellFile {
         }
     }
     out
-}
-
-/// Simulates every configuration of `config` and writes the dataset
-/// `{out}/{name}/data/{train,valid,test}/*.hdf5` plus `{out}/{name}/stats.yaml`.
-/// Returns the dataset directory.
-pub fn generate(config: &GenerateConfig) -> Result<PathBuf> {
-    config.check()?;
-    let mut files = Vec::new();
-    for c in 0..config.configurations {
-        let sim = config.system.configuration(
-            c,
-            config.resolution,
-            config.trajectories,
-            config.steps,
-            config.seed.wrapping_add(c as u64),
-        );
-        let file = sim.simulate()?;
-        for (split, range) in split_ranges(config.trajectories) {
-            files.push((split, select_trajectories(&file, range)));
-        }
-    }
-    let refs: Vec<(Split, &WellFile)> = files.iter().map(|(s, f)| (*s, f)).collect();
-    write_dataset(&config.out, config.system.name(), &refs)
-}
-
-/// Generates the default collection under `out`: every [`System`] with
-/// [`GenerateConfig::default_collection`]. Returns the dataset directories.
-pub fn generate_default(out: &Path) -> Result<Vec<PathBuf>> {
-    System::ALL
-        .iter()
-        .map(|&system| generate(&GenerateConfig::default_collection(system, out)))
-        .collect()
 }

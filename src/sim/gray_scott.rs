@@ -6,7 +6,7 @@
 //! ```
 //!
 //! with The Well's `D_A = 2·10⁻⁵`, `D_B = 10⁻⁵` and grid spacing `2/128` (its 128² grid on
-//! `[−1, 1]²`; here an `n × n` grid spans `n/64`). Pseudo-spectral in space, Lawson
+//! `[−1, 1]²`; here an `nx × ny` grid spans `nx/64 × ny/64`). Pseudo-spectral in space, Lawson
 //! integrating-factor RK4 in time (diffusion exact), step 1 (The Well's). The initial state
 //! is `A = 1, B = 0` with random Gaussian spots of `B`.
 
@@ -15,12 +15,15 @@ use rustfft::num_complex::Complex64;
 use serde::{Deserialize, Serialize};
 
 use super::common::{self, FieldSpec, SimStats};
+use super::sampling::Sampling;
+use super::simulator::Simulator;
 use super::spectral::Fft2;
+use super::system::System;
 use crate::data::{BoundaryType, TensorOrder, WellFile};
 use crate::{ConfigError, Error, Result};
 
 /// The Well's name of this dataset.
-pub const GRAY_SCOTT_NAME: &str = "gray_scott_reaction_diffusion";
+pub const GRAY_SCOTT_NAME: &str = System::GrayScottReactionDiffusion.name();
 
 /// Diffusivity of A (The Well).
 pub const GRAY_SCOTT_DIFFUSION_A: f64 = 2e-5;
@@ -40,36 +43,33 @@ pub const GRAY_SCOTT_WELL_PATTERNS: [(&str, f64, f64); 6] = [
 /// Configuration of the Gray–Scott simulator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GrayScottConfig {
-    /// Grid points per side (square grid, spacing 1/64).
-    pub resolution: usize,
-    /// Number of trajectories.
-    pub trajectories: usize,
-    /// Output frames per trajectory, the initial state included.
-    pub steps: usize,
-    /// Time between output frames (The Well: 10).
-    pub output_interval: f64,
+    /// Grid points (spacing 1/64 on both axes, so an `nx × ny` grid spans
+    /// `nx/64 × ny/64`), trajectories, frames, output interval (The Well: 10) and seed of
+    /// the random spots.
+    pub sampling: Sampling,
     /// Feed rate F.
     pub feed: f64,
     /// Kill rate k.
     pub kill: f64,
     /// Time step of the integrator (The Well: 1).
     pub dt: f64,
-    /// Seed of the random spots.
-    pub seed: u64,
 }
 
 impl Default for GrayScottConfig {
     /// 64 × 64, 4 trajectories, 32 frames every 40, the "spots" pattern (F = 0.03, k = 0.062).
     fn default() -> Self {
         GrayScottConfig {
-            resolution: 64,
-            trajectories: 4,
-            steps: 32,
-            output_interval: 40.0,
+            sampling: Sampling {
+                nx: 64,
+                ny: 64,
+                trajectories: 4,
+                n_steps: 32,
+                output_interval: 40.0,
+                seed: 0,
+            },
             feed: 0.03,
             kill: 0.062,
             dt: 1.0,
-            seed: 0,
         }
     }
 }
@@ -77,23 +77,19 @@ impl Default for GrayScottConfig {
 impl GrayScottConfig {
     /// The Well's sampling (128 × 128, 1001 frames every 10, 200 trajectories per pattern).
     pub fn well() -> Self {
-        GrayScottConfig {
-            resolution: 128,
-            steps: 1001,
-            output_interval: 10.0,
-            trajectories: 200,
-            ..Self::default()
-        }
+        Self::default()
+            .with_shape(128, 128)
+            .with_steps(1001)
+            .with_output_interval(10.0)
+            .with_trajectories(200)
     }
 
     /// A tiny setting for tests: 32 × 32, 2 trajectories, 27 frames.
     pub fn tiny() -> Self {
-        GrayScottConfig {
-            resolution: 32,
-            trajectories: 2,
-            steps: 27,
-            ..Self::default()
-        }
+        Self::default()
+            .with_shape(32, 32)
+            .with_trajectories(2)
+            .with_steps(27)
     }
 
     /// One of [`GRAY_SCOTT_WELL_PATTERNS`] by name.
@@ -117,30 +113,6 @@ impl GrayScottConfig {
         })
     }
 
-    /// Sets the grid to `n × n`.
-    pub fn with_resolution(mut self, n: usize) -> Self {
-        self.resolution = n;
-        self
-    }
-
-    /// Sets the number of trajectories.
-    pub fn with_trajectories(mut self, n: usize) -> Self {
-        self.trajectories = n;
-        self
-    }
-
-    /// Sets the number of output frames.
-    pub fn with_steps(mut self, n: usize) -> Self {
-        self.steps = n;
-        self
-    }
-
-    /// Sets the time between output frames.
-    pub fn with_output_interval(mut self, dt: f64) -> Self {
-        self.output_interval = dt;
-        self
-    }
-
     /// Sets the feed and kill rates.
     pub fn with_rates(mut self, feed: f64, kill: f64) -> Self {
         self.feed = feed;
@@ -148,16 +120,58 @@ impl GrayScottConfig {
         self
     }
 
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
+    /// The box `(lx, ly) = (nx/64, ny/64)` (The Well's spacing `2/128`).
+    fn lengths(&self) -> (f64, f64) {
+        (
+            self.sampling.nx as f64 / 64.0,
+            self.sampling.ny as f64 / 64.0,
+        )
     }
 
-    /// Checks every rule: power-of-two grid, positive F, k and dt, dt ≤ 2 (RK4 on the reaction).
-    pub fn check(&self) -> Result<(), ConfigError> {
-        common::check_resolution("resolution", self.resolution)?;
-        common::check_run(self.trajectories, self.steps, self.output_interval)?;
+    /// Initial `(A, B)`: 4 to 10 Gaussian spots of B (radius 0.04) with A = 1 − B.
+    fn initial_state(&self, index: usize) -> (Vec<f64>, Vec<f64>) {
+        let mut rng = common::trajectory_rng(self.sampling.seed, index);
+        let (nx, ny) = (self.sampling.nx, self.sampling.ny);
+        let (lx, ly) = self.lengths();
+        let count = rng.random_range(4..=10);
+        let spots: Vec<(f64, f64)> = (0..count)
+            .map(|_| (rng.random_range(0.0..lx), rng.random_range(0.0..ly)))
+            .collect();
+        let mut b = vec![0.0; nx * ny];
+        for i in 0..nx {
+            for j in 0..ny {
+                let (x, y) = (i as f64 * lx / nx as f64, j as f64 * ly / ny as f64);
+                let mut v: f64 = 0.0;
+                for &(cx, cy) in &spots {
+                    // Periodic distance.
+                    let dx = (x - cx).abs().min(lx - (x - cx).abs());
+                    let dy = (y - cy).abs().min(ly - (y - cy).abs());
+                    v += 0.5 * (-(dx * dx + dy * dy) / (0.04f64 * 0.04)).exp();
+                }
+                b[i * ny + j] = v.min(0.5);
+            }
+        }
+        let a = b.iter().map(|v| 1.0 - v).collect();
+        (a, b)
+    }
+}
+
+impl Simulator for GrayScottConfig {
+    fn system(&self) -> System {
+        System::GrayScottReactionDiffusion
+    }
+
+    fn sampling(&self) -> &Sampling {
+        &self.sampling
+    }
+
+    fn sampling_mut(&mut self) -> &mut Sampling {
+        &mut self.sampling
+    }
+
+    /// Checks every rule: the sampling's, positive F, k and dt, dt ≤ 2 (RK4 on the reaction).
+    fn check(&self) -> Result<(), ConfigError> {
+        self.sampling.check()?;
         common::check_positive("feed", self.feed)?;
         common::check_positive("kill", self.kill)?;
         if !(self.dt > 0.0 && self.dt <= 2.0) {
@@ -170,62 +184,27 @@ impl GrayScottConfig {
         Ok(())
     }
 
-    fn length(&self) -> f64 {
-        self.resolution as f64 / 64.0
-    }
-
-    /// Initial `(A, B)`: 4 to 10 Gaussian spots of B (radius 0.04) with A = 1 − B.
-    fn initial_state(&self, index: usize) -> (Vec<f64>, Vec<f64>) {
-        let mut rng = common::trajectory_rng(self.seed, index);
-        let n = self.resolution;
-        let l = self.length();
-        let count = rng.random_range(4..=10);
-        let spots: Vec<(f64, f64)> = (0..count)
-            .map(|_| (rng.random_range(0.0..l), rng.random_range(0.0..l)))
-            .collect();
-        let mut b = vec![0.0; n * n];
-        for i in 0..n {
-            for j in 0..n {
-                let (x, y) = (i as f64 * l / n as f64, j as f64 * l / n as f64);
-                let mut v: f64 = 0.0;
-                for &(cx, cy) in &spots {
-                    // Periodic distance.
-                    let dx = (x - cx).abs().min(l - (x - cx).abs());
-                    let dy = (y - cy).abs().min(l - (y - cy).abs());
-                    v += 0.5 * (-(dx * dx + dy * dy) / (0.04f64 * 0.04)).exp();
-                }
-                b[i * n + j] = v.min(0.5);
-            }
-        }
-        let a = b.iter().map(|v| 1.0 - v).collect();
-        (a, b)
-    }
-
-    /// Runs every trajectory (in parallel) into a Well-format file.
-    pub fn simulate(&self) -> Result<WellFile> {
-        self.simulate_with_stats().map(|(file, _)| file)
-    }
-
-    /// [`Self::simulate`], also returning the run's cost.
-    pub fn simulate_with_stats(&self) -> Result<(WellFile, SimStats)> {
+    fn simulate_with_stats(&self) -> Result<(WellFile, SimStats)> {
         self.check()?;
-        let n = self.resolution;
-        let substeps = (self.output_interval / self.dt).ceil().max(1.0) as usize;
-        let h = self.output_interval / substeps as f64;
+        let sampling = &self.sampling;
+        let (nx, ny) = (sampling.nx, sampling.ny);
+        let (lx, ly) = self.lengths();
+        let substeps = (sampling.output_interval / self.dt).ceil().max(1.0) as usize;
+        let h = sampling.output_interval / substeps as f64;
         let (trajectories, stats) = common::run_trajectories(
-            self.trajectories,
-            self.steps,
+            sampling.trajectories,
+            sampling.n_steps,
             GRAY_SCOTT_NAME,
-            n * n,
+            nx * ny,
             |t, bar| {
                 let mut solver_steps = 0;
                 let (a, b) = self.initial_state(t);
-                let mut solver =
-                    GrayScottSolver::new(n, self.length(), self.feed, self.kill, h, &a, &b);
+                let fft = Fft2::new(nx, ny, lx, ly);
+                let mut solver = GrayScottSolver::new(fft, self.feed, self.kill, h, &a, &b);
                 let mut bufs: Vec<Vec<f32>> = (0..2)
-                    .map(|_| Vec::with_capacity(n * n * self.steps))
+                    .map(|_| Vec::with_capacity(nx * ny * sampling.n_steps))
                     .collect();
-                for s in 0..self.steps {
+                for s in 0..sampling.n_steps {
                     if s > 0 {
                         for _ in 0..substeps {
                             solver.step();
@@ -245,18 +224,20 @@ impl GrayScottConfig {
                 Ok((bufs, solver_steps))
             },
         )?;
-        let times = common::output_times(self.steps, self.output_interval);
         let mut file = WellFile::new(
             GRAY_SCOTT_NAME,
             &["x", "y"],
-            &[n, n],
-            self.trajectories,
-            times,
+            &[nx, ny],
+            sampling.trajectories,
+            sampling.output_times(),
         )?;
-        let coords: Vec<f32> = (0..n)
-            .map(|i| (i as f64 * self.length() / n as f64 - self.length() / 2.0) as f32)
-            .collect();
-        file.coords = vec![coords.clone(), coords];
+        // Centred on the origin, as The Well's [−1, 1]².
+        let coords = |n: usize, l: f64| -> Vec<f32> {
+            (0..n)
+                .map(|i| (i as f64 * l / n as f64 - l / 2.0) as f32)
+                .collect()
+        };
+        file.coords = vec![coords(nx, lx), coords(ny, ly)];
         let specs = [
             FieldSpec {
                 name: "A",
@@ -290,9 +271,9 @@ struct GrayScottSolver {
 }
 
 impl GrayScottSolver {
-    fn new(n: usize, length: f64, feed: f64, kill: f64, h: f64, a0: &[f64], b0: &[f64]) -> Self {
-        let mut fft = Fft2::new(n, n, length, length);
-        let zero = vec![Complex64::new(0.0, 0.0); n * n];
+    /// The state `(a0, b0)` (row-major on `fft`'s grid) of rates `feed`, `kill`, stepped by `h`.
+    fn new(mut fft: Fft2, feed: f64, kill: f64, h: f64, a0: &[f64], b0: &[f64]) -> Self {
+        let zero = vec![Complex64::new(0.0, 0.0); fft.len()];
         let (mut a, mut b) = (zero.clone(), zero);
         fft.forward(a0, &mut a);
         fft.forward(b0, &mut b);
@@ -391,8 +372,7 @@ mod tests {
         let (feed, kill) = (0.03, 0.062);
         let (n, h) = (8, 1.0);
         let mut solver = GrayScottSolver::new(
-            n,
-            0.125,
+            Fft2::new(n, n, 0.125, 0.125),
             feed,
             kill,
             h,
@@ -436,7 +416,7 @@ mod tests {
             .collect();
         let a0: Vec<f64> = wave.iter().map(|w| 1.0 + 1e-6 * w).collect();
         let b0: Vec<f64> = wave.iter().map(|w| 1e-6 * w).collect();
-        let mut solver = GrayScottSolver::new(n, l, feed, kill, 1.0, &a0, &b0);
+        let mut solver = GrayScottSolver::new(Fft2::new(n, n, l, l), feed, kill, 1.0, &a0, &b0);
         for _ in 0..20 {
             solver.step();
         }

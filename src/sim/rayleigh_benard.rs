@@ -20,12 +20,15 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::common::{self, FieldSpec, SimStats};
+use super::sampling::Sampling;
+use super::simulator::Simulator;
+use super::system::System;
 use super::vorticity::{Coefficients, VorticitySolver};
 use crate::data::{BoundaryType, TensorOrder, WellFile};
 use crate::{ConfigError, Error, Result};
 
 /// The Well's name of this dataset.
-pub const RAYLEIGH_BENARD_NAME: &str = "rayleigh_benard";
+pub const RAYLEIGH_BENARD_NAME: &str = System::RayleighBenard.name();
 
 /// Rayleigh's critical number for free-slip, isothermal walls, `27π⁴/4`.
 pub const RAYLEIGH_CRITICAL_FREE_SLIP: f64 = 27.0
@@ -38,18 +41,13 @@ pub const RAYLEIGH_CRITICAL_FREE_SLIP: f64 = 27.0
 /// Configuration of the Rayleigh–Bénard simulator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RayleighBenardConfig {
-    /// Grid points along x (rows, horizontal, periodic).
-    pub nx: usize,
-    /// Grid points along y (vertical, between the walls).
-    pub ny: usize,
+    /// Grid points (`nx` along x, horizontal and periodic; `ny` along y, between the
+    /// walls), trajectories, frames, output interval in free-fall units (The Well: 0.25)
+    /// and seed of the random perturbations. Resolution `n` is `2n × n/2`
+    /// ([`Simulator::grid_for_resolution`]).
+    pub sampling: Sampling,
     /// Horizontal period Lx (the height is 1; The Well: 4).
     pub length_x: f64,
-    /// Number of trajectories.
-    pub trajectories: usize,
-    /// Output frames per trajectory, the initial state included.
-    pub steps: usize,
-    /// Time between output frames, in free-fall units (The Well: 0.25).
-    pub output_interval: f64,
     /// Rayleigh number.
     pub rayleigh: f64,
     /// Prandtl number.
@@ -58,25 +56,25 @@ pub struct RayleighBenardConfig {
     pub perturbation: f64,
     /// CFL number of the advective step limit.
     pub cfl: f64,
-    /// Seed of the random perturbations.
-    pub seed: u64,
 }
 
 impl Default for RayleighBenardConfig {
     /// 128 × 32 on 4 × 1, 4 trajectories, 32 frames every 0.5, Ra = 3e5, Pr = 1, perturbation 0.05.
     fn default() -> Self {
         RayleighBenardConfig {
-            nx: 128,
-            ny: 32,
+            sampling: Sampling {
+                nx: 128,
+                ny: 32,
+                trajectories: 4,
+                n_steps: 32,
+                output_interval: 0.5,
+                seed: 0,
+            },
             length_x: 4.0,
-            trajectories: 4,
-            steps: 32,
-            output_interval: 0.5,
             rayleigh: 3e5,
             prandtl: 1.0,
             perturbation: 0.05,
             cfl: 0.8,
-            seed: 0,
         }
     }
 }
@@ -85,63 +83,29 @@ impl RayleighBenardConfig {
     /// The Well's sampling (512 × 128 on 4 × 1, 200 frames every 0.25, 50 trajectories).
     pub fn well() -> Self {
         RayleighBenardConfig {
-            nx: 512,
-            ny: 128,
-            steps: 200,
-            output_interval: 0.25,
-            trajectories: 50,
             rayleigh: 1e6,
             ..Self::default()
         }
+        .with_shape(512, 128)
+        .with_steps(200)
+        .with_output_interval(0.25)
+        .with_trajectories(50)
     }
 
     /// A tiny setting for tests: 64 × 16, 2 trajectories, 27 frames, Ra = 1e5.
     pub fn tiny() -> Self {
         RayleighBenardConfig {
-            nx: 64,
-            ny: 16,
-            trajectories: 2,
-            steps: 27,
             rayleigh: 1e5,
             ..Self::default()
         }
-    }
-
-    /// Sets the grid from a resolution `n`: `2n × n/2` on the 4 × 1 box (as many points as n²).
-    pub fn with_resolution(mut self, n: usize) -> Self {
-        self.nx = 2 * n;
-        self.ny = n / 2;
-        self
-    }
-
-    /// Sets an `nx × ny` grid.
-    pub fn with_shape(mut self, nx: usize, ny: usize) -> Self {
-        self.nx = nx;
-        self.ny = ny;
-        self
+        .with_shape(64, 16)
+        .with_trajectories(2)
+        .with_steps(27)
     }
 
     /// Sets the horizontal period.
     pub fn with_length_x(mut self, length: f64) -> Self {
         self.length_x = length;
-        self
-    }
-
-    /// Sets the number of trajectories.
-    pub fn with_trajectories(mut self, n: usize) -> Self {
-        self.trajectories = n;
-        self
-    }
-
-    /// Sets the number of output frames.
-    pub fn with_steps(mut self, n: usize) -> Self {
-        self.steps = n;
-        self
-    }
-
-    /// Sets the time between output frames.
-    pub fn with_output_interval(mut self, dt: f64) -> Self {
-        self.output_interval = dt;
         self
     }
 
@@ -163,33 +127,16 @@ impl RayleighBenardConfig {
         self
     }
 
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Checks every rule: power-of-two grid, positive Ra, Pr, Lx, CFL in (0, 1.5].
-    pub fn check(&self) -> Result<(), ConfigError> {
-        common::check_resolution("nx", self.nx)?;
-        common::check_resolution("ny", self.ny)?;
-        common::check_run(self.trajectories, self.steps, self.output_interval)?;
-        common::check_positive("rayleigh", self.rayleigh)?;
-        common::check_positive("prandtl", self.prandtl)?;
-        common::check_positive("length_x", self.length_x)?;
-        common::check_perturbation(self.perturbation)?;
-        common::check_cfl(self.cfl, 1.5, "(0, 1.5]")
-    }
-
     /// Initial θ on the doubled `(nx, 2 ny)` box: random low modes `sin(π m y)` with random
     /// horizontal Fourier modes 1..=8, scaled to `perturbation`.
     fn initial_theta(&self, index: usize) -> Vec<f64> {
-        let mut rng = common::trajectory_rng(self.seed, index);
-        let (nx, nyd) = (self.nx, 2 * self.ny);
+        let mut rng = common::trajectory_rng(self.sampling.seed, index);
+        let ny = self.sampling.ny;
+        let (nx, nyd) = (self.sampling.nx, 2 * ny);
         let tau = 2.0 * std::f64::consts::PI;
         let mut modes = Vec::new();
         for kx in 0..=8usize.min(nx / 3) {
-            for m in 1..=3usize.min(self.ny / 3) {
+            for m in 1..=3usize.min(ny / 3) {
                 let a: f64 = rng.random_range(-1.0..1.0);
                 let phase: f64 = rng.random_range(0.0..tau);
                 modes.push((kx as f64, m as f64, a / (1.0 + kx as f64 + m as f64), phase));
@@ -199,7 +146,7 @@ impl RayleighBenardConfig {
         for i in 0..nx {
             let x = i as f64 / nx as f64;
             for j in 0..nyd {
-                let y = j as f64 / self.ny as f64;
+                let y = j as f64 / ny as f64;
                 theta[i * nyd + j] = modes
                     .iter()
                     .map(|(kx, m, a, ph)| {
@@ -211,16 +158,41 @@ impl RayleighBenardConfig {
         let peak = theta.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
         theta.iter().map(|v| v * self.perturbation / peak).collect()
     }
+}
 
-    /// Runs every trajectory (in parallel) into a Well-format file.
-    pub fn simulate(&self) -> Result<WellFile> {
-        self.simulate_with_stats().map(|(file, _)| file)
+impl Simulator for RayleighBenardConfig {
+    fn system(&self) -> System {
+        System::RayleighBenard
     }
 
-    /// [`Self::simulate`], also returning the run's cost.
-    pub fn simulate_with_stats(&self) -> Result<(WellFile, SimStats)> {
+    fn sampling(&self) -> &Sampling {
+        &self.sampling
+    }
+
+    fn sampling_mut(&mut self) -> &mut Sampling {
+        &mut self.sampling
+    }
+
+    /// `2n × n/2`: the 4 × 1 box with as many points as `n²`.
+    fn grid_for_resolution(&self, n: usize) -> (usize, usize) {
+        (2 * n, n / 2)
+    }
+
+    /// Checks every rule: the sampling's, positive Ra, Pr, Lx, a perturbation ≥ 0, CFL in
+    /// (0, 1.5].
+    fn check(&self) -> Result<(), ConfigError> {
+        self.sampling.check()?;
+        common::check_positive("rayleigh", self.rayleigh)?;
+        common::check_positive("prandtl", self.prandtl)?;
+        common::check_positive("length_x", self.length_x)?;
+        common::check_perturbation(self.perturbation)?;
+        common::check_cfl(self.cfl, 1.5, "(0, 1.5]")
+    }
+
+    fn simulate_with_stats(&self) -> Result<(WellFile, SimStats)> {
         self.check()?;
-        let (nx, ny) = (self.nx, self.ny);
+        let sampling = &self.sampling;
+        let (nx, ny) = (sampling.nx, sampling.ny);
         let nyd = 2 * ny;
         let coefficients = Coefficients {
             nu: (self.prandtl / self.rayleigh).sqrt(),
@@ -231,10 +203,10 @@ impl RayleighBenardConfig {
             odd_y: true,
         };
         // Buoyancy oscillations (frequency ≤ 1 in free-fall units) bound the step too.
-        let max_dt = 0.1f64.min(self.output_interval);
+        let max_dt = 0.1f64.min(sampling.output_interval);
         let (trajectories, stats) = common::run_trajectories(
-            self.trajectories,
-            self.steps,
+            sampling.trajectories,
+            sampling.n_steps,
             RAYLEIGH_BENARD_NAME,
             nx * nyd,
             |t, bar| {
@@ -244,12 +216,12 @@ impl RayleighBenardConfig {
                 let mut solver =
                     VorticitySolver::new(nx, nyd, self.length_x, 2.0, coefficients, &w0, &theta);
                 let mut bufs: Vec<Vec<f32>> = (0..2)
-                    .map(|_| Vec::with_capacity(nx * ny * self.steps))
+                    .map(|_| Vec::with_capacity(nx * ny * sampling.n_steps))
                     .collect();
-                bufs.push(Vec::with_capacity(2 * nx * ny * self.steps));
-                for s in 0..self.steps {
+                bufs.push(Vec::with_capacity(2 * nx * ny * sampling.n_steps));
+                for s in 0..sampling.n_steps {
                     if s > 0 {
-                        solver_steps += solver.advance(self.output_interval, self.cfl, max_dt);
+                        solver_steps += solver.advance(sampling.output_interval, self.cfl, max_dt);
                         if !solver.is_finite() {
                             return Err(Error::NonFinite {
                                 what: format!("rayleigh_benard trajectory {t} at step {s}"),
@@ -271,12 +243,12 @@ impl RayleighBenardConfig {
                 Ok((bufs, solver_steps))
             },
         )?;
-        let times = common::output_times(self.steps, self.output_interval);
+        let times = sampling.output_times();
         let mut file = WellFile::new(
             RAYLEIGH_BENARD_NAME,
             &["x", "y"],
             &[nx, ny],
-            self.trajectories,
+            sampling.trajectories,
             times,
         )?;
         file.coords = vec![

@@ -16,27 +16,24 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::common::{self, FieldSpec, SimStats};
+use super::sampling::Sampling;
+use super::simulator::Simulator;
 use super::spectral::Fft2;
+use super::system::System;
 use super::vorticity::{Coefficients, VorticitySolver};
 use crate::data::{BoundaryType, TensorOrder, WellFile};
 use crate::{ConfigError, Error, Result};
 
 /// The Well's name of this dataset.
-pub const SHEAR_FLOW_NAME: &str = "shear_flow";
+pub const SHEAR_FLOW_NAME: &str = System::ShearFlow.name();
 
 /// Configuration of the shear-flow simulator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShearFlowConfig {
-    /// Grid points along x (rows, the streamwise direction).
-    pub nx: usize,
-    /// Grid points along y (across the layers).
-    pub ny: usize,
-    /// Number of trajectories.
-    pub trajectories: usize,
-    /// Output frames per trajectory, the initial state included.
-    pub steps: usize,
-    /// Time between output frames (The Well: 0.1).
-    pub output_interval: f64,
+    /// Grid points (`nx` along x, the streamwise direction; `ny` across the layers),
+    /// trajectories, frames, output interval (The Well: 0.1) and seed of the random
+    /// perturbations.
+    pub sampling: Sampling,
     /// Reynolds number `Re = 1/ν` (unit velocity and length).
     pub reynolds: f64,
     /// Schmidt number `Sc = ν/D`.
@@ -47,25 +44,25 @@ pub struct ShearFlowConfig {
     pub perturbation: f64,
     /// CFL number of the advective step limit.
     pub cfl: f64,
-    /// Seed of the random perturbations.
-    pub seed: u64,
 }
 
 impl Default for ShearFlowConfig {
     /// 64 × 64, 4 trajectories, 32 frames every 0.1, Re = 5e3, Sc = 1, δ = 0.05.
     fn default() -> Self {
         ShearFlowConfig {
-            nx: 64,
-            ny: 64,
-            trajectories: 4,
-            steps: 32,
-            output_interval: 0.1,
+            sampling: Sampling {
+                nx: 64,
+                ny: 64,
+                trajectories: 4,
+                n_steps: 32,
+                output_interval: 0.1,
+                seed: 0,
+            },
             reynolds: 5e3,
             schmidt: 1.0,
             layer_width: 0.05,
             perturbation: 0.05,
             cfl: 0.8,
-            seed: 0,
         }
     }
 }
@@ -74,52 +71,25 @@ impl ShearFlowConfig {
     /// The Well's sampling (256 × 512 points, 200 frames every 0.1, 40 trajectories).
     pub fn well() -> Self {
         ShearFlowConfig {
-            nx: 256,
-            ny: 512,
-            steps: 200,
-            trajectories: 40,
             reynolds: 1e4,
             layer_width: 0.02,
             ..Self::default()
         }
+        .with_shape(256, 512)
+        .with_steps(200)
+        .with_trajectories(40)
     }
 
     /// A tiny setting for tests: 32 × 32, 2 trajectories, 27 frames, Re = 1e3, δ = 0.08.
     pub fn tiny() -> Self {
         ShearFlowConfig {
-            nx: 32,
-            ny: 32,
-            trajectories: 2,
-            steps: 27,
             reynolds: 1e3,
             layer_width: 0.08,
             ..Self::default()
         }
-    }
-
-    /// Sets a square `n × n` grid.
-    pub fn with_resolution(mut self, n: usize) -> Self {
-        self.nx = n;
-        self.ny = n;
-        self
-    }
-
-    /// Sets the number of trajectories.
-    pub fn with_trajectories(mut self, n: usize) -> Self {
-        self.trajectories = n;
-        self
-    }
-
-    /// Sets the number of output frames.
-    pub fn with_steps(mut self, n: usize) -> Self {
-        self.steps = n;
-        self
-    }
-
-    /// Sets the time between output frames.
-    pub fn with_output_interval(mut self, dt: f64) -> Self {
-        self.output_interval = dt;
-        self
+        .with_shape(32, 32)
+        .with_trajectories(2)
+        .with_steps(27)
     }
 
     /// Sets the Reynolds number.
@@ -140,28 +110,10 @@ impl ShearFlowConfig {
         self
     }
 
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Checks every rule: power-of-two grid, positive Re, Sc, δ, CFL in (0, 1.5].
-    pub fn check(&self) -> Result<(), ConfigError> {
-        common::check_resolution("nx", self.nx)?;
-        common::check_resolution("ny", self.ny)?;
-        common::check_run(self.trajectories, self.steps, self.output_interval)?;
-        common::check_positive("reynolds", self.reynolds)?;
-        common::check_positive("schmidt", self.schmidt)?;
-        common::check_positive("layer_width", self.layer_width)?;
-        common::check_perturbation(self.perturbation)?;
-        common::check_cfl(self.cfl, 1.5, "(0, 1.5]")
-    }
-
     /// Initial `(ω, s, mean velocity)` of trajectory `index`.
     fn initial_state(&self, index: usize) -> (Vec<f64>, Vec<f64>, [f64; 2]) {
-        let mut rng = common::trajectory_rng(self.seed, index);
-        let (nx, ny) = (self.nx, self.ny);
+        let mut rng = common::trajectory_rng(self.sampling.seed, index);
+        let (nx, ny) = (self.sampling.nx, self.sampling.ny);
         let tau = 2.0 * std::f64::consts::PI;
         let modes: Vec<(f64, f64, f64)> = (1..=4)
             .map(|m| {
@@ -198,20 +150,40 @@ impl ShearFlowConfig {
         ];
         (vorticity(nx, ny, 1.0, 1.0, &u, &v), s, mean)
     }
+}
 
-    /// Runs every trajectory (in parallel) into a Well-format file.
-    pub fn simulate(&self) -> Result<WellFile> {
-        self.simulate_with_stats().map(|(file, _)| file)
+impl Simulator for ShearFlowConfig {
+    fn system(&self) -> System {
+        System::ShearFlow
     }
 
-    /// [`Self::simulate`], also returning the run's cost.
-    pub fn simulate_with_stats(&self) -> Result<(WellFile, SimStats)> {
+    fn sampling(&self) -> &Sampling {
+        &self.sampling
+    }
+
+    fn sampling_mut(&mut self) -> &mut Sampling {
+        &mut self.sampling
+    }
+
+    /// Checks every rule: the sampling's, positive Re, Sc, δ, a perturbation ≥ 0, CFL in
+    /// (0, 1.5].
+    fn check(&self) -> Result<(), ConfigError> {
+        self.sampling.check()?;
+        common::check_positive("reynolds", self.reynolds)?;
+        common::check_positive("schmidt", self.schmidt)?;
+        common::check_positive("layer_width", self.layer_width)?;
+        common::check_perturbation(self.perturbation)?;
+        common::check_cfl(self.cfl, 1.5, "(0, 1.5]")
+    }
+
+    fn simulate_with_stats(&self) -> Result<(WellFile, SimStats)> {
         self.check()?;
-        let n = self.nx * self.ny;
+        let sampling = &self.sampling;
+        let n = sampling.nx * sampling.ny;
         let nu = 1.0 / self.reynolds;
         let (trajectories, stats) = common::run_trajectories(
-            self.trajectories,
-            self.steps,
+            sampling.trajectories,
+            sampling.n_steps,
             SHEAR_FLOW_NAME,
             n,
             |t, bar| {
@@ -225,15 +197,26 @@ impl ShearFlowConfig {
                     mean,
                     odd_y: false,
                 };
-                let mut solver =
-                    VorticitySolver::new(self.nx, self.ny, 1.0, 1.0, coefficients, &w0, &s0);
-                let mut bufs: Vec<Vec<f32>> =
-                    (0..2).map(|_| Vec::with_capacity(n * self.steps)).collect();
-                bufs.push(Vec::with_capacity(2 * n * self.steps));
-                for s in 0..self.steps {
+                let mut solver = VorticitySolver::new(
+                    sampling.nx,
+                    sampling.ny,
+                    1.0,
+                    1.0,
+                    coefficients,
+                    &w0,
+                    &s0,
+                );
+                let mut bufs: Vec<Vec<f32>> = (0..2)
+                    .map(|_| Vec::with_capacity(n * sampling.n_steps))
+                    .collect();
+                bufs.push(Vec::with_capacity(2 * n * sampling.n_steps));
+                for s in 0..sampling.n_steps {
                     if s > 0 {
-                        solver_steps +=
-                            solver.advance(self.output_interval, self.cfl, self.output_interval);
+                        solver_steps += solver.advance(
+                            sampling.output_interval,
+                            self.cfl,
+                            sampling.output_interval,
+                        );
                         if !solver.is_finite() {
                             return Err(Error::NonFinite {
                                 what: format!("shear_flow trajectory {t} at step {s}"),
@@ -254,15 +237,15 @@ impl ShearFlowConfig {
                 Ok((bufs, solver_steps))
             },
         )?;
-        let times = common::output_times(self.steps, self.output_interval);
+        let times = sampling.output_times();
         let mut file = WellFile::new(
             SHEAR_FLOW_NAME,
             &["x", "y"],
-            &[self.nx, self.ny],
-            self.trajectories,
+            &[sampling.nx, sampling.ny],
+            sampling.trajectories,
             times,
         )?;
-        file.coords = vec![grid_points(self.nx), grid_points(self.ny)];
+        file.coords = vec![grid_points(sampling.nx), grid_points(sampling.ny)];
         let specs = [
             FieldSpec {
                 name: "tracer",

@@ -3,11 +3,13 @@
 //!
 //! Reads DATA_DIR/{pred,target}.f32 written by `benches/metrics_pytorch.py --write`
 //! (64 samples x 4 channels x 1 time x 128 x 128, f32 little-endian) and evaluates that chunk
-//! 64 times, as the torch script does. Prints one JSON line with the median seconds.
+//! 64 times, as the torch script does, through `metrics::evaluate` (the values of CPU `f32`
+//! tensors are read in place, not copied). Prints one JSON line with the median seconds.
 
 use std::time::Instant;
 
-use phystok::metrics::{FrameLayout, MetricsConfig, ScoreSet};
+use candle_core::{Device, Tensor};
+use phystok::metrics::{EvaluateOptions, ScoreSet, evaluate};
 
 const CHUNK: usize = 64;
 const N_CHUNKS: usize = 64;
@@ -24,33 +26,26 @@ fn main() {
     let dir = std::env::var("PHYSTOK_BENCH_DATA").unwrap_or_else(|_| "/tmp/phystok-bench".into());
     let dir = std::path::Path::new(&dir);
     let (pred, target) = (load(&dir.join("pred.f32")), load(&dir.join("target.f32")));
-    let layout = FrameLayout {
-        batch: CHUNK,
-        channels: 4,
-        time: 1,
-        spatial: vec![128, 128],
-    };
+    let dims = [CHUNK, 4, 1, 128, 128];
     assert_eq!(
         pred.len(),
-        layout.len(),
+        dims.iter().product::<usize>(),
         "run benches/metrics.sh to write the data"
     );
+    let tensor = |v: Vec<f32>| Tensor::from_vec(v, &dims[..], &Device::Cpu).expect("tensor");
+    let (pred, target) = (tensor(pred), tensor(target));
     let repeats: usize = std::env::var("REPEATS")
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(5);
-    let evaluator = MetricsConfig::the_well()
-        .build(&[128, 128])
-        .expect("evaluator");
+    let options = EvaluateOptions::default();
     let mut times = Vec::new();
     let mut mean = ScoreSet::default();
     for _ in 0..repeats {
         let t0 = Instant::now();
         let mut sets = Vec::with_capacity(N_CHUNKS);
         for _ in 0..N_CHUNKS {
-            let grid = evaluator
-                .evaluate(&pred, &target, &layout, None)
-                .expect("evaluate");
+            let grid = evaluate(&pred, &target, &options).expect("evaluate");
             sets.push(grid.summary().mean);
         }
         mean = ScoreSet::mean_of_sets(&sets);

@@ -101,6 +101,17 @@ pub enum ConfigError {
         /// The model's top-level components (first two path segments).
         known: String,
     },
+    /// An index setting (a sample, time step or channel to show) lies past the end of the
+    /// data it picks from.
+    #[error("{name} {index} is out of range: the data has {len}")]
+    IndexOutOfRange {
+        /// The setting.
+        name: &'static str,
+        /// The index given.
+        index: usize,
+        /// How many there are to pick from.
+        len: usize,
+    },
 }
 
 /// Everything that can fail in phystok.

@@ -150,6 +150,20 @@ fn dataset_indexes_windows_with_the_well_formula() {
     ));
     let t = w.to_tensor(&candle_core::Device::Cpu).unwrap();
     assert_eq!(t.dims(), [7, 4, 4, 4]);
+    // the summary table: one property per row, counts as the dataset holds them
+    let table = ds.to_table();
+    let value = |k: &str| {
+        let row = table.rows().iter().find(|r| r[0] == k);
+        row.unwrap_or_else(|| panic!("no row {k}"))[1].clone()
+    };
+    assert_eq!(value("files"), "2");
+    assert_eq!(value("trajectories"), "3");
+    assert_eq!(value("windows"), "12");
+    assert!(
+        table
+            .to_html()
+            .contains("<th style=\"text-align:left\">windows</th>")
+    );
 }
 
 #[test]

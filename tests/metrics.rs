@@ -8,8 +8,9 @@ use candle_core::{Device, Tensor};
 use phystok::data::{TensorOrder, WellFile};
 use phystok::metrics::the_well_time_intervals;
 use phystok::metrics::{
-    ConservationDrift, FrameLayout, HorizonScores, MetricWarning, MetricsConfig, RolloutHorizon,
-    SpectrumAnalyser, SubsetProtocol, TemporalSpectrum, compare_well, evaluate_tensors,
+    ConservationDrift, DriftOptions, EvaluateOptions, HorizonScores, MetricGrid, MetricWarning,
+    NepsSpectrum, RolloutHorizon, SpectrumAnalyser, SpectrumOptions, SubsetProtocol,
+    TemporalOptions, TemporalSpectrum, compare_well, evaluate,
 };
 use phystok::{Error, metrics::FrameScores};
 use serde::Deserialize;
@@ -85,6 +86,26 @@ struct Expected {
     cases: Vec<Case>,
 }
 
+/// `values` as a CPU tensor of shape `dims`.
+fn tensor(values: &[f32], dims: &[usize]) -> Tensor {
+    Tensor::from_vec(values.to_vec(), dims, &Device::Cpu).unwrap()
+}
+
+/// The Well's metrics of `pred` against `target`, both of shape `dims`.
+fn scores(pred: &[f32], target: &[f32], dims: &[usize]) -> MetricGrid {
+    let options = EvaluateOptions::default();
+    evaluate(&tensor(pred, dims), &tensor(target, dims), &options).unwrap()
+}
+
+/// `(batch, channels, time, *spatial)`.
+fn dims(batch: usize, channels: usize, time: usize, spatial: &[usize]) -> Vec<usize> {
+    [batch, channels, time]
+        .iter()
+        .chain(spatial)
+        .copied()
+        .collect()
+}
+
 fn assert_rel(got: f64, want: f64, what: &str) {
     let err = (got - want).abs() / want.abs().max(1e-12);
     assert!(
@@ -100,17 +121,8 @@ fn parity_with_the_well_metrics_on_square_non_square_and_3d_grids() {
     assert_eq!(expected.cases.len(), 4);
     for case in &expected.cases {
         let (pred, target) = fixture(case.batch, case.time, case.channels, &case.spatial);
-        let layout = FrameLayout {
-            batch: case.batch,
-            channels: case.channels,
-            time: case.time,
-            spatial: case.spatial.clone(),
-        };
-        let grid = MetricsConfig::the_well()
-            .build(&case.spatial)
-            .unwrap()
-            .evaluate(&pred, &target, &layout, None)
-            .unwrap();
+        let layout = dims(case.batch, case.channels, case.time, &case.spatial);
+        let grid = scores(&pred, &target, &layout);
         let frames: Vec<&FrameScores> = grid.iter().map(|(_, s)| s).collect();
         assert_eq!(frames.len(), case.vrmse.len(), "{}", case.name);
         for (i, f) in frames.iter().enumerate() {
@@ -138,17 +150,8 @@ fn parity_with_the_well_metrics_on_square_non_square_and_3d_grids() {
 fn parseval_band_errors_sum_to_the_pixel_mse() {
     for spatial in [vec![12usize, 20], vec![9, 7], vec![6, 4, 5]] {
         let (pred, target) = fixture(2, 2, 2, &spatial);
-        let layout = FrameLayout {
-            batch: 2,
-            channels: 2,
-            time: 2,
-            spatial: spatial.clone(),
-        };
-        let grid = MetricsConfig::the_well()
-            .build(&spatial)
-            .unwrap()
-            .evaluate(&pred, &target, &layout, None)
-            .unwrap();
+        let layout = dims(2, 2, 2, &spatial);
+        let grid = scores(&pred, &target, &layout);
         for (id, f) in grid.iter() {
             let bands: f64 = f.band_mse.to_array().iter().sum();
             assert!(
@@ -166,10 +169,12 @@ fn parseval_band_errors_sum_to_the_pixel_mse() {
             assert!((target_energy - ms).abs() < 1e-12 * ms.max(1.0));
         }
         // fine bins: Σ_k |B_k| P_res(k) / N² is the MSE too
-        let neps = SpectrumAnalyser::new(&spatial)
-            .unwrap()
-            .neps(&pred, &target, &layout, None)
-            .unwrap();
+        let neps = NepsSpectrum::from_tensors(
+            &tensor(&pred, &layout),
+            &tensor(&target, &layout),
+            &SpectrumOptions::default(),
+        )
+        .unwrap();
         let n: usize = spatial.iter().product();
         for (c, curve) in neps.per_channel.iter().enumerate() {
             let total: f64 = curve
@@ -224,32 +229,32 @@ fn plane_wave_puts_all_power_in_one_fine_bin() {
 }
 
 #[test]
-fn tensors_give_the_same_scores_as_slices() {
+fn dtype_and_memory_layout_of_the_tensors_do_not_change_the_scores() {
     let spatial = [8usize, 12];
     let (pred, target) = fixture(2, 3, 2, &spatial);
-    let layout = FrameLayout {
-        batch: 2,
-        channels: 2,
-        time: 3,
-        spatial: spatial.to_vec(),
+    let layout = dims(2, 2, 3, &spatial);
+    let f32_grid = scores(&pred, &target, &layout);
+    let (p, t) = (tensor(&pred, &layout), tensor(&target, &layout));
+    let options = EvaluateOptions::default();
+    let f64 = |x: &Tensor| x.to_dtype(candle_core::DType::F64).unwrap();
+    assert_eq!(evaluate(&f64(&p), &f64(&t), &options).unwrap(), f32_grid);
+    // the same values seen through a transposed (non-contiguous) view
+    let view = |x: &Tensor| {
+        x.transpose(3, 4)
+            .unwrap()
+            .contiguous()
+            .unwrap()
+            .transpose(3, 4)
+            .unwrap()
     };
-    let dims = layout.dims();
-    let p = Tensor::from_vec(pred.clone(), dims.as_slice(), &Device::Cpu).unwrap();
-    let t = Tensor::from_vec(target.clone(), dims.as_slice(), &Device::Cpu).unwrap();
-    let from_tensors = evaluate_tensors(&p, &t).unwrap();
-    let from_slices = MetricsConfig::the_well()
-        .build(&spatial)
-        .unwrap()
-        .evaluate(&pred, &target, &layout, None)
-        .unwrap();
-    assert_eq!(from_tensors, from_slices);
+    assert_eq!(evaluate(&view(&p), &view(&t), &options).unwrap(), f32_grid);
 }
 
 #[test]
 fn mismatched_shapes_are_typed_errors_naming_both_sides() {
     let p = Tensor::zeros((1, 2, 3, 8, 8), candle_core::DType::F32, &Device::Cpu).unwrap();
     let t = Tensor::zeros((1, 2, 3, 8, 6), candle_core::DType::F32, &Device::Cpu).unwrap();
-    match evaluate_tensors(&p, &t) {
+    match evaluate(&p, &t, &EvaluateOptions::default()) {
         Err(Error::Shape { left, right, .. }) => {
             assert_eq!(left, vec![1, 2, 3, 8, 8]);
             assert_eq!(right, vec![1, 2, 3, 8, 6]);
@@ -275,17 +280,8 @@ fn nan_in_prediction_is_reported_not_averaged_away() {
     let spatial = [8usize, 8];
     let (mut pred, target) = fixture(2, 2, 1, &spatial);
     pred[64 * 3 + 5] = f32::NAN; // sample 1, channel 0, time 1
-    let layout = FrameLayout {
-        batch: 2,
-        channels: 1,
-        time: 2,
-        spatial: spatial.to_vec(),
-    };
-    let grid = MetricsConfig::the_well()
-        .build(&spatial)
-        .unwrap()
-        .evaluate(&pred, &target, &layout, None)
-        .unwrap();
+    let layout = dims(2, 1, 2, &spatial);
+    let grid = scores(&pred, &target, &layout);
     let summary = grid.summary();
     assert!(summary.mean.vrmse.is_nan() && summary.mean.neps.low.is_nan());
     let frames = summary
@@ -313,17 +309,8 @@ fn zero_variance_target_gives_a_defined_vrmse_and_a_warning() {
     let spatial = [6usize, 6];
     let target = vec![2.5f32; 36];
     let pred: Vec<f32> = (0..36).map(|i| 2.5 + 0.01 * (i % 3) as f32).collect();
-    let layout = FrameLayout {
-        batch: 1,
-        channels: 1,
-        time: 1,
-        spatial: spatial.to_vec(),
-    };
-    let grid = MetricsConfig::the_well()
-        .build(&spatial)
-        .unwrap()
-        .evaluate(&pred, &target, &layout, None)
-        .unwrap();
+    let layout = dims(1, 1, 1, &spatial);
+    let grid = scores(&pred, &target, &layout);
     let f = grid.at(0, 0, 0).unwrap();
     let mse: f64 = pred.iter().map(|&p| (p as f64 - 2.5).powi(2)).sum::<f64>() / 36.0;
     assert!((f.vrmse - (mse / 1e-7).sqrt()).abs() < 1e-9 * f.vrmse);
@@ -346,17 +333,8 @@ fn rollout_horizons_average_the_right_steps() {
         .enumerate()
         .map(|(i, &y)| y + ((i / n) as f32 + 1.0) * 0.01 * ((i % 5) as f32 - 2.0))
         .collect();
-    let layout = FrameLayout {
-        batch: 1,
-        channels: 1,
-        time: t_n,
-        spatial: spatial.to_vec(),
-    };
-    let grid = MetricsConfig::the_well()
-        .build(&spatial)
-        .unwrap()
-        .evaluate(&pred, &target, &layout, None)
-        .unwrap();
+    let layout = dims(1, 1, t_n, &spatial);
+    let grid = scores(&pred, &target, &layout);
     let h = HorizonScores::from_grid(&grid).unwrap();
     let v = |t: usize| grid.at(0, t, 0).unwrap().vrmse;
     let mean = |r: std::ops::Range<usize>| r.clone().map(v).sum::<f64>() / r.len() as f64;
@@ -391,17 +369,8 @@ fn well_time_intervals_match_its_trainer() {
 fn subset_protocol_is_seeded_and_exact_for_full_subsets() {
     let spatial = [4usize, 4];
     let (pred, target) = fixture(12, 1, 2, &spatial);
-    let layout = FrameLayout {
-        batch: 12,
-        channels: 2,
-        time: 1,
-        spatial: spatial.to_vec(),
-    };
-    let grid = MetricsConfig::the_well()
-        .build(&spatial)
-        .unwrap()
-        .evaluate(&pred, &target, &layout, None)
-        .unwrap();
+    let layout = dims(12, 2, 1, &spatial);
+    let grid = scores(&pred, &target, &layout);
     let p = SubsetProtocol::paper().with_subset_size(5).with_seed(7);
     let (a, b) = (p.run(&grid).unwrap(), p.run(&grid).unwrap());
     assert_eq!(a, b);
@@ -432,13 +401,13 @@ fn subset_protocol_is_seeded_and_exact_for_full_subsets() {
 fn temporal_spectrum_obeys_parseval_along_time() {
     let spatial = [4usize, 6];
     let (pred, target) = fixture(2, 7, 2, &spatial);
-    let layout = FrameLayout {
-        batch: 2,
-        channels: 2,
-        time: 7,
-        spatial: spatial.to_vec(),
-    };
-    let spec = TemporalSpectrum::of_channel(&pred, &target, &layout, 1).unwrap();
+    let layout = dims(2, 2, 7, &spatial);
+    let spec = TemporalSpectrum::from_tensors(
+        &tensor(&pred, &layout),
+        &tensor(&target, &layout),
+        &TemporalOptions::default().with_channel(1),
+    )
+    .unwrap();
     let n = 24 * 7;
     let mut mse = 0.0;
     let mut ms = 0.0;
@@ -463,18 +432,17 @@ fn temporal_spectrum_obeys_parseval_along_time() {
 fn conservation_drift_sees_a_leaking_rollout_and_not_a_shifted_one() {
     let spatial = [4usize, 4];
     let (_, target) = fixture(1, 5, 2, &spatial);
-    let layout = FrameLayout {
-        batch: 1,
-        channels: 2,
-        time: 5,
-        spatial: spatial.to_vec(),
+    let layout = dims(1, 2, 5, &spatial);
+    let drift = |pred: &[f32], options: DriftOptions| {
+        let (p, t) = (tensor(pred, &layout), tensor(&target, &layout));
+        ConservationDrift::from_tensors(&p, &t, &options.with_cell_volume(0.25)).unwrap()
     };
     // a cyclic shift of every frame conserves the totals exactly
     let mut shifted = target.clone();
     for frame in shifted.chunks_mut(16) {
         frame.rotate_left(3);
     }
-    let d = ConservationDrift::of_channel("mass", &shifted, &target, &layout, 0, 0.25).unwrap();
+    let d = drift(&shifted, DriftOptions::default().with_name("mass"));
     assert!(d.max_drift_from_truth < 1e-6);
     // losing 1% of the mass per step shows as a 4% drift after 4 steps
     let mut leaking = target.clone();
@@ -482,7 +450,10 @@ fn conservation_drift_sees_a_leaking_rollout_and_not_a_shifted_one() {
         let t = f % 5;
         frame.iter_mut().for_each(|v| *v *= 1.0 - 0.01 * t as f32);
     }
-    let d = ConservationDrift::of_channel("energy", &leaking, &target, &layout, 1, 0.25).unwrap();
+    let d = drift(
+        &leaking,
+        DriftOptions::default().with_name("energy").with_channel(1),
+    );
     assert!((d.max_drift_from_truth - 0.04).abs() < 1e-6, "{d}");
 }
 
@@ -513,22 +484,14 @@ fn well_file_comparison_matches_the_tensor_path_and_writes_the_cli_json() {
         w
     };
     let cmp = compare_well(&to_file(&pred5), &to_file(&target5)).unwrap();
-    let layout = FrameLayout {
-        batch: b_n,
-        channels: 3,
-        time: t_n,
-        spatial: spatial.to_vec(),
-    };
-    let names = vec![
-        "density".to_string(),
-        "velocity_x".into(),
-        "velocity_y".into(),
-    ];
-    let direct = MetricsConfig::the_well()
-        .build(&spatial)
-        .unwrap()
-        .evaluate(&pred5, &target5, &layout, Some(names))
-        .unwrap();
+    let layout = dims(b_n, 3, t_n, &spatial);
+    let names = ["density", "velocity_x", "velocity_y"];
+    let direct = evaluate(
+        &tensor(&pred5, &layout),
+        &tensor(&target5, &layout),
+        &EvaluateOptions::default().with_channel_names(names),
+    )
+    .unwrap();
     assert_eq!(cmp.grid, direct);
     let json: serde_json::Value = serde_json::from_str(&cmp.to_json().unwrap()).unwrap();
     let keys: Vec<&str> = json
@@ -571,9 +534,10 @@ fn compare_well_files_reads_both_files_and_names_them() {
 
 #[cfg(feature = "plot")]
 mod plots {
-    use super::fixture;
-    use phystok::metrics::{FrameLayout, SpectrumAnalyser};
-    use phystok::plot::{Figure, SnapshotFigure, svg_to_png};
+    use super::{dims, fixture, tensor};
+    use phystok::metrics::SpectrumOptions;
+    use phystok::plot::{Figure, SnapshotFigure, SnapshotOptions, SpectrumFigure, svg_to_png};
+    use phystok::{ConfigError, Error};
 
     fn png_size(png: &[u8]) -> (u32, u32) {
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
@@ -585,18 +549,12 @@ mod plots {
     fn spectrum_figure_renders_svg_and_png_with_band_edges() {
         let spatial = [16usize, 32];
         let (pred, target) = fixture(1, 2, 2, &spatial);
-        let layout = FrameLayout {
-            batch: 1,
-            channels: 2,
-            time: 2,
-            spatial: spatial.to_vec(),
-        };
-        let names = vec!["density".to_string(), "pressure".into()];
-        let spec = SpectrumAnalyser::new(&spatial)
+        let layout = dims(1, 2, 2, &spatial);
+        let options = SpectrumOptions::default().with_channel_names(["density", "pressure"]);
+        let (p, t) = (tensor(&pred, &layout), tensor(&target, &layout));
+        let fig = SpectrumFigure::from_tensors(&p, &t, &options)
             .unwrap()
-            .neps(&pred, &target, &layout, Some(names))
-            .unwrap();
-        let fig = spec.plot().with_title("fixture");
+            .with_title("fixture");
         let svg = fig.to_svg().unwrap();
         for needle in [
             "<svg", "density", "pressure", "mean", "low", "mid", "high", "NEPS",
@@ -641,13 +599,9 @@ mod plots {
     fn snapshot_figure_has_truth_prediction_and_residual_per_field() {
         let spatial = [24usize, 12];
         let (pred, target) = fixture(1, 1, 2, &spatial);
-        let layout = FrameLayout {
-            batch: 1,
-            channels: 2,
-            time: 1,
-            spatial: spatial.to_vec(),
-        };
-        let fig = SnapshotFigure::new(&pred, &target, &layout, 0, 0, None).unwrap();
+        let layout = dims(1, 2, 1, &spatial);
+        let (p, t) = (tensor(&pred, &layout), tensor(&target, &layout));
+        let fig = SnapshotFigure::from_tensors(&p, &t, &SnapshotOptions::default()).unwrap();
         let svg = fig.to_svg().unwrap();
         for needle in ["c0 truth", "c1 prediction", "residual"] {
             assert!(svg.contains(needle), "{needle} missing");
@@ -659,6 +613,14 @@ mod plots {
             fig.save_png(std::path::Path::new(&d).join("snapshot.png"))
                 .unwrap();
         }
-        assert!(SnapshotFigure::new(&pred, &target, &layout, 1, 0, None).is_err());
+        let second = SnapshotOptions::default().with_sample(1);
+        assert!(matches!(
+            SnapshotFigure::from_tensors(&p, &t, &second),
+            Err(Error::Config(ConfigError::IndexOutOfRange {
+                name: "sample",
+                index: 1,
+                len: 1
+            }))
+        ));
     }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::h5::WellReader;
 use super::stats::DatasetStats;
 use super::well::WellFile;
+use crate::report::{Table, group_digits};
 use crate::{ConfigError, Error, Result};
 
 /// One of a dataset's three splits.
@@ -385,9 +386,9 @@ impl WellDataset {
         vec![
             ("dataset", self.name.clone()),
             ("split", self.split.to_string()),
-            ("files", self.n_files().to_string()),
-            ("trajectories", self.n_trajectories().to_string()),
-            ("steps per trajectory", h.n_steps().to_string()),
+            ("files", group_digits(self.n_files())),
+            ("trajectories", group_digits(self.n_trajectories())),
+            ("steps per trajectory", group_digits(h.n_steps())),
             ("spatial shape", format!("{:?}", h.spatial_shape)),
             ("channels", self.channel_names.join(", ")),
             (
@@ -397,24 +398,24 @@ impl WellDataset {
                     self.spec.n_steps_input, self.spec.n_steps_output, self.spec.dt
                 ),
             ),
-            ("windows", self.len().to_string()),
+            ("windows", group_digits(self.len())),
             ("boundary conditions", bcs.join("; ")),
         ]
     }
 
+    /// The summary as a table of properties, one per row.
+    pub fn to_table(&self) -> Table {
+        let mut t = Table::new(["property", "value"]).with_row_headers();
+        for (k, v) in self.summary_rows() {
+            // one cell per column by construction
+            let _ = t.push_row([k.to_string(), v]);
+        }
+        t
+    }
+
     /// Renders the summary as an HTML table in evcxr.
     pub fn evcxr_display(&self) {
-        let rows: String = self
-            .summary_rows()
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "<tr><th style=\"text-align:left\">{k}</th><td>{}</td></tr>",
-                    crate::report::html_escape(v)
-                )
-            })
-            .collect();
-        crate::report::evcxr_html(&format!("<table>{rows}</table>"));
+        self.to_table().evcxr_display();
     }
 }
 

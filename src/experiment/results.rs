@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{Arm, ExperimentConfig, Pretraining};
 use crate::metrics::TableRow;
-use crate::report::Table;
+use crate::report::{Align, Table, group_digits};
 use crate::train::History;
 use crate::{Error, Result};
 
@@ -196,9 +196,11 @@ impl ExperimentResults {
         Ok(serde_json::Value::Object(map))
     }
 
+    /// A table of one row per configuration, its value columns right-aligned.
     fn table(caption: String, columns: &[&str], rows: Vec<(String, Vec<String>)>) -> Table {
         let mut table = Table::new(std::iter::once("configuration").chain(columns.iter().copied()))
-            .with_caption(caption);
+            .with_caption(caption)
+            .with_align(1..=columns.len(), Align::Right);
         for (name, cells) in rows {
             // one cell per column by construction
             let _ = table.push_row(std::iter::once(name).chain(cells));
@@ -273,7 +275,11 @@ impl ExperimentResults {
                             "{:.1} ± {:.1}",
                             s.seconds_per_2100_steps.mean, s.seconds_per_2100_steps.std
                         ),
-                        format!("{} / {}", run.trainable_params, run.total_params),
+                        format!(
+                            "{} / {}",
+                            group_digits(run.trainable_params),
+                            group_digits(run.total_params)
+                        ),
                     ],
                 )
             })

@@ -6,8 +6,14 @@
 //! `NRMSE = sqrt(mean((x̂−x)²) / (mean(x²) + ε))`; per band
 //! `mse_band = Σ_{k∈band}|F(x̂−x)|²/N²`, `NEPS_band = mse_band / (Σ_{k∈band}|F(x)|²/N² + 1e-7)`.
 //! The paper (Section 2.2) computes these per time frame and per field, then averages.
+//!
+//! [`evaluate()`] is the one public way in: candle tensors and [`EvaluateOptions`]. Inside the
+//! crate a `FrameEvaluator` (FFT plans built once per grid shape) scores slices of
+//! values, so that loops over batches (validation in training, file comparison) plan once.
 
-use candle_core::{DType, Tensor};
+use std::ops::Range;
+
+use candle_core::{DType, Storage, StorageRef, Tensor};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -88,7 +94,7 @@ impl MetricsConfig {
     }
 
     /// Builds an evaluator for frames of `spatial_shape` (2-D or 3-D, any sizes).
-    pub fn build(&self, spatial_shape: &[usize]) -> Result<FrameEvaluator> {
+    pub(crate) fn build(&self, spatial_shape: &[usize]) -> Result<FrameEvaluator> {
         self.check()?;
         let bins = match &self.band_edges {
             BandEdges::TheWell => SpectralBins::the_well(spatial_shape)?,
@@ -101,9 +107,83 @@ impl MetricsConfig {
     }
 }
 
+/// Settings of [`evaluate()`]: the metric definitions and the names of the channels.
+///
+/// | setting | default |
+/// |---|---|
+/// | `metrics` | [`MetricsConfig::the_well`] |
+/// | `channel_names` | `None`: channels are named `c0`, `c1`, … |
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct EvaluateOptions {
+    /// The metric definitions.
+    pub metrics: MetricsConfig,
+    /// One name per channel, in channel order (`None`: `c0`, `c1`, …).
+    pub channel_names: Option<Vec<String>>,
+}
+
+impl EvaluateOptions {
+    /// Sets the metric definitions.
+    pub fn with_metrics(mut self, metrics: MetricsConfig) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Names the channels (one name per channel of the tensors, in order).
+    pub fn with_channel_names<S: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.channel_names = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Checks the settings that do not depend on the data.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        self.metrics.check()
+    }
+}
+
+/// The Well's metrics (VRMSE, MSE, MAE, NRMSE, L∞ and NEPS low/mid/high) of every frame of
+/// `pred` against `target`.
+///
+/// # Shapes
+/// `pred` and `target`: `(batch, channels, time, *spatial)`, 2-D or 3-D space, any float
+/// dtype, any device. The result holds one [`FrameScores`] per `(sample, time, channel)`.
+///
+/// # Errors
+/// [`Error::Shape`] when the shapes differ or have fewer than four dims;
+/// [`ConfigError::Mismatch`] naming `channel_names` when there is not one name per channel;
+/// the [`MetricsConfig`]'s own errors.
+///
+/// # Example
+/// ```
+/// use candle_core::{Device, Tensor};
+/// use phystok::metrics::{EvaluateOptions, evaluate};
+///
+/// let target = Tensor::randn(0f32, 1.0, (2, 2, 3, 16, 16), &Device::Cpu)?;
+/// let pred = (&target * 0.9)?;
+/// let options = EvaluateOptions::default().with_channel_names(["density", "pressure"]);
+/// let grid = evaluate(&pred, &target, &options)?;
+/// assert_eq!(grid.dims(), (2, 3, 2)); // (samples, times, channels)
+/// let summary = grid.summary();
+/// assert_eq!(summary.per_channel[1].name, "pressure");
+/// assert!((summary.mean.neps.low - 0.01).abs() < 1e-4); // 10 % error in amplitude
+/// # Ok::<(), phystok::Error>(())
+/// ```
+pub fn evaluate(pred: &Tensor, target: &Tensor, options: &EvaluateOptions) -> Result<MetricGrid> {
+    options.check()?;
+    with_tensor_frames(pred, target, |frames| {
+        let names = channel_names(options.channel_names.as_deref(), frames.layout.channels)?;
+        options
+            .metrics
+            .build(&frames.layout.spatial)?
+            .evaluate(frames, names)
+    })
+}
+
 /// The shape of a block of frames in phystok's layout `(batch, channels, time, *spatial)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FrameLayout {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FrameLayout {
     /// Samples.
     pub batch: usize,
     /// Channels (field components).
@@ -150,26 +230,124 @@ impl FrameLayout {
     }
 }
 
+/// A prediction and its target, row-major values of one [`FrameLayout`].
+#[derive(Debug, Clone)]
+pub(crate) struct FramePair<'a, T> {
+    /// The prediction's values.
+    pub pred: &'a [T],
+    /// The target's values.
+    pub target: &'a [T],
+    /// Their shape.
+    pub layout: FrameLayout,
+}
+
+impl<'a, T> FramePair<'a, T> {
+    /// Checks that both hold `layout.len()` values.
+    pub fn new(pred: &'a [T], target: &'a [T], layout: FrameLayout) -> Result<Self> {
+        for (what, data) in [("prediction", pred), ("target", target)] {
+            if data.len() != layout.len() {
+                return Err(Error::Shape {
+                    what: format!("{what} values vs layout"),
+                    left: vec![data.len()],
+                    right: layout.dims(),
+                });
+            }
+        }
+        Ok(FramePair {
+            pred,
+            target,
+            layout,
+        })
+    }
+}
+
+/// The values of a tensor as `f32`: borrowed from a contiguous `f32` tensor on the CPU (no
+/// copy: the metrics read tens of megabytes per call), else copied.
+enum F32Values<'a> {
+    Borrowed(StorageRef<'a>, Range<usize>),
+    Owned(Vec<f32>),
+}
+
+impl<'a> F32Values<'a> {
+    fn of(t: &'a Tensor) -> Result<Self> {
+        if t.dtype() == DType::F32 {
+            let (storage, layout) = t.storage_and_layout();
+            let range = match (&*storage, layout.contiguous_offsets()) {
+                (Storage::Cpu(_), Some((start, end))) => Some(start..end),
+                _ => None,
+            };
+            if let Some(range) = range {
+                return Ok(F32Values::Borrowed(storage, range));
+            }
+        }
+        Ok(F32Values::Owned(
+            t.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?,
+        ))
+    }
+
+    fn as_slice(&self) -> Result<&[f32]> {
+        match self {
+            F32Values::Borrowed(storage, range) => match &**storage {
+                Storage::Cpu(cpu) => Ok(&cpu.as_slice::<f32>()?[range.clone()]),
+                _ => Err(Error::Msg(
+                    "borrowed tensor values are not on the CPU".into(),
+                )),
+            },
+            F32Values::Owned(v) => Ok(v),
+        }
+    }
+}
+
+/// Runs `f` on the values of `pred` and `target`, tensors of one shape
+/// `(batch, channels, time, *spatial)`, as `f32`.
+///
+/// # Errors
+/// [`Error::Shape`] when the shapes differ (naming both) or have fewer than four dims.
+pub(crate) fn with_tensor_frames<R>(
+    pred: &Tensor,
+    target: &Tensor,
+    f: impl FnOnce(&FramePair<'_, f32>) -> Result<R>,
+) -> Result<R> {
+    if pred.dims() != target.dims() {
+        return Err(Error::Shape {
+            what: "prediction vs target".into(),
+            left: pred.dims().to_vec(),
+            right: target.dims().to_vec(),
+        });
+    }
+    let layout = FrameLayout::from_dims(target.dims())?;
+    let (p, t) = (F32Values::of(pred)?, F32Values::of(target)?);
+    f(&FramePair::new(p.as_slice()?, t.as_slice()?, layout)?)
+}
+
+/// The names of `channels` channels: `names` when there is one per channel, `c0`, `c1`, …
+/// when `None`.
+///
+/// # Errors
+/// [`ConfigError::Mismatch`] naming `channel_names` when the count is wrong.
+pub(crate) fn channel_names(names: Option<&[String]>, channels: usize) -> Result<Vec<String>> {
+    match names {
+        None => Ok((0..channels).map(|c| format!("c{c}")).collect()),
+        Some(v) if v.len() == channels => Ok(v.to_vec()),
+        Some(v) => Err(ConfigError::Mismatch {
+            name: "channel_names",
+            value: format!("{} names", v.len()),
+            other: format!("{channels} channels of the data"),
+        }
+        .into()),
+    }
+}
+
 /// Evaluates frames of one grid shape; owns the FFT plans. Cheap to share across threads.
 #[derive(Debug, Clone)]
-pub struct FrameEvaluator {
+pub(crate) struct FrameEvaluator {
     plan: SpectralPlan,
     config: MetricsConfig,
 }
 
 impl FrameEvaluator {
-    /// The FFT plan (bins, counts).
-    pub fn plan(&self) -> &SpectralPlan {
-        &self.plan
-    }
-
-    /// The settings.
-    pub fn config(&self) -> &MetricsConfig {
-        &self.config
-    }
-
     /// Scores one frame; point `i` is `pred[i * stride]`. Allocates nothing.
-    pub fn frame<T: Real>(
+    fn frame<T: Real>(
         &self,
         pred: &[T],
         target: &[T],
@@ -197,37 +375,33 @@ impl FrameEvaluator {
         }
     }
 
-    /// Scores every frame of `pred` and `target`, both laid out `(batch, channels, time,
-    /// *spatial)` row-major, in parallel over frames.
+    /// Scores every frame of `frames` in parallel over frames; `names` holds one name per
+    /// channel.
     pub fn evaluate<T: Real>(
         &self,
-        pred: &[T],
-        target: &[T],
-        layout: &FrameLayout,
-        channel_names: Option<Vec<String>>,
+        frames: &FramePair<'_, T>,
+        names: Vec<String>,
     ) -> Result<MetricGrid> {
+        let layout = &frames.layout;
         self.check_spatial(&layout.spatial)?;
-        for (what, data) in [("prediction", pred), ("target", target)] {
-            if data.len() != layout.len() {
-                return Err(Error::Shape {
-                    what: format!("{what} values vs layout"),
-                    left: vec![data.len()],
-                    right: layout.dims(),
-                });
-            }
-        }
         let (c_n, t_n, n) = (layout.channels, layout.time, self.plan.frame_len());
         // frames in (batch, time, channel) order; frame (b, t, c) starts at ((b·C + c)·T + t)·N
         let start = |f: usize| {
             let (b, t, c) = (f / (t_n * c_n), (f / c_n) % t_n, f % c_n);
             ((b * c_n + c) * t_n + t) * n
         };
-        let scores = self.frames(pred, target, layout.batch * t_n * c_n, start, 1);
+        let scores = self.frames(
+            frames.pred,
+            frames.target,
+            layout.batch * t_n * c_n,
+            start,
+            1,
+        );
         MetricGrid::new(
             layout.batch,
             t_n,
             c_n,
-            names_or_default(channel_names, c_n)?,
+            channel_names(Some(&names), c_n)?,
             scores,
         )
     }
@@ -238,23 +412,13 @@ impl FrameEvaluator {
         &self,
         pred: &Tensor,
         target: &Tensor,
-        channel_names: Option<Vec<String>>,
+        names: &[String],
     ) -> Result<MetricGrid> {
-        if pred.dims() != target.dims() {
-            return Err(Error::Shape {
-                what: "prediction vs target".into(),
-                left: pred.dims().to_vec(),
-                right: target.dims().to_vec(),
-            });
-        }
-        let layout = FrameLayout::from_dims(pred.dims())?;
-        let p: Vec<f32> = pred.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
-        let t: Vec<f32> = target.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
-        self.evaluate(&p, &t, &layout, channel_names)
+        with_tensor_frames(pred, target, |frames| self.evaluate(frames, names.to_vec()))
     }
 
     /// Scores `n_frames` strided frames in parallel; frame `f` starts at `start(f)`.
-    pub(crate) fn frames<T: Real>(
+    pub fn frames<T: Real>(
         &self,
         pred: &[T],
         target: &[T],
@@ -274,7 +438,7 @@ impl FrameEvaluator {
             .collect()
     }
 
-    pub(crate) fn check_spatial(&self, spatial: &[usize]) -> Result<()> {
+    fn check_spatial(&self, spatial: &[usize]) -> Result<()> {
         if spatial != self.plan.spatial_shape() {
             return Err(Error::Shape {
                 what: "frame grid vs evaluator grid".into(),
@@ -286,23 +450,89 @@ impl FrameEvaluator {
     }
 }
 
-/// One call: The Well's metrics of `pred` against `target`, tensors of shape
-/// `(batch, channels, time, *spatial)`.
-pub fn evaluate_tensors(pred: &Tensor, target: &Tensor) -> Result<MetricGrid> {
-    let layout = FrameLayout::from_dims(target.dims())?;
-    MetricsConfig::the_well()
-        .build(&layout.spatial)?
-        .evaluate_tensors(pred, target, None)
-}
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
 
-fn names_or_default(names: Option<Vec<String>>, channels: usize) -> Result<Vec<String>> {
-    match names {
-        None => Ok((0..channels).map(|c| format!("c{c}")).collect()),
-        Some(v) if v.len() == channels => Ok(v),
-        Some(v) => Err(Error::Shape {
-            what: "channel names vs channels".into(),
-            left: vec![v.len()],
-            right: vec![channels],
-        }),
+    use super::*;
+
+    fn ramp(dims: &[usize]) -> Tensor {
+        let n: usize = dims.iter().product();
+        let v: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32).sin()).collect();
+        Tensor::from_vec(v, dims, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn evaluate_options_default_to_the_well_and_numbered_channels() {
+        let o = EvaluateOptions::default();
+        assert_eq!(o.metrics, MetricsConfig::the_well());
+        assert_eq!(o.channel_names, None);
+        let target = ramp(&[1, 3, 2, 8, 8]);
+        let pred = (&target * 0.5).unwrap();
+        let grid = evaluate(&pred, &target, &o).unwrap();
+        assert_eq!(grid.channel_names(), ["c0", "c1", "c2"]);
+        let named = o.with_channel_names(["a", "b", "c"]);
+        assert_eq!(
+            evaluate(&pred, &target, &named).unwrap().channel_names(),
+            ["a", "b", "c"]
+        );
+    }
+
+    #[test]
+    fn bad_evaluate_options_are_typed_errors_naming_the_setting() {
+        let target = ramp(&[1, 2, 2, 8, 8]);
+        let pred = (&target * 0.5).unwrap();
+        let three = EvaluateOptions::default().with_channel_names(["a", "b", "c"]);
+        assert!(matches!(
+            evaluate(&pred, &target, &three),
+            Err(Error::Config(ConfigError::Mismatch {
+                name: "channel_names",
+                ..
+            }))
+        ));
+        let eps = EvaluateOptions::default().with_metrics(MetricsConfig::the_well().with_eps(-1.0));
+        assert!(matches!(
+            evaluate(&pred, &target, &eps),
+            Err(Error::Config(ConfigError::OutOfRange { name: "eps", .. }))
+        ));
+    }
+
+    #[test]
+    fn borrowed_copied_and_strided_tensors_score_alike() {
+        let target = ramp(&[2, 2, 3, 8, 8]);
+        let pred = (&target * 0.7).unwrap().sin().unwrap();
+        let o = EvaluateOptions::default();
+        let borrowed = evaluate(&pred, &target, &o).unwrap();
+        // f64 tensors are converted (copied); a transposed view is not contiguous
+        let as_f64 = |t: &Tensor| t.to_dtype(DType::F64).unwrap();
+        assert_eq!(
+            evaluate(&as_f64(&pred), &as_f64(&target), &o).unwrap(),
+            borrowed
+        );
+        let strided = |t: &Tensor| {
+            t.transpose(3, 4)
+                .unwrap()
+                .contiguous()
+                .unwrap()
+                .transpose(3, 4)
+                .unwrap()
+        };
+        assert!(!strided(&pred).is_contiguous());
+        assert_eq!(
+            evaluate(&strided(&pred), &strided(&target), &o).unwrap(),
+            borrowed
+        );
+        // a narrowed view starts at an offset into its storage
+        let (p2, t2) = (
+            pred.narrow(0, 1, 1).unwrap(),
+            target.narrow(0, 1, 1).unwrap(),
+        );
+        let second = evaluate(&p2, &t2, &o).unwrap();
+        assert_eq!(second.at(0, 2, 1), borrowed.at(1, 2, 1));
+        // the same tensor on both sides: zero error
+        assert_eq!(
+            evaluate(&target, &target, &o).unwrap().summary().mean.mse,
+            0.0
+        );
     }
 }

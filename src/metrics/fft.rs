@@ -42,7 +42,7 @@ const NO_BIN: u32 = u32::MAX;
 
 /// FFT plans, mode-to-bin table and mirror-mode table for one grid shape and bin choice.
 #[derive(Clone)]
-pub struct SpectralPlan {
+pub(crate) struct SpectralPlan {
     shape: Vec<usize>,
     n: usize,
     ffts: Vec<Arc<dyn Fft<f64>>>,
@@ -65,7 +65,7 @@ impl std::fmt::Debug for SpectralPlan {
 
 /// Per-thread buffers for [`SpectralPlan`]; make one with [`SpectralPlan::workspace`].
 #[derive(Debug, Clone)]
-pub struct SpectralWorkspace {
+pub(crate) struct SpectralWorkspace {
     buf: Vec<Complex<f64>>,
     tmp: Vec<Complex<f64>>,
     scratch: Vec<Complex<f64>>,
@@ -73,7 +73,7 @@ pub struct SpectralWorkspace {
 
 /// Pointwise statistics of one frame, gathered while loading it.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct PointStats {
+pub(crate) struct PointStats {
     /// Number of points.
     pub n: usize,
     /// `mean((x̂ − x)²)`.

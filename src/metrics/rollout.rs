@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::summary::{MetricGrid, ScoreSet};
+use crate::report::{Align, Table, group_digits};
 use crate::{ConfigError, Error, Result};
 
 /// A range of autoregressive rollout steps, 1-based and inclusive as in the paper.
@@ -286,22 +287,31 @@ impl std::fmt::Display for TableRow {
 }
 
 impl TableRow {
-    /// Shows the row inline in an evcxr notebook.
-    pub fn evcxr_display(&self) {
-        let c = |s: &SubsetStat| format!("{:.3} &plusmn; {:.3}", s.mean, s.std);
-        crate::report::evcxr_html(&format!(
-            "<table><tr><th>VRMSE</th><th>Spectral-Low</th>\
-             <th>Spectral-Mid</th><th>Spectral-High</th></tr><tr><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td></tr></table><p>{} subsets of {} examples, seed {}</p>\
-             ",
+    /// The row as a table: each metric's mean ± std over the subsets, the protocol in the
+    /// caption.
+    pub fn to_table(&self) -> Table {
+        let mut t = Table::new(["VRMSE", "Spectral-Low", "Spectral-Mid", "Spectral-High"])
+            .with_caption(format!(
+                "mean ± std over {} subsets of {} examples, seed {}",
+                group_digits(self.protocol.n_subsets),
+                group_digits(self.protocol.subset_size),
+                self.protocol.seed
+            ))
+            .with_align(0..4, Align::Right);
+        let c = |s: &SubsetStat| format!("{:.3} ± {:.3}", s.mean, s.std);
+        // one cell per column by construction
+        let _ = t.push_row([
             c(&self.vrmse),
             c(&self.neps_low),
             c(&self.neps_mid),
             c(&self.neps_high),
-            self.protocol.n_subsets,
-            self.protocol.subset_size,
-            self.protocol.seed
-        ));
+        ]);
+        t
+    }
+
+    /// Shows the row inline in an evcxr notebook.
+    pub fn evcxr_display(&self) {
+        self.to_table().evcxr_display();
     }
 }
 
@@ -318,21 +328,63 @@ impl std::fmt::Display for HorizonScores {
 }
 
 impl HorizonScores {
+    /// The horizons as a table: VRMSE and NEPS per band of each.
+    pub fn to_table(&self) -> Table {
+        let mut t = Table::new(["horizon", "VRMSE", "NEPS low", "NEPS mid", "NEPS high"])
+            .with_align(1..5, Align::Right);
+        for (hz, s) in &self.horizons {
+            // one cell per column by construction
+            let _ = t.push_row([
+                hz.label(),
+                format!("{:.4}", s.vrmse),
+                format!("{:.4}", s.neps.low),
+                format!("{:.4}", s.neps.mid),
+                format!("{:.4}", s.neps.high),
+            ]);
+        }
+        t
+    }
+
     /// Shows the horizons inline in an evcxr notebook.
     pub fn evcxr_display(&self) {
-        let mut h = String::from(
-            "<table><tr><th>horizon</th><th>VRMSE</th><th>NEPS low</th><th>NEPS mid</th><th>NEPS high</th></tr>",
+        self.to_table().evcxr_display();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Bands;
+
+    #[test]
+    fn tables_carry_every_horizon_and_the_protocol() {
+        let s = |v: f64| ScoreSet {
+            vrmse: v,
+            neps: Bands::from_array([v, v, v]),
+            ..ScoreSet::default()
+        };
+        let h = HorizonScores {
+            horizons: vec![
+                (RolloutHorizon::Step1, s(0.1)),
+                (RolloutHorizon::Steps3To6, s(0.4)),
+            ],
+        };
+        let t = h.to_table();
+        assert_eq!(t.n_rows(), 2);
+        assert_eq!(t.rows()[1][..2], ["steps 3-6", "0.4000"]);
+        let stat = SubsetStat::of(&[1.0, 3.0]);
+        let row = TableRow {
+            vrmse: stat,
+            neps_low: stat,
+            neps_mid: stat,
+            neps_high: stat,
+            protocol: SubsetProtocol::paper(),
+        };
+        let t = row.to_table();
+        assert_eq!(t.rows()[0][0], "2.000 ± 1.414");
+        assert_eq!(
+            t.caption(),
+            "mean ± std over 10 subsets of 4,096 examples, seed 0"
         );
-        for (hz, s) in &self.horizons {
-            h += &format!(
-                "<tr><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td></tr>",
-                hz.label(),
-                s.vrmse,
-                s.neps.low,
-                s.neps.mid,
-                s.neps.high
-            );
-        }
-        crate::report::evcxr_html(&format!("{h}</table>"));
     }
 }

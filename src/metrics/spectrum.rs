@@ -5,12 +5,16 @@
 //! computed per frame as `Σ|F(x−x̂)|²/N² / (Σ|F(x)|²/N² + 1e-7)` like The Well's bands, then
 //! averaged over frames per field. The Well's three band edges travel with every result so
 //! plots can mark them.
+//!
+//! [`NepsSpectrum::from_tensors`] computes them from a prediction and its target;
+//! [`SpectrumAnalyser::power_spectrum`] gives the spectrum of one field.
 
+use candle_core::Tensor;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::bins::SpectralBins;
-use super::evaluate::FrameLayout;
+use super::evaluate::{FramePair, channel_names, with_tensor_frames};
 use super::fft::{Real, SpectralPlan};
 use crate::{Error, Result};
 
@@ -81,11 +85,6 @@ impl SpectrumAnalyser {
         })
     }
 
-    /// The plan (bins and counts).
-    pub fn plan(&self) -> &SpectralPlan {
-        &self.plan
-    }
-
     /// Power spectrum of one field of the analyser's grid, row-major.
     pub fn power_spectrum<T: Real>(&self, field: &[T]) -> Result<PowerSpectrum> {
         let n = self.plan.frame_len();
@@ -110,29 +109,22 @@ impl SpectrumAnalyser {
         })
     }
 
-    /// Residual spectra and NEPS(k) of `pred` against `target`, both
-    /// `(batch, channels, time, *spatial)`, averaged over samples and times per channel.
-    pub fn neps<T: Real>(
+    /// Residual spectra and NEPS(k) of `frames`, averaged over samples and times per
+    /// channel; `names` holds one name per channel.
+    pub(crate) fn neps<T: Real>(
         &self,
-        pred: &[T],
-        target: &[T],
-        layout: &FrameLayout,
-        channel_names: Option<Vec<String>>,
+        frames: &FramePair<'_, T>,
+        names: Vec<String>,
     ) -> Result<NepsSpectrum> {
-        if layout.spatial != self.plan.spatial_shape() || pred.len() != layout.len() {
+        let (pred, target, layout) = (frames.pred, frames.target, &frames.layout);
+        if layout.spatial != self.plan.spatial_shape() {
             return Err(Error::Shape {
-                what: "prediction vs spectrum layout".into(),
-                left: vec![pred.len()],
-                right: layout.dims(),
+                what: "prediction grid vs spectrum grid".into(),
+                left: layout.spatial.clone(),
+                right: self.plan.spatial_shape().to_vec(),
             });
         }
-        if target.len() != pred.len() {
-            return Err(Error::Shape {
-                what: "prediction vs target".into(),
-                left: vec![pred.len()],
-                right: vec![target.len()],
-            });
-        }
+        let names = channel_names(Some(&names), layout.channels)?;
         let nb = self.plan.bins().n_bins();
         let (c_n, t_n, n) = (layout.channels, layout.time, self.plan.frame_len());
         let n_frames = layout.batch * c_n * t_n;
@@ -173,14 +165,13 @@ impl SpectrumAnalyser {
                 || vec![0.0; c_n * 3 * nb],
                 |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
             );
-        let names = channel_names.unwrap_or_else(|| (0..c_n).map(|c| format!("c{c}")).collect());
         let per = (layout.batch * t_n) as f64;
         let per_channel: Vec<NepsCurve> = (0..c_n)
             .map(|c| {
                 let a = &acc[c * 3 * nb..(c + 1) * 3 * nb];
                 let mean = |s: &[f64]| s.iter().map(|v| v / per).collect::<Vec<_>>();
                 NepsCurve {
-                    name: names.get(c).cloned().unwrap_or_else(|| format!("c{c}")),
+                    name: names[c].clone(),
                     residual_power: self.to_mean_power(&mean(&a[..nb])),
                     target_power: self.to_mean_power(&mean(&a[nb..2 * nb])),
                     neps: mean(&a[2 * nb..]),
@@ -218,6 +209,66 @@ impl SpectrumAnalyser {
     }
 }
 
+/// Settings of [`NepsSpectrum::from_tensors`] (and of the figure drawn from it).
+///
+/// | setting | default |
+/// |---|---|
+/// | `channel_names` | `None`: channels are named `c0`, `c1`, … |
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SpectrumOptions {
+    /// One name per channel, in channel order (`None`: `c0`, `c1`, …).
+    pub channel_names: Option<Vec<String>>,
+}
+
+impl SpectrumOptions {
+    /// Names the channels (one name per channel of the tensors, in order).
+    pub fn with_channel_names<S: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.channel_names = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+}
+
+impl NepsSpectrum {
+    /// Residual spectra and NEPS(k) on fine bins (one per integer shell) of `pred` against
+    /// `target`, averaged over samples and times per channel.
+    ///
+    /// # Shapes
+    /// `pred` and `target`: `(batch, channels, time, *spatial)`, any float dtype and device.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the shapes differ; [`ConfigError::Mismatch`](crate::ConfigError::Mismatch) naming
+    /// `channel_names` when there is not one name per channel.
+    ///
+    /// # Example
+    /// ```
+    /// use candle_core::{Device, Tensor};
+    /// use phystok::metrics::{NepsSpectrum, SpectrumOptions};
+    ///
+    /// // Offset by 1 so that the k = 0 shell (a single mode) never has near-zero power,
+    /// // where the ratio's 1e-7 guard would show.
+    /// let target = (Tensor::randn(0f32, 1.0, (1, 2, 3, 16, 16), &Device::Cpu)? + 1.0)?;
+    /// let pred = (&target * 0.5)?; // half the amplitude: NEPS = 0.25 at every k
+    /// let options = SpectrumOptions::default().with_channel_names(["a", "b"]);
+    /// let s = NepsSpectrum::from_tensors(&pred, &target, &options)?;
+    /// assert!(s.mean.neps.iter().all(|v| (v - 0.25).abs() < 1e-3));
+    /// assert_eq!(s.per_channel[1].name, "b");
+    /// # Ok::<(), phystok::Error>(())
+    /// ```
+    pub fn from_tensors(
+        pred: &Tensor,
+        target: &Tensor,
+        options: &SpectrumOptions,
+    ) -> Result<NepsSpectrum> {
+        with_tensor_frames(pred, target, |frames| {
+            let names = channel_names(options.channel_names.as_deref(), frames.layout.channels)?;
+            SpectrumAnalyser::new(&frames.layout.spatial)?.neps(frames, names)
+        })
+    }
+}
+
 impl PowerSpectrum {
     /// `Σ_k |B_k|·P(k) / N²`, which equals `mean(x²)` (Plancherel) when the bins cover
     /// every mode.
@@ -229,5 +280,57 @@ impl PowerSpectrum {
             .map(|(p, &c)| p * c as f64)
             .sum::<f64>()
             / (frame_len as f64).powi(2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+
+    use super::*;
+    use crate::ConfigError;
+    use crate::metrics::evaluate::FrameLayout;
+
+    fn ramp(dims: &[usize]) -> Tensor {
+        let n: usize = dims.iter().product();
+        let v: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32).sin()).collect();
+        Tensor::from_vec(v, dims, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn tensor_spectrum_equals_the_slice_spectrum_with_numbered_channels() {
+        assert_eq!(SpectrumOptions::default().channel_names, None);
+        let dims = [2, 3, 2, 8, 8];
+        let target = ramp(&dims);
+        let pred = (target.clone() * 0.7).unwrap().sin().unwrap();
+        let from_t =
+            NepsSpectrum::from_tensors(&pred, &target, &SpectrumOptions::default()).unwrap();
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let (p, t) = (flat(&pred), flat(&target));
+        let frames = FramePair::new(&p, &t, FrameLayout::from_dims(&dims).unwrap()).unwrap();
+        let names: Vec<String> = ["c0", "c1", "c2"].map(String::from).to_vec();
+        let from_s = SpectrumAnalyser::new(&[8, 8])
+            .unwrap()
+            .neps(&frames, names)
+            .unwrap();
+        assert_eq!(from_t, from_s);
+    }
+
+    #[test]
+    fn bad_spectrum_options_are_typed_errors_naming_the_setting() {
+        let a = ramp(&[1, 2, 2, 8, 8]);
+        let one_name = SpectrumOptions::default().with_channel_names(["only"]);
+        assert!(matches!(
+            NepsSpectrum::from_tensors(&a, &a, &one_name),
+            Err(Error::Config(ConfigError::Mismatch {
+                name: "channel_names",
+                ..
+            }))
+        ));
+        let b = ramp(&[1, 2, 2, 8, 4]);
+        assert!(matches!(
+            NepsSpectrum::from_tensors(&a, &b, &SpectrumOptions::default()),
+            Err(Error::Shape { .. })
+        ));
     }
 }

@@ -178,7 +178,7 @@ pub struct MetricGrid {
 
 impl MetricGrid {
     /// From scores in `(sample, time, channel)` order.
-    pub fn new(
+    pub(crate) fn new(
         samples: usize,
         times: usize,
         channels: usize,

@@ -5,14 +5,108 @@
 //!   rollout's MSE (Parseval along time). Slow drift shows at low ω, flicker at high ω.
 //! - [`ConservationDrift`]: totals `Σ q·ΔV` of a conserved density (Euler: mass `ρ`, total
 //!   energy `E`) at every step for prediction and truth, and their relative drift.
+//!
+//! Both are made from candle tensors with `from_tensors` and an options struct.
 
+use candle_core::Tensor;
 use rustfft::FftPlanner;
 use rustfft::num_complex::Complex;
 use serde::{Deserialize, Serialize};
 
-use super::evaluate::FrameLayout;
+use super::evaluate::{FramePair, with_tensor_frames};
 use super::fft::Real;
-use crate::{Error, Result};
+use crate::{ConfigError, Error, Result};
+
+/// Settings of [`TemporalSpectrum::from_tensors`].
+///
+/// | setting | default |
+/// |---|---|
+/// | `channel` | `0`: the first channel |
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TemporalOptions {
+    /// The channel whose error is analysed.
+    pub channel: usize,
+}
+
+impl TemporalOptions {
+    /// Sets the channel.
+    pub fn with_channel(mut self, channel: usize) -> Self {
+        self.channel = channel;
+        self
+    }
+}
+
+/// Settings of [`ConservationDrift::from_tensors`].
+///
+/// | setting | default |
+/// |---|---|
+/// | `name` | `None`: the channel's number, `c0`, `c1`, … |
+/// | `channel` | `0`: the first channel |
+/// | `cell_volume` | `1.0`: totals are plain sums over the cells |
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftOptions {
+    /// Name of the conserved quantity (`mass`, `energy`).
+    pub name: Option<String>,
+    /// The channel holding its density.
+    pub channel: usize,
+    /// Volume (area in 2-D) of one grid cell, `ΔV`.
+    pub cell_volume: f64,
+}
+
+impl Default for DriftOptions {
+    fn default() -> Self {
+        DriftOptions {
+            name: None,
+            channel: 0,
+            cell_volume: 1.0,
+        }
+    }
+}
+
+impl DriftOptions {
+    /// Names the quantity.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the channel.
+    pub fn with_channel(mut self, channel: usize) -> Self {
+        self.channel = channel;
+        self
+    }
+
+    /// Sets the cell volume `ΔV`.
+    pub fn with_cell_volume(mut self, cell_volume: f64) -> Self {
+        self.cell_volume = cell_volume;
+        self
+    }
+
+    /// Checks the settings that do not depend on the data.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if !(self.cell_volume.is_finite() && self.cell_volume > 0.0) {
+            return Err(ConfigError::OutOfRange {
+                name: "cell_volume",
+                range: "(0, inf)",
+                value: self.cell_volume,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// An error naming `channel` when it is not below `channels`.
+fn check_channel(channel: usize, channels: usize) -> Result<()> {
+    if channel >= channels {
+        return Err(ConfigError::IndexOutOfRange {
+            name: "channel",
+            index: channel,
+            len: channels,
+        }
+        .into());
+    }
+    Ok(())
+}
 
 /// One-sided temporal power spectrum of a rollout's error and of its target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,22 +120,39 @@ pub struct TemporalSpectrum {
 }
 
 impl TemporalSpectrum {
-    /// Temporal spectra of one channel, averaged over samples: `pred` and `target` are
-    /// `(batch, channels, time, *spatial)`.
-    pub fn of_channel<T: Real>(
-        pred: &[T],
-        target: &[T],
-        layout: &FrameLayout,
-        channel: usize,
-    ) -> Result<Self> {
-        check_pair(pred, target, layout)?;
-        if channel >= layout.channels {
-            return Err(Error::OutOfRange {
-                what: "channel of temporal spectrum".into(),
-                index: channel,
-                len: layout.channels,
-            });
-        }
+    /// The temporal spectra of the error of one channel of `pred` against `target`,
+    /// averaged over samples and pixels.
+    ///
+    /// # Shapes
+    /// `pred` and `target`: `(batch, channels, time, *spatial)`, any float dtype and device.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the shapes differ; [`ConfigError::IndexOutOfRange`] naming
+    /// `channel` when there is no such channel.
+    ///
+    /// # Example
+    /// ```
+    /// use candle_core::{Device, Tensor};
+    /// use phystok::metrics::{TemporalOptions, TemporalSpectrum};
+    ///
+    /// let target = Tensor::randn(0f32, 1.0, (1, 2, 8, 4, 4), &Device::Cpu)?;
+    /// let pred = (&target + 0.1)?; // a constant offset: error power at ω = 0 only
+    /// let s = TemporalSpectrum::from_tensors(&pred, &target, &TemporalOptions::default().with_channel(1))?;
+    /// assert_eq!(s.omega.len(), 5);
+    /// assert!((s.error_power[0] - 0.01).abs() < 1e-6 && s.error_power[1..].iter().all(|p| *p < 1e-9));
+    /// # Ok::<(), phystok::Error>(())
+    /// ```
+    pub fn from_tensors(pred: &Tensor, target: &Tensor, options: &TemporalOptions) -> Result<Self> {
+        with_tensor_frames(pred, target, |frames| {
+            TemporalSpectrum::of_channel(frames, options.channel)
+        })
+    }
+
+    /// Temporal spectra of one channel of `frames`, averaged over samples.
+    pub(crate) fn of_channel<T: Real>(frames: &FramePair<'_, T>, channel: usize) -> Result<Self> {
+        let (pred, target, layout) = (frames.pred, frames.target, &frames.layout);
+        check_not_empty(layout.is_empty())?;
+        check_channel(channel, layout.channels)?;
         let (t_n, n): (usize, usize) = (layout.time, layout.spatial.iter().product());
         let fft = FftPlanner::<f64>::new().plan_fft_forward(t_n);
         let mut scratch = vec![Complex::new(0.0, 0.0); fft.get_inplace_scratch_len()];
@@ -103,24 +214,46 @@ pub struct ConservationDrift {
 }
 
 impl ConservationDrift {
-    /// Totals of channel `channel` (a conserved density) with cell volume `cell_volume`.
+    /// Totals of one channel (a conserved density) of `pred` and `target` at every step.
     /// Euler (`euler_multi_quadrants`): `density` gives mass, `energy` total energy.
-    pub fn of_channel<T: Real>(
-        name: impl Into<String>,
-        pred: &[T],
-        target: &[T],
-        layout: &FrameLayout,
-        channel: usize,
-        cell_volume: f64,
+    ///
+    /// # Shapes
+    /// `pred` and `target`: `(batch, channels, time, *spatial)`, any float dtype and device.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the shapes differ; [`ConfigError::IndexOutOfRange`] naming
+    /// `channel` when there is no such channel; [`ConfigError::OutOfRange`] naming
+    /// `cell_volume` when it is not positive and finite.
+    ///
+    /// # Example
+    /// ```
+    /// use candle_core::{Device, Tensor};
+    /// use phystok::metrics::{ConservationDrift, DriftOptions};
+    ///
+    /// let target = (Tensor::randn(0f32, 0.1, (1, 1, 4, 8, 8), &Device::Cpu)? + 1.0)?;
+    /// let pred = target.roll(1, 4)?; // moved one cell: the same total mass
+    /// let options = DriftOptions::default().with_name("mass").with_cell_volume(1.0 / 64.0);
+    /// let drift = ConservationDrift::from_tensors(&pred, &target, &options)?;
+    /// assert!(drift.max_drift_from_truth < 1e-6);
+    /// assert_eq!(drift.name, "mass");
+    /// # Ok::<(), phystok::Error>(())
+    /// ```
+    pub fn from_tensors(pred: &Tensor, target: &Tensor, options: &DriftOptions) -> Result<Self> {
+        options.check()?;
+        with_tensor_frames(pred, target, |frames| {
+            ConservationDrift::of_channel(frames, options)
+        })
+    }
+
+    /// Totals of one channel of `frames` at every step.
+    pub(crate) fn of_channel<T: Real>(
+        frames: &FramePair<'_, T>,
+        options: &DriftOptions,
     ) -> Result<Self> {
-        check_pair(pred, target, layout)?;
-        if channel >= layout.channels {
-            return Err(Error::OutOfRange {
-                what: "channel of conserved quantity".into(),
-                index: channel,
-                len: layout.channels,
-            });
-        }
+        let (pred, target, layout) = (frames.pred, frames.target, &frames.layout);
+        let (channel, cell_volume) = (options.channel, options.cell_volume);
+        check_not_empty(layout.is_empty())?;
+        check_channel(channel, layout.channels)?;
         let (t_n, n): (usize, usize) = (layout.time, layout.spatial.iter().product());
         let total = |data: &[T]| -> Vec<f64> {
             (0..t_n)
@@ -150,7 +283,10 @@ impl ConservationDrift {
         let max_drift_from_truth =
             max_nan(&mut predicted.iter().zip(&truth).map(|(&q, &r)| rel(q, r)));
         Ok(ConservationDrift {
-            name: name.into(),
+            name: options
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("c{channel}")),
             predicted,
             truth,
             max_self_drift,
@@ -172,18 +308,94 @@ impl std::fmt::Display for ConservationDrift {
     }
 }
 
-fn check_pair<T>(pred: &[T], target: &[T], layout: &FrameLayout) -> Result<()> {
-    if pred.len() != layout.len() || target.len() != layout.len() {
-        return Err(Error::Shape {
-            what: "prediction / target vs layout".into(),
-            left: vec![pred.len(), target.len()],
-            right: layout.dims(),
-        });
-    }
-    if layout.is_empty() {
+fn check_not_empty(empty: bool) -> Result<()> {
+    if empty {
         return Err(Error::Empty {
             what: "rollout".into(),
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+
+    use super::*;
+
+    fn ramp(dims: &[usize]) -> Tensor {
+        let n: usize = dims.iter().product();
+        let v: Vec<f32> = (0..n)
+            .map(|i| ((i * 37 % 101) as f32).sin() + 2.0)
+            .collect();
+        Tensor::from_vec(v, dims, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn options_default_to_the_first_channel_and_unit_cells() {
+        assert_eq!(TemporalOptions::default().channel, 0);
+        let d = DriftOptions::default();
+        assert_eq!(
+            (d.name.as_deref(), d.channel, d.cell_volume),
+            (None, 0, 1.0)
+        );
+        let target = ramp(&[2, 3, 4, 4, 4]);
+        let pred = (&target * 0.9).unwrap();
+        let first = TemporalSpectrum::from_tensors(&pred, &target, &TemporalOptions::default());
+        let zero = TemporalSpectrum::from_tensors(
+            &pred,
+            &target,
+            &TemporalOptions::default().with_channel(0),
+        );
+        assert_eq!(first.unwrap(), zero.unwrap());
+        let drift = ConservationDrift::from_tensors(&pred, &target, &d).unwrap();
+        assert_eq!(drift.name, "c0");
+        // unit cells: the totals are plain sums over the 16 cells, averaged over samples
+        let sum = target
+            .narrow(1, 0, 1)
+            .unwrap()
+            .narrow(2, 0, 1)
+            .unwrap()
+            .to_dtype(candle_core::DType::F64)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+            / 2.0;
+        assert!((drift.truth[0] - sum).abs() < 1e-9 * sum.abs());
+    }
+
+    #[test]
+    fn bad_options_are_typed_errors_naming_the_setting() {
+        let target = ramp(&[1, 2, 4, 4, 4]);
+        let temporal = TemporalOptions::default().with_channel(2);
+        assert!(matches!(
+            TemporalSpectrum::from_tensors(&target, &target, &temporal),
+            Err(Error::Config(ConfigError::IndexOutOfRange {
+                name: "channel",
+                index: 2,
+                len: 2
+            }))
+        ));
+        let drift = DriftOptions::default().with_channel(5);
+        assert!(matches!(
+            ConservationDrift::from_tensors(&target, &target, &drift),
+            Err(Error::Config(ConfigError::IndexOutOfRange {
+                name: "channel",
+                ..
+            }))
+        ));
+        for v in [0.0, -1.0, f64::NAN] {
+            let bad = DriftOptions::default().with_cell_volume(v);
+            assert!(matches!(
+                bad.check(),
+                Err(ConfigError::OutOfRange {
+                    name: "cell_volume",
+                    ..
+                })
+            ));
+            assert!(ConservationDrift::from_tensors(&target, &target, &bad).is_err());
+        }
+    }
 }

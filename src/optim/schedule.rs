@@ -26,6 +26,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::report::{Align, Table, group_digits};
 use crate::{ConfigError, Result};
 
 /// What the schedule's time unit is.
@@ -386,19 +387,26 @@ impl LrSchedule {
 
     /// Renders the phase boundaries as an HTML table in evcxr.
     pub fn evcxr_display(&self) {
+        self.to_table().evcxr_display();
+    }
+
+    /// The phase boundaries as a table: the step (or epoch) and the learning rate there,
+    /// the schedule's kind in the caption.
+    pub fn to_table(&self) -> Table {
         let unit = match self.config.stepping {
             Stepping::PerStep => "step".to_string(),
-            Stepping::PerEpoch { steps_per_epoch } => format!("epoch ({steps_per_epoch} steps)"),
+            Stepping::PerEpoch { steps_per_epoch } => {
+                format!("epoch ({} steps)", group_digits(steps_per_epoch))
+            }
         };
-        let mut html = format!(
-            "<table><caption>{:?}</caption><tr><th>{unit}</th><th>lr</th></tr>",
-            self.config.kind
-        );
+        let mut t = Table::new([unit, "lr".to_string()])
+            .with_caption(format!("{:?}", self.config.kind))
+            .with_align(0..2, Align::Right);
         for (e, lr) in self.boundaries() {
-            html.push_str(&format!("<tr><td>{e}</td><td>{lr:.4e}</td></tr>"));
+            // one cell per column by construction
+            let _ = t.push_row([group_digits(e), format!("{lr:.4e}")]);
         }
-        html.push_str("</table>");
-        crate::report::evcxr_html(&html);
+        t
     }
 }
 

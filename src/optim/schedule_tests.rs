@@ -129,3 +129,16 @@ fn bad_settings_are_typed_errors() {
         crate::Error::Config(ConfigError::OutOfRange { .. })
     ));
 }
+
+#[test]
+fn table_lists_every_boundary_with_its_rate() {
+    let s = inv();
+    let t = s.to_table();
+    let b = s.boundaries();
+    assert_eq!(t.n_rows(), b.len());
+    assert_eq!(t.header(), ["step", "lr"]);
+    for (row, (e, lr)) in t.rows().iter().zip(&b) {
+        assert_eq!(row, &[e.to_string(), format!("{lr:.4e}")]);
+    }
+    assert!(t.caption().starts_with("InverseSqrt"));
+}

@@ -4,8 +4,10 @@
 //! (`evcxr_display`, an `image/svg+xml` block), and saves to SVG and PNG. PNG comes from
 //! rendering the same SVG with `resvg` (pure Rust) and an embedded font
 //! ([`fonts/PhystokSans.ttf`](fonts/LICENSE-DejaVu.txt), a DejaVu Sans subset), so it needs
-//! no system fonts and no C libraries. Figures of model outputs can be made straight from
-//! candle tensors (`SpectrumFigure::from_tensors`, `SnapshotFigure::from_tensors`).
+//! no system fonts and no C libraries. Figures of model outputs are made straight from
+//! candle tensors and an options struct: [`SpectrumFigure::from_tensors`] with
+//! [`SpectrumOptions`](crate::metrics::SpectrumOptions), [`SnapshotFigure::from_tensors`]
+//! with [`SnapshotOptions`].
 
 mod colour;
 mod curves;
@@ -13,12 +15,11 @@ mod figure;
 mod render;
 mod snapshot;
 mod spectrum;
-mod tensors;
 
 pub use colour::{Colormap, colour_at};
 pub use curves::{CurvePanel, CurveSeries, CurvesFigure};
 pub(crate) use figure::draw_error;
 pub use figure::{Figure, display_svg};
 pub use render::svg_to_png;
-pub use snapshot::SnapshotFigure;
+pub use snapshot::{SnapshotFigure, SnapshotOptions};
 pub use spectrum::{SpectrumFigure, SpectrumPanel};

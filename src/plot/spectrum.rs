@@ -1,11 +1,12 @@
 //! Spectra and NEPS curves on log axes with The Well's band edges marked (the paper's
 //! Section 2.2 quantities, shown per field and averaged).
 
+use candle_core::Tensor;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{Figure, display_svg, draw_error};
-use crate::metrics::{NepsCurve, NepsSpectrum};
+use crate::metrics::{NepsCurve, NepsSpectrum, SpectrumOptions};
 use crate::{Error, Result};
 
 /// Which panels a [`SpectrumFigure`] draws.
@@ -45,6 +46,31 @@ impl SpectrumFigure {
             panels: vec![SpectrumPanel::Power, SpectrumPanel::Neps],
             title: String::new(),
         }
+    }
+
+    /// Power spectra and NEPS(k) of `pred` against `target`, one curve per channel and
+    /// their mean ([`NepsSpectrum::from_tensors`], then [`SpectrumFigure::new`]).
+    ///
+    /// # Shapes
+    /// `pred` and `target`: `(batch, channels, time, *spatial)`, any float dtype and device.
+    ///
+    /// # Example
+    /// ```
+    /// use candle_core::{Device, Tensor};
+    /// use phystok::metrics::SpectrumOptions;
+    /// use phystok::plot::{Figure, SpectrumFigure};
+    ///
+    /// let target = Tensor::randn(0f32, 1.0, (1, 2, 2, 32, 32), &Device::Cpu)?;
+    /// let pred = (&target * 0.8)?;
+    /// let options = SpectrumOptions::default().with_channel_names(["density", "pressure"]);
+    /// let fig = SpectrumFigure::from_tensors(&pred, &target, &options)?.with_title("80 %");
+    /// assert!(fig.to_svg()?.contains("pressure"));
+    /// # Ok::<(), phystok::Error>(())
+    /// ```
+    pub fn from_tensors(pred: &Tensor, target: &Tensor, options: &SpectrumOptions) -> Result<Self> {
+        Ok(SpectrumFigure::new(NepsSpectrum::from_tensors(
+            pred, target, options,
+        )?))
     }
 
     /// Chooses the panels.

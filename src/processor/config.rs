@@ -252,12 +252,7 @@ impl ProcessorConfig {
 
     /// The configuration as an HTML table.
     pub fn to_html(&self) -> String {
-        let rows = self
-            .rows()
-            .into_iter()
-            .map(|(k, v)| format!("<tr><td>{k}</td><td>{v}</td></tr>"))
-            .collect::<String>();
-        format!("<table><caption>ProcessorConfig</caption>{rows}</table>")
+        crate::report::Table::settings("ProcessorConfig", self.rows()).to_html()
     }
 
     /// Prints the configuration as an HTML table for evcxr.

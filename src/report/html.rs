@@ -18,19 +18,6 @@ pub fn html_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// `4848100` → `4,848,100`: how phystok writes every count.
-pub fn group_digits(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

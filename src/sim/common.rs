@@ -94,21 +94,35 @@ impl SimStats {
         self.cells as f64 * self.solver_steps as f64 / self.seconds.max(1e-12)
     }
 
-    /// Renders in an evcxr notebook as an HTML table row.
+    /// The run as a one-row table.
+    pub fn to_table(&self) -> crate::report::Table {
+        use crate::report::{Align, Table, group_digits};
+        let mut table = Table::new([
+            "dataset",
+            "trajectories",
+            "frames",
+            "cells",
+            "solver steps",
+            "seconds",
+            "cell updates/s",
+        ])
+        .with_align(1..7, Align::Right);
+        // the header has seven columns, as this row
+        let _ = table.push_row([
+            self.dataset.clone(),
+            group_digits(self.trajectories),
+            group_digits(self.output_steps),
+            group_digits(self.cells),
+            group_digits(self.solver_steps),
+            format!("{:.2}", self.seconds),
+            format!("{:.3e}", self.cell_updates_per_second()),
+        ]);
+        table
+    }
+
+    /// Renders in an evcxr notebook as an HTML table.
     pub fn evcxr_display(&self) {
-        crate::report::evcxr_html(&format!(
-            "<table><tr><th>dataset</th><th>trajectories</th>\
-             <th>frames</th><th>cells</th><th>solver steps</th><th>seconds</th>\
-             <th>cell updates/s</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{:.2}</td><td>{:.3e}</td></tr></table>",
-            self.dataset,
-            self.trajectories,
-            self.output_steps,
-            self.cells,
-            self.solver_steps,
-            self.seconds,
-            self.cell_updates_per_second()
-        ));
+        crate::report::evcxr_html(&self.to_table().to_html());
     }
 }
 

@@ -92,7 +92,7 @@ pub fn score_windows(
             .collect::<Result<Vec<_>>>()?;
         let xs = coarsen_space(&Tensor::stack(&windows, 0)?, coarsen)?;
         let (pred, target) = predict(&xs)?;
-        grids.push(metrics.evaluate_tensors(&pred, &target, Some(ds.channel_names().to_vec()))?);
+        grids.push(metrics.evaluate_tensors(&pred, &target, ds.channel_names())?);
     }
     MetricGrid::concat_samples(&grids)
 }

@@ -10,6 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::optim::StepStats;
+use crate::report::{Align, Table, evcxr_html, group_digits};
 
 /// One optimiser step.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -77,17 +78,27 @@ impl ValidationRow for ValidationRecord {
 }
 
 impl ValidationRecord {
+    /// The record as a one-row table.
+    pub fn to_table(&self) -> Table {
+        let mut t = Table::new(["step", "VRMSE", "NEPS low", "NEPS mid", "NEPS high"])
+            .with_align(0..5, Align::Right);
+        // one cell per column by construction
+        let _ = t.push_row([
+            group_digits(self.step),
+            format!("{:.4}", self.vrmse),
+            format!("{:.4e}", self.neps_low),
+            format!("{:.4e}", self.neps_mid),
+            format!("{:.4e}", self.neps_high),
+        ]);
+        t
+    }
     /// The record as a one-row HTML table.
     pub fn to_html(&self) -> String {
-        format!(
-            "<table><tr><th>step</th><th>VRMSE</th><th>NEPS low</th><th>NEPS mid</th><th>NEPS high</th></tr>\
-             <tr><td>{}</td><td>{:.4}</td><td>{:.4e}</td><td>{:.4e}</td><td>{:.4e}</td></tr></table>",
-            self.step, self.vrmse, self.neps_low, self.neps_mid, self.neps_high
-        )
+        self.to_table().to_html()
     }
     /// Shows the record inline in an evcxr notebook.
     pub fn evcxr_display(&self) {
-        crate::report::evcxr_html(&self.to_html());
+        evcxr_html(&self.to_html());
     }
 }
 
@@ -146,35 +157,47 @@ impl<V: ValidationRow> History<V> {
         (!tail.is_empty()).then(|| tail.iter().map(|r| r.loss).sum::<f64>() / tail.len() as f64)
     }
 
+    /// The last `n` step records as a table.
+    pub fn steps_table(&self, n: usize) -> Table {
+        let mut t = Table::new(["step", "loss", "lr", "grad norm", "wall s"])
+            .with_align(0..5, Align::Right);
+        for r in &self.steps[self.steps.len().saturating_sub(n)..] {
+            // one cell per column by construction
+            let _ = t.push_row([
+                group_digits(r.step),
+                format!("{:.4e}", r.loss),
+                format!("{:.3e}", r.lr),
+                format!("{:.3e}", r.grad_norm),
+                format!("{:.1}", r.wall_s),
+            ]);
+        }
+        t
+    }
+
+    /// The last `n` validation records as a table: the step, then [`ValidationRow::columns`].
+    pub fn validation_table(&self, n: usize) -> Table {
+        let columns = V::columns();
+        let mut t = Table::new(std::iter::once("step").chain(columns.iter().copied()))
+            .with_align(0..=columns.len(), Align::Right);
+        for r in &self.validation[self.validation.len().saturating_sub(n)..] {
+            let cells = std::iter::once(group_digits(r.step()))
+                .chain(r.values().into_iter().map(|v| format!("{v:.4e}")));
+            // an error only when `values` and `columns` disagree: the row is left out
+            let _ = t.push_row(cells);
+        }
+        t
+    }
+
     /// HTML tables of the last `n` step records and validation records.
     pub fn to_html(&self, n: usize) -> String {
         let mut html = format!(
-            "<p>{} steps, {} validations</p>",
-            self.steps.len(),
-            self.validation.len()
+            "<p>{} steps, {} validations</p>{}",
+            group_digits(self.steps.len()),
+            group_digits(self.validation.len()),
+            self.steps_table(n).to_html()
         );
-        html.push_str("<table><tr><th>step</th><th>loss</th><th>lr</th><th>grad norm</th><th>wall s</th></tr>");
-        for r in &self.steps[self.steps.len().saturating_sub(n)..] {
-            html.push_str(&format!(
-                "<tr><td>{}</td><td>{:.4e}</td><td>{:.3e}</td><td>{:.3e}</td><td>{:.1}</td></tr>",
-                r.step, r.loss, r.lr, r.grad_norm, r.wall_s
-            ));
-        }
-        html.push_str("</table>");
         if !self.validation.is_empty() {
-            html.push_str("<table><tr><th>step</th>");
-            for c in V::columns() {
-                html.push_str(&format!("<th>{c}</th>"));
-            }
-            html.push_str("</tr>");
-            for r in &self.validation[self.validation.len().saturating_sub(n)..] {
-                html.push_str(&format!("<tr><td>{}</td>", r.step()));
-                for v in r.values() {
-                    html.push_str(&format!("<td>{v:.4e}</td>"));
-                }
-                html.push_str("</tr>");
-            }
-            html.push_str("</table>");
+            html.push_str(&self.validation_table(n).to_html());
         }
         html
     }
@@ -238,7 +261,7 @@ impl<V: ValidationRow> History<V> {
 
     /// Renders the curves (feature `plot`) and the last ten rows of each table in evcxr.
     pub fn evcxr_display(&self) {
-        crate::report::evcxr_html(&self.view_html(10));
+        evcxr_html(&self.view_html(10));
     }
 }
 
@@ -247,8 +270,8 @@ impl<V: ValidationRow> fmt::Display for History<V> {
         writeln!(
             f,
             "{} steps, {} validations",
-            self.steps.len(),
-            self.validation.len()
+            group_digits(self.steps.len()),
+            group_digits(self.validation.len())
         )?;
         if let Some(r) = self.steps.last() {
             writeln!(
@@ -301,6 +324,12 @@ mod tests {
             "header + 10 rows, header + 1 row"
         );
         assert!(html.contains("neps_high") && html.contains("9.0000e-1"));
+        assert_eq!(h.steps_table(3).rows()[0][0], "10", "the last three steps");
+        assert_eq!(
+            h.validation_table(10).rows(),
+            [["12", "3.0000e-1", "1.0000e-2", "1.0000e-1", "9.0000e-1"]]
+        );
+        assert!(h.validation[0].to_html().contains(">0.3000</td>"));
         assert!((h.recent_loss(2).unwrap() - (1.0 / 11.0 + 1.0 / 12.0) / 2.0).abs() < 1e-15);
         assert!(h.to_string().contains("vrmse 3.0000e-1"));
         #[cfg(feature = "plot")]

@@ -248,6 +248,7 @@ impl TrainerConfig {
     /// The settings as an HTML table.
     pub fn to_html(&self) -> String {
         let rows = [
+            ("steps", self.steps.to_string()),
             ("optimiser", format!("{:?}", self.optimiser)),
             ("schedule", format!("{:?}", self.schedule)),
             ("batch size", self.loader.batch_size.to_string()),
@@ -261,15 +262,7 @@ impl TrainerConfig {
             ("seed", self.seed.to_string()),
             ("coarsen", self.coarsen.to_string()),
         ];
-        let mut html = String::from("<table><tr><th>setting</th><th>value</th></tr>");
-        for (k, v) in rows {
-            html.push_str(&format!(
-                "<tr><td>{k}</td><td>{}</td></tr>",
-                crate::report::html_escape(&v)
-            ));
-        }
-        html.push_str("</table>");
-        html
+        crate::report::Table::settings("TrainerConfig", rows).to_html()
     }
 
     /// Shows the settings inline in an evcxr notebook.

@@ -18,6 +18,31 @@ struct Cli {
     command: Command,
 }
 
+/// The studies `phystok reproduce` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Study {
+    /// *On the Value of Tokeniser Pretraining in Physics Foundation Models*: the grid of
+    /// Table 5 and Figures 2–3.
+    Pretraining,
+    /// *Compute-adaptive surrogate modelling*: CKM/CSM against fixed patches.
+    ComputeAdaptive,
+    /// *PhysiX*: discrete tokeniser, autoregressive token model, refinement.
+    Physix,
+    /// The Well's baselines and the leaderboard of every family.
+    Benchmark,
+}
+
+impl Study {
+    fn default_out(self) -> PathBuf {
+        match self {
+            Study::Pretraining => PathBuf::from("out/reproduce"),
+            Study::ComputeAdaptive => PathBuf::from("out/compute-adaptive"),
+            Study::Physix => PathBuf::from("out/physix"),
+            Study::Benchmark => PathBuf::from("out/benchmark"),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Simulate a system (or the default collection) into Well-format datasets.
@@ -67,19 +92,24 @@ enum Command {
         #[arg(long, default_value = "out/quickstart")]
         out: PathBuf,
     },
-    /// The paper's study: pretrain tokenisers in-domain and out-of-domain, train rollout
-    /// models for every configuration and seed, print Table 5 and write `results.json`,
-    /// `runs.json`, `tables.md`, `figure2.svg` and `figure3.svg` under `--out`.
+    /// Reproduce a study (default: the tokeniser-pretraining grid): pretrain tokenisers
+    /// in-domain and out-of-domain, train rollout models for every configuration and seed,
+    /// print Table 5 and write `results.json`, `runs.json`, `tables.md`, `figure2.svg` and
+    /// `figure3.svg` under `--out`.
     ///
-    /// `--preset quick` runs on CPU in about 30 minutes on 2 cores; `--preset paper` runs
-    /// the paper's sizes and step counts, for a GPU (`--device cuda`, feature `cuda`).
+    /// `--preset quick` runs on CPU in minutes on 2 cores; `--preset paper` runs the
+    /// paper's sizes and step counts, for a GPU (`--device cuda`, feature `cuda`).
     Reproduce {
+        /// Which study.
+        #[arg(value_enum, default_value_t = Study::Pretraining)]
+        study: Study,
         /// `quick` or `paper`.
         #[arg(long, default_value = "quick")]
         preset: String,
-        /// Where results and checkpoints go.
-        #[arg(long, default_value = "out/reproduce")]
-        out: PathBuf,
+        /// Where results and checkpoints go (default: `out/reproduce` for the pretraining
+        /// study, `out/{study}` for the others).
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Where the datasets are (the default collection is simulated there if absent).
         #[arg(long, default_value = "data")]
         data: PathBuf,
@@ -176,6 +206,7 @@ fn run(cli: Cli) -> phystok::Result<()> {
         }
         Command::Quickstart { out } => quickstart(&out)?,
         Command::Reproduce {
+            study,
             preset,
             out,
             data,
@@ -184,6 +215,13 @@ fn run(cli: Cli) -> phystok::Result<()> {
             rollout_steps,
             device,
         } => {
+            let out = out.unwrap_or_else(|| study.default_out());
+            let device: phystok::DeviceChoice = device.parse()?;
+            if study != Study::Pretraining {
+                return Err(phystok::Error::Msg(format!(
+                    "the {study:?} study is not part of this build yet"
+                )));
+            }
             let mut cfg = phystok::experiment::ExperimentConfig::preset(&preset)?;
             if let Some(s) = seeds {
                 cfg = cfg.with_seeds(s);
@@ -192,19 +230,7 @@ fn run(cli: Cli) -> phystok::Result<()> {
                 pretrain_steps.unwrap_or(cfg.pretrain.steps),
                 rollout_steps.unwrap_or(cfg.rollout.steps),
             );
-            cfg = cfg.with_steps(p, r).with_device(match device.as_str() {
-                "cpu" => phystok::DeviceChoice::Cpu,
-                "cuda" => phystok::DeviceChoice::Cuda(0),
-                "auto" => phystok::DeviceChoice::Auto,
-                other => {
-                    return Err(phystok::ConfigError::Unknown {
-                        kind: "device",
-                        name: other.into(),
-                        known: "cpu, cuda, auto".into(),
-                    }
-                    .into());
-                }
-            });
+            cfg = cfg.with_steps(p, r).with_device(device);
             let results = cfg.run(&data, &out)?;
             println!("{results}");
             println!(

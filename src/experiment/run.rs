@@ -13,10 +13,9 @@ use crate::checkpoint::Checkpoint;
 use crate::data::{ActiveFields, FieldVocabulary, Split, WellDataset, WindowSpec};
 use crate::emulator::Emulator;
 use crate::metrics::{HorizonScores, MetricGrid, RolloutHorizon, ScoreSet};
+use crate::metrics::{WindowScoring, score_rollouts};
 use crate::sim::{Collection, System};
-use crate::train::{
-    Progress, RolloutTask, TokeniserTask, Trainer, predict_grid, score_windows, spread_indices,
-};
+use crate::train::{Progress, RolloutTask, TokeniserTask, Trainer, predict_grid};
 use crate::{Error, Result};
 
 /// A progress line: on stdout in a notebook (evcxr streams it; stderr reads as an error
@@ -262,8 +261,10 @@ impl ExperimentConfig {
             .valid_data()
             .iter()
             .map(|(f, ds)| {
-                let all: Vec<usize> = (0..ds.len()).collect();
-                predict_grid(trainer.task(), ds, f, &all, EVAL_BATCH, coarsen)
+                let all = WindowScoring::default()
+                    .with_batch_size(EVAL_BATCH)
+                    .with_coarsen(coarsen);
+                predict_grid(trainer.task(), ds, f, &all)
             })
             .collect::<Result<Vec<_>>>()?;
         let grid = MetricGrid::concat_samples(&grids)?;
@@ -295,9 +296,12 @@ impl ExperimentConfig {
     ) -> Result<CurvePoint> {
         let mut next = Vec::new();
         for (f, ds) in trainer.valid_data() {
-            let idx = spread_indices(ds.len(), self.curve_windows);
+            let scoring = WindowScoring::default()
+                .with_windows(self.curve_windows)
+                .with_batch_size(EVAL_BATCH)
+                .with_coarsen(coarsen);
             next.push(
-                predict_grid(trainer.task(), ds, f, &idx, EVAL_BATCH, coarsen)?
+                predict_grid(trainer.task(), ds, f, &scoring)?
                     .summary()
                     .mean,
             );
@@ -305,8 +309,11 @@ impl ExperimentConfig {
         let next = ScoreSet::mean_of_sets(next.iter());
         let mut horizons = [0.0; 4];
         for (f, ds) in horizon_data {
-            let idx = spread_indices(ds.len(), self.horizon_windows);
-            let h = rollout_horizons(trainer.task().model(), ds, f, &idx, coarsen)?;
+            let scoring = WindowScoring::default()
+                .with_windows(self.horizon_windows)
+                .with_batch_size(EVAL_BATCH)
+                .with_coarsen(coarsen);
+            let h = rollout_horizons(trainer.task().model(), ds, f, &scoring)?;
             for (acc, v) in horizons.iter_mut().zip(h) {
                 *acc += v / horizon_data.len() as f64;
             }
@@ -322,22 +329,15 @@ impl ExperimentConfig {
     }
 }
 
-/// Rolls out 18 steps from each window's context and returns the VRMSE over the four
-/// horizons of Figure 3 (mean over windows, frames and fields).
+/// Rolls any emulator out over each window's output frames (18 for Figure 3) and returns
+/// the VRMSE over the four horizons of Figure 3 (mean over windows, frames and fields).
 pub fn rollout_horizons(
     model: &(impl Emulator + ?Sized),
     ds: &WellDataset,
     fields: &ActiveFields,
-    indices: &[usize],
-    coarsen: usize,
+    scoring: &WindowScoring,
 ) -> Result<[f64; 4]> {
-    let t = model.n_steps_input();
-    let device = model.device()?;
-    let grid = score_windows(ds, indices, EVAL_BATCH, coarsen, &device, |xs| {
-        let steps = xs.dim(2)? - t;
-        let pred = model.rollout(&xs.narrow(2, 0, t)?, fields, steps)?;
-        Ok((pred, xs.narrow(2, t, steps)?))
-    })?;
+    let grid = score_rollouts(model, ds, fields, scoring)?;
     let h = HorizonScores::from_grid(&grid)?;
     let mut out = [f64::NAN; 4];
     for (o, horizon) in out.iter_mut().zip(RolloutHorizon::PAPER) {

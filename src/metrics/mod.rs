@@ -15,6 +15,8 @@
 //!   [`DriftOptions`]: mass and energy drift.
 //! - [`HorizonScores`], [`SubsetProtocol`]: rollout horizons (Figure 3), The Well's time
 //!   intervals, the Table 5 protocol of random validation subsets.
+//! - [`score_next_frame`], [`score_rollouts`] with [`WindowScoring`]: any
+//!   [`Emulator`](crate::emulator::Emulator) scored on a dataset's windows.
 //! - [`compare_well`]: two Well-format files compared frame by frame (`phystok metrics`).
 
 mod bins;
@@ -26,6 +28,8 @@ mod rollout;
 mod spectrum;
 mod summary;
 mod temporal;
+#[cfg(feature = "hdf5")]
+mod windows;
 
 pub use bins::{Band, Bands, SpectralBins};
 #[cfg(feature = "hdf5")]
@@ -42,3 +46,7 @@ pub use summary::{
     ChannelScores, FrameId, FrameScores, MetricGrid, MetricSummary, MetricWarning, ScoreSet,
 };
 pub use temporal::{ConservationDrift, DriftOptions, TemporalOptions, TemporalSpectrum};
+#[cfg(feature = "hdf5")]
+pub(crate) use windows::score_windows;
+#[cfg(feature = "hdf5")]
+pub use windows::{WindowScoring, score_next_frame, score_rollouts};

@@ -4,8 +4,8 @@
 use candle_core::Tensor;
 
 use super::task::TrainTask;
-use crate::data::{ActiveFields, WellDataset, coarsen_space};
-use crate::metrics::{MetricGrid, MetricsConfig};
+use crate::data::{ActiveFields, WellDataset};
+use crate::metrics::{MetricGrid, WindowScoring, score_windows};
 use crate::{Error, Result};
 
 /// The number inside a `TensorId` (candle keeps it private; its `Debug` is `TensorId(n)`).
@@ -42,59 +42,20 @@ pub(crate) fn check_tensor_ids(varmap: &candle_nn::VarMap) -> Result<()> {
     Ok(())
 }
 
-/// `n` indices spread evenly over `0..len` (all of them when `n ≥ len`).
-pub fn spread_indices(len: usize, n: usize) -> Vec<usize> {
-    if n >= len {
-        return (0..len).collect();
-    }
-    (0..n).map(|i| i * len / n).collect()
-}
-
-/// Predicts the windows `indices` of `ds` (coarsened `coarsen`×) in batches of `batch` and
-/// scores every predicted frame against the truth (The Well's metrics), samples in the
-/// order of `indices`.
-pub fn predict_grid<T: TrainTask + ?Sized>(
+/// Predicts the windows `options` picks from `ds` with the task's validation prediction
+/// and scores every predicted frame against the truth (The Well's metrics), samples in
+/// window order.
+pub(crate) fn predict_grid<T: TrainTask + ?Sized>(
     task: &T,
     ds: &WellDataset,
     fields: &ActiveFields,
-    indices: &[usize],
-    batch: usize,
-    coarsen: usize,
+    options: &WindowScoring,
 ) -> Result<MetricGrid> {
     let device = crate::device::varmap_device(task.varmap())?;
-    score_windows(ds, indices, batch, coarsen, &device, |xs| {
+    let indices = options.indices(ds.len());
+    score_windows(ds, &indices, options, &device, |xs| {
         task.predict(xs, fields)
     })
-}
-
-/// Reads the windows `indices` of `ds` in batches of `batch` onto `device`, coarsened
-/// `coarsen`×, turns each batch into `(prediction, target)` with `predict`, and scores every
-/// frame with The Well's metrics; samples in the order of `indices`.
-pub fn score_windows(
-    ds: &WellDataset,
-    indices: &[usize],
-    batch: usize,
-    coarsen: usize,
-    device: &candle_core::Device,
-    mut predict: impl FnMut(&Tensor) -> Result<(Tensor, Tensor)>,
-) -> Result<MetricGrid> {
-    let shape: Vec<usize> = ds
-        .spatial_shape()
-        .iter()
-        .map(|n| n / coarsen.max(1))
-        .collect();
-    let metrics = MetricsConfig::the_well().build(&shape)?;
-    let mut grids = Vec::new();
-    for chunk in indices.chunks(batch.max(1)) {
-        let windows = chunk
-            .iter()
-            .map(|&i| ds.window(i)?.to_tensor(device))
-            .collect::<Result<Vec<_>>>()?;
-        let xs = coarsen_space(&Tensor::stack(&windows, 0)?, coarsen)?;
-        let (pred, target) = predict(&xs)?;
-        grids.push(metrics.evaluate_tensors(&pred, &target, ds.channel_names())?);
-    }
-    MetricGrid::concat_samples(&grids)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ mod trainer;
 mod trainer_config;
 
 #[cfg(feature = "hdf5")]
-pub use evaluate::{predict_grid, score_windows, spread_indices};
+pub(crate) use evaluate::predict_grid;
 pub use history::{History, StepRecord, ValidationRecord, ValidationRow};
 pub use progress::Progress;
 #[cfg(feature = "hdf5")]

@@ -19,7 +19,7 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::evaluate::{check_tensor_ids, predict_grid, spread_indices};
+use super::evaluate::{check_tensor_ids, predict_grid};
 use super::history::{History, StepRecord, ValidationRecord};
 use super::progress::Reporter;
 use super::task::TrainTask;
@@ -27,6 +27,7 @@ use super::trainer_config::TrainerConfig;
 use crate::checkpoint::{Checkpoint, WeightSelection};
 use crate::data::{ActiveFields, FieldVocabulary, Loader, WellDataset, coarsen_space};
 use crate::metrics::ScoreSet;
+use crate::metrics::WindowScoring;
 use crate::optim::LrSchedule;
 use crate::optim::Optimiser;
 use crate::{ConfigError, Error, Result};
@@ -362,15 +363,11 @@ impl<T: TrainTask> Trainer<T> {
         }
         let mut sets = Vec::new();
         for (fields, ds) in &self.valid {
-            let idx = spread_indices(ds.len(), self.config.validation_windows);
-            let grid = predict_grid(
-                &self.task,
-                ds,
-                fields,
-                &idx,
-                self.config.loader.batch_size.max(4),
-                self.config.coarsen,
-            )?;
+            let scoring = WindowScoring::default()
+                .with_windows(self.config.validation_windows)
+                .with_batch_size(self.config.loader.batch_size.max(4))
+                .with_coarsen(self.config.coarsen);
+            let grid = predict_grid(&self.task, ds, fields, &scoring)?;
             sets.push(grid.summary().mean);
         }
         let s = ScoreSet::mean_of_sets(sets.iter());

@@ -55,7 +55,7 @@ fn any_emulator_is_scored_on_windows_and_rollouts() -> Result<()> {
         .to_tensor(&Device::Cpu)?;
     let xs = window.unsqueeze(0)?;
     let last = xs.narrow(2, 3, 1)?;
-    let repeated = Tensor::cat(&vec![&last; 6], 2)?;
+    let repeated = Tensor::cat(&[&last; 6], 2)?;
     let direct = evaluate(
         &repeated,
         &xs.narrow(2, 4, 6)?,

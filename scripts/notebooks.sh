@@ -5,8 +5,10 @@
 # the panic as stderr text, so the outputs are scanned as well.)
 #
 # Usage: bash scripts/notebooks.sh [--check] [NOTEBOOK.ipynb ...]
-#   default   run every notebooks/*.ipynb and, when all of a notebook's cells are clean,
-#             write its outputs back into it (the saved notebooks carry a real run)
+#   default   run every notebooks/*.ipynb and tests/notebooks/*.ipynb and, when all of a
+#             notebook's cells are clean, write the outputs of those under notebooks/ back
+#             into them (the saved notebooks carry a real run; the test notebooks under
+#             tests/notebooks/ assert things and are never saved)
 #   --check   run and scan only; leave the saved notebooks untouched (what CI does)
 #   A failed notebook's outputs are kept in notebooks/out/failed/ for reading.
 #
@@ -21,9 +23,12 @@
 # cmake >= 3.26 as `cargo build` does. Timings of each notebook and the total are printed.
 #
 # What evcxr 0.22 does that the notebooks are written around (checked here, rustc 1.95):
-# - every cell is its own library with its own statically linked copy of candle, whose tensor
-#   ids restart at 1 in each cell: a model is built and trained in the same cell (backprop
-#   tells tensors apart by id); `:allow_static_linking 0` (shared dylibs) fails to build.
+# - every cell is its own library, with its dependencies linked in statically: each cell would
+#   carry its own candle, whose tensor ids restart at 1 (backprop tells tensors apart by id).
+#   The notebooks load phystok through notebooks/phystok-nb, a `dylib` crate that holds phystok
+#   and candle once for every cell, so a model built in one cell trains in the next
+#   (tests/notebooks/cross-cell.ipynb checks it). `:allow_static_linking 0` cannot build on
+#   Rust 1.95 (evcxr passes `core` as libstd's .so, which holds only a metadata stub).
 # - only the last display block of each MIME type a cell prints is shown, at the end of the
 #   cell; plain stdout lines stream while it runs.
 # - a top-level variable moved inside a cell makes the cell fail to compile when evcxr tries
@@ -43,7 +48,7 @@ for arg in "$@"; do
   esac
 done
 if [ "${#notebooks[@]}" -eq 0 ]; then
-  notebooks=(notebooks/*.ipynb)
+  notebooks=(notebooks/*.ipynb tests/notebooks/*.ipynb)
 fi
 
 cache="${PHYSTOK_CACHE:-$HOME/.cache/phystok}"
@@ -114,6 +119,7 @@ for nb in "${notebooks[@]}"; do
   # a cell may compile phystok from scratch on a cold cache: allow 40 minutes per cell.
   # --allow-errors keeps going after a failing cell so that the scan below shows every error
   # with its message; nbconvert itself then fails only when the kernel dies or times out.
+  case "$nb" in notebooks/*) saved=1 ;; *) saved=0 ;; esac
   if ! bash scripts/env.sh "$py" -m nbconvert --to notebook --execute \
       --ExecutePreprocessor.kernel_name=rust --allow-errors \
       --ExecutePreprocessor.timeout=2400 \
@@ -155,7 +161,7 @@ PY
   dt=$((SECONDS - t0))
   timings+=("$(printf '%-40s %5ds  %s' "$name" "$dt" "$status")")
   if [ "$status" = ok ]; then
-    if [ "$check_only" = 0 ]; then
+    if [ "$check_only" = 0 ] && [ "$saved" = 1 ]; then
       cp "$scratch/$name" "$nb"
     fi
   else

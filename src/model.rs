@@ -180,6 +180,10 @@ impl RolloutConfig {
 /// assert_eq!(frames.dims(), &[1, 2, 3, 16, 16]);
 /// # Ok::<(), phystok::Error>(())
 /// ```
+///
+/// A clone is a handle on the same weights (candle tensors are reference-counted): a
+/// notebook hands `model.clone()` to a trainer in one cell and inspects `model` in the next.
+#[derive(Clone)]
 pub struct RolloutModel {
     config: RolloutConfig,
     varmap: VarMap,

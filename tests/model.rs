@@ -303,3 +303,37 @@ fn a_tokeniser_in_memory_copies_into_a_rollout_model() {
     assert!(matches!(m.copy_tokeniser(&wider), Err(Error::Shape { .. })));
     assert_eq!(before, snapshot(m.varmap()), "nothing changed on refusal");
 }
+
+/// A clone is a handle on the same weights (what a notebook hands a trainer): changing the
+/// clone's weights changes the original's, and both predict the same.
+#[test]
+fn a_clone_shares_the_weights() {
+    let m = tiny();
+    let alias = m.clone();
+    let tok = TokeniserConfig {
+        seed: 5,
+        ..m.config().tokeniser.clone()
+    }
+    .init(&Device::Cpu)
+    .unwrap();
+    let before = snapshot(m.varmap());
+    alias.copy_tokeniser(&tok).unwrap();
+    assert_ne!(before, snapshot(m.varmap()));
+    let ctx = window(2).narrow(2, 0, 5).unwrap();
+    let f = ActiveFields::first(2);
+    let a: Vec<f32> = m
+        .predict_next(&ctx, &f)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let b: Vec<f32> = alias
+        .predict_next(&ctx, &f)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    assert_eq!(a, b);
+}

@@ -1,7 +1,10 @@
 //! The saved notebooks: each is a Rust (evcxr) notebook whose first code cell loads this
-//! crate by path, and each carries the outputs of a clean run (every code cell executed, no
-//! error output, nothing on standard error, no panic). `scripts/notebooks.sh` produces those
-//! outputs with the real Jupyter and evcxr; this test checks what was saved, without them.
+//! crate through `notebooks/phystok-nb` (one shared copy of phystok and candle for every
+//! cell, so models live across cells), and each carries the outputs of a clean run (every
+//! code cell executed, no error output, nothing on standard error, no panic).
+//! `scripts/notebooks.sh` produces those outputs with the real Jupyter and evcxr, and runs
+//! the test notebooks of `tests/notebooks/` (which assert that a model built in one cell
+//! trains in the next); this test checks what was saved, without them.
 
 use std::path::{Path, PathBuf};
 
@@ -36,7 +39,7 @@ fn code_cells(nb: &Value) -> Vec<&Value> {
 }
 
 #[test]
-fn the_five_notebooks_exist_and_load_phystok_by_path() {
+fn the_notebooks_exist_and_load_phystok_through_the_shared_library() {
     let names: Vec<String> = notebooks()
         .iter()
         .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
@@ -60,14 +63,40 @@ fn the_five_notebooks_exist_and_load_phystok_by_path() {
             path.display()
         );
         let first = text(&code_cells(&nb)[0]["source"]);
-        assert!(
-            first
-                .lines()
-                .any(|l| l.trim() == r#":dep phystok = { path = ".." }"#),
-            "{}: the first code cell must load phystok by path, got {first:?}",
-            path.display()
-        );
+        for want in [
+            r#":dep phystok-nb = { path = "phystok-nb" }"#,
+            "use phystok_nb::{phystok, candle_core, candle_nn};",
+        ] {
+            assert!(
+                first.lines().any(|l| l.trim() == want),
+                "{}: the first code cell must have `{want}`, got {first:?}",
+                path.display()
+            );
+        }
+        // a cell that brings its own candle would link a second copy of it
+        for cell in code_cells(&nb) {
+            let source = text(&cell["source"]);
+            assert!(
+                !source.contains(":dep candle") && !source.contains(":dep phystok ="),
+                "{}: a cell loads candle or phystok on its own: {source:?}",
+                path.display()
+            );
+        }
     }
+    let wrapper = Path::new(env!("CARGO_MANIFEST_DIR")).join("notebooks/phystok-nb/Cargo.toml");
+    let manifest = std::fs::read_to_string(&wrapper).expect("notebooks/phystok-nb exists");
+    assert!(
+        manifest.contains(r#"crate-type = ["dylib"]"#),
+        "phystok-nb must be a dylib"
+    );
+}
+
+#[test]
+fn the_cross_cell_check_notebook_exists() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/notebooks/cross-cell.ipynb");
+    let nb: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let all: String = code_cells(&nb).iter().map(|c| text(&c["source"])).collect();
+    assert!(all.contains("assert_eq!(across_cells, within_one_cell"));
 }
 
 #[test]

@@ -48,6 +48,22 @@ pub struct Processor {
     rng: Mutex<ChaCha8Rng>,
 }
 
+impl Clone for Processor {
+    /// A handle on the same weights (training either trains both), with its own copy of the
+    /// drop-path generator's position.
+    fn clone(&self) -> Self {
+        Processor {
+            config: self.config.clone(),
+            in_proj: self.in_proj.clone(),
+            blocks: self.blocks.clone(),
+            out_proj: self.out_proj.clone(),
+            varmap: self.varmap.clone(),
+            prefix: self.prefix.clone(),
+            rng: Mutex::new(self.rng.lock().unwrap_or_else(|e| e.into_inner()).clone()),
+        }
+    }
+}
+
 impl fmt::Debug for Processor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Processor")

@@ -58,6 +58,21 @@ pub struct Tokeniser {
     prefix: String,
 }
 
+impl Clone for Tokeniser {
+    /// A handle on the same weights (candle tensors are reference-counted: training either
+    /// trains both), with its own copy of the compression-draw generator's position.
+    fn clone(&self) -> Self {
+        Tokeniser {
+            config: self.config.clone(),
+            encoder: self.encoder.clone(),
+            decoder: self.decoder.clone(),
+            rng: Mutex::new(self.rng.lock().unwrap_or_else(|e| e.into_inner()).clone()),
+            varmap: self.varmap.clone(),
+            prefix: self.prefix.clone(),
+        }
+    }
+}
+
 impl std::fmt::Debug for Tokeniser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tokeniser")

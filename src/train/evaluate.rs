@@ -18,9 +18,10 @@ fn id_number(t: &Tensor) -> Option<usize> {
 }
 
 /// Fails when tensors made now could share ids with the model's weights, which happens in
-/// evcxr when a model built in one cell is trained in another: each cell links its own
-/// copy of candle, whose tensor-id counter starts again, and the gradients of different
-/// tensors would be mixed up silently.
+/// evcxr when a model built in one cell is trained in another while each cell links its own
+/// copy of candle (whose tensor-id counter starts again): the gradients of different tensors
+/// would be mixed up silently. `notebooks/phystok-nb` (one shared library for the whole
+/// notebook) is the way out; this check catches a notebook that bypasses it.
 pub(crate) fn check_tensor_ids(varmap: &candle_nn::VarMap) -> Result<()> {
     let probe = Tensor::zeros(1, candle_core::DType::F32, &candle_core::Device::Cpu)?;
     let Some(now) = id_number(&probe) else {
@@ -35,8 +36,10 @@ pub(crate) fn check_tensor_ids(varmap: &candle_nn::VarMap) -> Result<()> {
     {
         return Err(Error::Msg(format!(
             "the model's weights (tensor ids up to {max}) were made by another copy of candle \
-                 than this code (next id {now}); in evcxr, build and train a model in the same \
-                 cell: each cell links its own candle and gradients would be mixed up"
+                 than this code (next id {now}): gradients would be mixed up. In evcxr, load \
+                 phystok through `:dep phystok-nb = {{ path = \"phystok-nb\" }}` and \
+                 `use phystok_nb::{{phystok, candle_core, candle_nn}};` in the first cell (one \
+                 candle for the whole notebook), and no separate `:dep candle-core`"
         )));
     }
     Ok(())

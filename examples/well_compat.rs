@@ -1,7 +1,8 @@
 //! Helper for `tests/well_compat.sh`, the real-client check against The Well's Python package.
 //!
 //! `well_compat write DIR`: writes the formula dataset of `tests/common` (every value known
-//! in closed form) as `DIR/formula/`.
+//! in closed form) as `DIR/formula/`, and a small simulated `DIR/active_matter/` (tensor
+//! fields).
 //! `well_compat dump FILE`: prints, as JSON, the channel names and all values of
 //! trajectory 0 that phystok reads from a Well file, as `(time, *spatial, channels)`.
 
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 mod common;
 
 use phystok::data::{Split, WellReader, write_dataset};
+use phystok::sim::{GenerateConfig, System};
 
 fn main() -> phystok::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -20,6 +22,11 @@ fn main() -> phystok::Result<()> {
             let a = common::formula_file(2, 6, 8, 4);
             let b = common::formula_file(1, 6, 8, 4);
             write_dataset(&dir, "formula", &[(Split::Train, &a), (Split::Valid, &b)])?;
+            GenerateConfig::new(System::ActiveMatter, &dir)
+                .with_resolution(16)
+                .with_trajectories(3)
+                .with_steps(5)
+                .generate()?;
         }
         Some("dump") => {
             let r = WellReader::open(&args[2])?;

@@ -45,7 +45,19 @@ fn the_grid_runs_and_reports_every_configuration() {
 
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+    let run = &json["run"];
+    assert_eq!(run["provenance"]["version"], env!("CARGO_PKG_VERSION"));
+    assert!(run["provenance"]["threads"].as_u64().unwrap() >= 1);
+    assert!(!run["provenance"]["cpu"].as_str().unwrap().is_empty());
+    assert!(!run["provenance"]["commit"].as_str().unwrap().is_empty());
+    assert_eq!(run["config"]["preset"], "quick");
+    assert!(run["total_seconds"].as_f64().unwrap() > 0.0);
+    let keys: Vec<&String> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| *k != "run")
+        .collect();
     let mut want = vec![
         "scratch",
         "in_domain_trainable",
@@ -140,4 +152,44 @@ fn bad_experiment_settings_are_typed_errors() {
     cfg.target_datasets = vec!["no_such_dataset".into()];
     let err = cfg.run(root.path(), root.path()).unwrap_err();
     assert!(err.to_string().contains("no_such_dataset"), "{err}");
+}
+
+#[test]
+fn both_presets_know_exactly_the_fields_of_their_datasets() {
+    // The tokeniser's vocabulary is the preset's, not the data's: the parameter counts the
+    // docs print (TokeniserConfig::paper(): 4,848,100) are what trains, because the union
+    // of the fields of Euler, shear flow, Rayleigh–Bénard and active matter is exactly the
+    // 18 the presets declare.
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    toy_data(&data);
+    for cfg in [ExperimentConfig::quick(), ExperimentConfig::paper()] {
+        let names: Vec<Vec<String>> = cfg
+            .target_datasets
+            .iter()
+            .chain(&cfg.other_datasets)
+            .map(|n| {
+                phystok::data::WellDataset::open(
+                    data.join(n),
+                    phystok::data::Split::Train,
+                    phystok::data::WindowSpec::new(4, 1),
+                )
+                .unwrap()
+                .channel_names()
+                .to_vec()
+            })
+            .collect();
+        let union = phystok::data::FieldVocabulary::union(names.iter().map(|v| v.as_slice()));
+        assert_eq!(union.len(), 18, "{:?}", union.names());
+        assert_eq!(cfg.model.tokeniser.total_fields, 18, "{}", cfg.preset);
+        assert!(cfg.other_datasets.contains(&"active_matter".to_string()));
+    }
+    // A tokeniser that knows fewer fields than the data holds is refused before training.
+    let mut cfg = toy_config();
+    cfg.model.tokeniser.total_fields = 11;
+    let e = cfg.run(&data, root.path().join("out")).unwrap_err();
+    assert!(
+        e.to_string().contains("total_fields") && e.to_string().contains("D_xx"),
+        "{e}"
+    );
 }

@@ -269,7 +269,7 @@ fn systems_parse_their_well_names_and_aliases() {
         System::EulerOpen
     );
     assert!(matches!(
-        "active_matter".parse::<System>(),
+        "turbulent_radiative_layer_2D".parse::<System>(),
         Err(ConfigError::Unknown { .. })
     ));
 }
@@ -569,11 +569,11 @@ fn the_experiment_data_step_generates_nothing_when_all_is_there() {
         .generate()
         .unwrap();
     // A dataset the simulators do not make, already downloaded.
-    std::fs::create_dir_all(root.join("active_matter/data")).unwrap();
+    std::fs::create_dir_all(root.join("turbulent_radiative_layer_2D/data")).unwrap();
     let before = files_with_times(root);
     let names = [
         "gray_scott_reaction_diffusion".to_string(),
-        "active_matter".to_string(),
+        "turbulent_radiative_layer_2D".to_string(),
         "gray_scott_reaction_diffusion".to_string(),
     ];
     phystok::experiment::ensure_data(root, &names).unwrap();

@@ -52,8 +52,8 @@ enum Command {
     /// per split, 0.8/0.1/0.1); Rayleigh–Bénard at resolution n runs on a 2n × n/2 grid.
     Generate {
         /// A system name (`euler_multi_quadrants_periodicBC`, `euler_multi_quadrants_openBC`,
-        /// `shear_flow`, `rayleigh_benard`, `gray_scott_reaction_diffusion`; aliases `euler`,
-        /// `shear`, `rb`, `gray_scott`) or `default`.
+        /// `shear_flow`, `rayleigh_benard`, `gray_scott_reaction_diffusion`, `active_matter`;
+        /// aliases `euler`, `shear`, `rb`, `gray_scott`, `active`) or `default`.
         system: String,
         /// Where the dataset directories go.
         #[arg(long, default_value = "data/generated")]

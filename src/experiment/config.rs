@@ -125,7 +125,7 @@ fn others() -> Vec<String> {
     vec![
         "shear_flow".into(),
         "rayleigh_benard".into(),
-        "gray_scott_reaction_diffusion".into(),
+        "active_matter".into(),
     ]
 }
 
@@ -147,6 +147,9 @@ impl ExperimentConfig {
             ])
             .with_validation(Compression::new([(1, 2), (2, 2)]))
             .with_latent_channels(8)
+            // the paper's vocabulary: the 18 fields of Euler, shear flow, Rayleigh–Bénard
+            // and active matter
+            .with_total_fields(18)
             .with_res_blocks(0);
         let processor = ProcessorConfig::tiny().with_dim(64).with_n_heads(4);
         let model = RolloutConfig::tiny()

@@ -14,14 +14,18 @@
 //!
 //! The protocol: in-domain pretraining reads Euler multi-quadrants (periodic and open
 //! boundaries); out-of-domain pretraining an equal mix of shear flow, Rayleigh–Bénard and
-//! Gray–Scott; rollout training always Euler. Each tokeniser is pretrained once (with the
+//! active matter, as the paper; rollout training always Euler. The tokeniser knows the
+//! 18 fields of those datasets in both presets (Gray–Scott stays in the default collection
+//! for one's own mixes). Each tokeniser is pretrained once (with the
 //! first seed); the seeds vary the rollout model's initialisation, data order and drop
 //! path.
 
 mod config;
+mod provenance;
 mod results;
 mod run;
 
 pub use config::{Arm, ExperimentConfig, Pretraining};
+pub use provenance::Provenance;
 pub use results::{ArmSummary, CurvePoint, ExperimentResults, PretrainResult, RunResult, SeedStat};
 pub use run::{ensure_data, rollout_horizons};

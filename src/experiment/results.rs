@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::config::{Arm, ExperimentConfig, Pretraining};
+use super::provenance::Provenance;
 use crate::metrics::TableRow;
 use crate::report::{Align, Table, group_digits};
 use crate::train::History;
@@ -147,6 +148,9 @@ pub struct ExperimentResults {
     pub runs: Vec<RunResult>,
     /// Seconds for the whole grid.
     pub total_seconds: f64,
+    /// The code and machine it ran on.
+    #[serde(default)]
+    pub provenance: Provenance,
 }
 
 impl ExperimentResults {
@@ -187,12 +191,21 @@ impl ExperimentResults {
     }
 
     /// `results.json`: for each configuration key, the mean and spread over seeds of every
-    /// Table 5 metric and rollout horizon.
+    /// Table 5 metric and rollout horizon; under `run`, the [`Provenance`] (commit, threads,
+    /// CPU), the wall time and the full config.
     pub fn results_json(&self) -> Result<serde_json::Value> {
         let mut map = serde_json::Map::new();
         for (arm, s) in self.summaries() {
             map.insert(arm.key(), serde_json::to_value(s)?);
         }
+        map.insert(
+            "run".into(),
+            serde_json::json!({
+                "provenance": self.provenance,
+                "total_seconds": self.total_seconds,
+                "config": self.config,
+            }),
+        );
         Ok(serde_json::Value::Object(map))
     }
 

@@ -8,6 +8,7 @@ use std::time::Instant;
 use candle_core::Device;
 
 use super::config::{Arm, ExperimentConfig, Pretraining};
+use super::provenance::Provenance;
 use super::results::{CurvePoint, ExperimentResults, PretrainResult, RunResult};
 use crate::checkpoint::Checkpoint;
 use crate::data::{ActiveFields, FieldVocabulary, Split, WellDataset, WindowSpec};
@@ -16,7 +17,7 @@ use crate::metrics::{HorizonScores, MetricGrid, RolloutHorizon, ScoreSet};
 use crate::metrics::{WindowScoring, score_rollouts};
 use crate::sim::{Collection, System};
 use crate::train::{Progress, RolloutTask, TokeniserTask, Trainer, predict_grid};
-use crate::{Error, Result};
+use crate::{ConfigError, Error, Result};
 
 /// A progress line: on stdout in a notebook (evcxr streams it; stderr reads as an error
 /// there), on stderr elsewhere.
@@ -49,6 +50,7 @@ impl ExperimentConfig {
         self.check()?;
         let (data_root, out) = (data_root.as_ref(), out.as_ref());
         let start = Instant::now();
+        let provenance = Provenance::capture();
         ensure_data(
             data_root,
             self.target_datasets.iter().chain(&self.other_datasets),
@@ -69,8 +71,21 @@ impl ExperimentConfig {
                 .chain(&others_train)
                 .map(|d| d.channel_names()),
         );
-        let mut model_cfg = self.model.clone();
-        model_cfg.tokeniser.total_fields = fields.len();
+        // The tokeniser's field vocabulary is the preset's (what its parameter counts are
+        // of): the datasets' fields take its first slots and must fit.
+        if fields.len() > self.model.tokeniser.total_fields {
+            return Err(ConfigError::Mismatch {
+                name: "model.tokeniser.total_fields",
+                value: self.model.tokeniser.total_fields.to_string(),
+                other: format!(
+                    "the {} fields of the datasets ({})",
+                    fields.len(),
+                    fields.names().join(", ")
+                ),
+            }
+            .into());
+        }
+        let model_cfg = self.model.clone();
 
         let mut pretraining = Vec::new();
         for p in [Pretraining::InDomain, Pretraining::OutOfDomain] {
@@ -157,6 +172,7 @@ impl ExperimentConfig {
             pretraining: pretraining.into_iter().map(|(_, _, r)| r).collect(),
             runs,
             total_seconds: start.elapsed().as_secs_f64(),
+            provenance,
         };
         results.save(out)?;
         Ok(results)

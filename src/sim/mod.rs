@@ -9,8 +9,9 @@
 //! | `shear_flow` | [`ShearFlowConfig`] | tracer, pressure; velocity | Reynolds, Schmidt | pseudo-spectral vorticity, 2/3 dealiasing, IF-RK4 |
 //! | `rayleigh_benard` | [`RayleighBenardConfig`] | buoyancy, pressure; velocity | Rayleigh, Prandtl | the same, sine series between free-slip walls |
 //! | `gray_scott_reaction_diffusion` | [`GrayScottConfig`] | A, B | F, k | pseudo-spectral, IF-RK4 |
+//! | `active_matter` | [`ActiveMatterConfig`] | concentration; velocity; D, E (t2) | alpha, beta, zeta | pseudo-spectral D-tensor kinetic theory with Stokes flow, IF-RK4 |
 //!
-//! (`active_matter` is not simulated.) The four configs are one family: each embeds a
+//! The five configs are one family: each embeds a
 //! [`Sampling`] (grid `nx × ny`, trajectories, output frames `n_steps`, output interval,
 //! seed) and implements [`Simulator`], which gives them the same sampling setters
 //! (`with_resolution`, `with_shape`, `with_trajectories`, `with_steps`,
@@ -53,6 +54,8 @@
 //! # Ok::<(), phystok::Error>(())
 //! ```
 
+mod active_matter;
+mod active_solver;
 #[cfg(feature = "hdf5")]
 mod collection;
 mod common;
@@ -71,6 +74,7 @@ mod spectral;
 mod system;
 mod vorticity;
 
+pub use active_matter::{ACTIVE_MATTER_NAME, ActiveMatterConfig};
 #[cfg(feature = "hdf5")]
 pub use collection::Collection;
 pub use common::SimStats;

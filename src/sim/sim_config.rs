@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::active_matter::ActiveMatterConfig;
 use super::common::SimStats;
 use super::euler_solver::{EulerBoundary, EulerConfig};
 use super::gray_scott::{GRAY_SCOTT_WELL_PATTERNS, GrayScottConfig};
@@ -16,7 +17,8 @@ use crate::data::WellFile;
 use crate::{ConfigError, Result};
 
 /// The configuration of any one simulator, serialised as `{"Euler": {…}}`,
-/// `{"ShearFlow": {…}}`, `{"RayleighBenard": {…}}` or `{"GrayScott": {…}}`.
+/// `{"ShearFlow": {…}}`, `{"RayleighBenard": {…}}`, `{"GrayScott": {…}}` or
+/// `{"ActiveMatter": {…}}`.
 ///
 /// It is a [`Simulator`] itself: every method goes to the inner configuration through
 /// [`SimConfig::as_simulator`] (or [`SimConfig::as_simulator_mut`] for the setters).
@@ -37,6 +39,8 @@ pub enum SimConfig {
     RayleighBenard(RayleighBenardConfig),
     /// `gray_scott_reaction_diffusion`.
     GrayScott(GrayScottConfig),
+    /// `active_matter`.
+    ActiveMatter(ActiveMatterConfig),
 }
 
 impl SimConfig {
@@ -47,6 +51,7 @@ impl SimConfig {
             SimConfig::ShearFlow(c) => c,
             SimConfig::RayleighBenard(c) => c,
             SimConfig::GrayScott(c) => c,
+            SimConfig::ActiveMatter(c) => c,
         }
     }
 
@@ -57,6 +62,7 @@ impl SimConfig {
             SimConfig::ShearFlow(c) => c,
             SimConfig::RayleighBenard(c) => c,
             SimConfig::GrayScott(c) => c,
+            SimConfig::ActiveMatter(c) => c,
         }
     }
 }
@@ -111,6 +117,12 @@ impl From<GrayScottConfig> for SimConfig {
     }
 }
 
+impl From<ActiveMatterConfig> for SimConfig {
+    fn from(c: ActiveMatterConfig) -> Self {
+        SimConfig::ActiveMatter(c)
+    }
+}
+
 impl System {
     /// Number of parameter configurations in [`System::configuration`]'s sweep.
     pub fn n_configurations(self) -> usize {
@@ -119,6 +131,7 @@ impl System {
             System::ShearFlow => 4,
             System::RayleighBenard => 4,
             System::GrayScottReactionDiffusion => 6,
+            System::ActiveMatter => 4,
         }
     }
 
@@ -131,7 +144,8 @@ impl System {
     /// (from The Well's γ);
     /// shear flow (Re, Sc) ∈ {(5e3, 1), (1e4, 0.5), (2e3, 2), (5e3, 0.2)};
     /// Rayleigh–Bénard (Ra, Pr) ∈ {(3e5, 1), (1e5, 2), (1e6, 0.5), (2e5, 4)};
-    /// Gray–Scott: The Well's six patterns, spots first.
+    /// Gray–Scott: The Well's six patterns, spots first;
+    /// active matter (α, ζ) ∈ {(−1, 3), (−3, 5), (−5, 1), (−2, 9)} (from The Well's α and ζ).
     pub fn configuration(self, index: usize) -> SimConfig {
         let i = index % self.n_configurations();
         match self {
@@ -167,6 +181,14 @@ impl System {
                 let order = [5, 2, 0, 3, 4, 1]; // spots, maze, gliders, worms, spirals, bubbles
                 let (_, feed, kill) = GRAY_SCOTT_WELL_PATTERNS[order[i]];
                 SimConfig::GrayScott(GrayScottConfig::default().with_rates(feed, kill))
+            }
+            System::ActiveMatter => {
+                let (alpha, zeta) = [(-1.0, 3.0), (-3.0, 5.0), (-5.0, 1.0), (-2.0, 9.0)][i];
+                SimConfig::ActiveMatter(
+                    ActiveMatterConfig::default()
+                        .with_alpha(alpha)
+                        .with_zeta(zeta),
+                )
             }
         }
     }

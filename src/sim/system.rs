@@ -19,19 +19,21 @@ pub enum System {
     ShearFlow,
     /// `rayleigh_benard`: Boussinesq convection between walls.
     RayleighBenard,
-    /// `gray_scott_reaction_diffusion`: the Gray–Scott reaction–diffusion system
-    /// (in place of `active_matter`, which is not implemented).
+    /// `gray_scott_reaction_diffusion`: the Gray–Scott reaction–diffusion system.
     GrayScottReactionDiffusion,
+    /// `active_matter`: rod-like active particles in a Stokes fluid (tensor-valued fields).
+    ActiveMatter,
 }
 
 impl System {
     /// Every system, in the order of the default collection.
-    pub const ALL: [System; 5] = [
+    pub const ALL: [System; 6] = [
         System::EulerPeriodic,
         System::EulerOpen,
         System::ShearFlow,
         System::RayleighBenard,
         System::GrayScottReactionDiffusion,
+        System::ActiveMatter,
     ];
 
     /// The Well's dataset name (the directory a generated dataset is written to).
@@ -42,6 +44,7 @@ impl System {
             System::ShearFlow => "shear_flow",
             System::RayleighBenard => "rayleigh_benard",
             System::GrayScottReactionDiffusion => "gray_scott_reaction_diffusion",
+            System::ActiveMatter => "active_matter",
         }
     }
 
@@ -62,7 +65,7 @@ impl FromStr for System {
     type Err = ConfigError;
 
     /// The Well name (any case), or a short alias: `euler` / `euler_multi_quadrants`
-    /// (periodic), `euler_open`, `shear`, `rb`, `gray_scott`.
+    /// (periodic), `euler_open`, `shear`, `rb`, `gray_scott`, `active`.
     fn from_str(s: &str) -> Result<Self, ConfigError> {
         let s = s.trim().to_ascii_lowercase().replace('-', "_");
         match s.as_str() {
@@ -76,6 +79,7 @@ impl FromStr for System {
             "gray_scott_reaction_diffusion" | "gray_scott" | "gs" => {
                 Ok(System::GrayScottReactionDiffusion)
             }
+            "active_matter" | "active" => Ok(System::ActiveMatter),
             _ => Err(ConfigError::Unknown {
                 kind: "system",
                 name: s,

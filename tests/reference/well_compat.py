@@ -81,6 +81,26 @@ def check_formula_dataset(root):
     print(f"the-well WellDataset reads phystok's files: {len(ds)} windows, channels {names}")
 
 
+def check_active_matter(root, dump_cmd):
+    """the-well loads phystok's simulated active matter with its t2 channels (D, E) in the
+    order phystok reads them, with the same values."""
+    from the_well.data import WellDataset
+
+    base = os.path.join(root, "active_matter")
+    ds = WellDataset(path=base, well_split_name="train", n_steps_input=4, n_steps_output=1,
+                     use_normalization=False)
+    names = [n for group in ds.metadata.field_names.values() for n in group]
+    path = os.path.join(base, "data", "train", sorted(os.listdir(os.path.join(base, "data", "train")))[0])
+    ours = json.loads(subprocess.run(dump_cmd + [path], check=True, capture_output=True, text=True).stdout)
+    assert names == ours["channels"], (names, ours["channels"])
+    assert names[3:] == ["D_xx", "D_xy", "D_yx", "D_yy", "E_xx", "E_xy", "E_yx", "E_yy"], names
+    sample = ds[0]
+    x = np.concatenate([sample["input_fields"].numpy(), sample["output_fields"].numpy()])
+    v = np.array(ours["values"], dtype=np.float32).reshape(5, 16, 16, 11)
+    np.testing.assert_array_equal(v, x)
+    print(f"the-well WellDataset reads phystok's active_matter: channels {names}")
+
+
 def check_dummy_read(tmp, dump_cmd):
     from the_well.data import WellDataset
     from the_well.utils.dummy_data import write_dummy_data
@@ -113,4 +133,5 @@ if __name__ == "__main__":
                 check_structure(os.path.join(dirpath, name))
     if mode == "full":
         check_formula_dataset(root)
+        check_active_matter(root, sys.argv[3:])
         check_dummy_read(root, sys.argv[3:])

@@ -193,3 +193,61 @@ fn both_presets_know_exactly_the_fields_of_their_datasets() {
         "{e}"
     );
 }
+
+#[test]
+fn the_paper_presets_run_as_the_paper_ran() {
+    let paper = ExperimentConfig::paper();
+    assert_eq!(paper.rollout.steps, 10_500, "Table 5");
+    assert_eq!(
+        paper.horizon_windows * paper.target_datasets.len(),
+        1024,
+        "Figure 3 averages 1,024 validation windows"
+    );
+    for (name, steps) in [
+        ("paper", 10_500),
+        ("paper-figure2", 29_400),
+        ("paper-figure3", 210_000),
+    ] {
+        let cfg = ExperimentConfig::preset(name).unwrap();
+        assert_eq!(cfg.rollout.steps, steps, "{name}");
+        assert_eq!(cfg.pretrain.steps, 168_000, "{name}");
+        cfg.check().unwrap();
+        // the schedule's cooldown happens inside the run: the last step's rate is a small
+        // fraction of the rate before the cooldown
+        let s = cfg.rollout.schedule.build().unwrap();
+        let peak = s.lr(steps / 7);
+        assert!(
+            s.lr(steps - 1) < 0.01 * peak,
+            "{name}: {} vs {peak}",
+            s.lr(steps - 1)
+        );
+    }
+    assert!(ExperimentConfig::preset("paper-figure4").is_err());
+}
+
+#[test]
+fn the_paper_presets_refuse_simulated_data_unless_allowed() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let out = root.path().join("out");
+    let paper = ExperimentConfig::paper();
+    assert_eq!(paper.data, phystok::experiment::DataPolicy::RequireWell);
+    // nothing there: refused before anything is simulated
+    let e = paper.run(&data, &out).unwrap_err().to_string();
+    assert!(
+        e.contains("is not there") && e.contains("--allow-simulated"),
+        "{e}"
+    );
+    assert!(!data.exists(), "nothing simulated");
+    // simulated data there: refused by name
+    toy_data(&data);
+    let e = paper.run(&data, &out).unwrap_err().to_string();
+    assert!(
+        e.contains("simulated data") && e.contains("euler_multi_quadrants"),
+        "{e}"
+    );
+    assert!(!out.exists(), "nothing written");
+    assert!(phystok::sim::GenerateConfig::was_simulated(
+        data.join("active_matter")
+    ));
+}

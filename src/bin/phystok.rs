@@ -103,7 +103,8 @@ enum Command {
         /// Which study.
         #[arg(value_enum, default_value_t = Study::Pretraining)]
         study: Study,
-        /// `quick` or `paper`.
+        /// `quick` or `paper` (the pretraining study also has `paper-figure2` and
+        /// `paper-figure3`, the paper's 29,400- and 210,000-step rollout trainings).
         #[arg(long, default_value = "quick")]
         preset: String,
         /// Where results and checkpoints go (default: `out/reproduce` for the pretraining
@@ -125,6 +126,10 @@ enum Command {
         /// `cpu`, `cuda` (the first GPU) or `auto`.
         #[arg(long, default_value = "cpu")]
         device: String,
+        /// Let a `paper` preset run on simulated data (it refuses by default: its sizes
+        /// are meant for The Well's datasets).
+        #[arg(long)]
+        allow_simulated: bool,
     },
     /// Summarise one split of a Well-format dataset directory.
     Inspect {
@@ -214,6 +219,7 @@ fn run(cli: Cli) -> phystok::Result<()> {
             pretrain_steps,
             rollout_steps,
             device,
+            allow_simulated,
         } => {
             let out = out.unwrap_or_else(|| study.default_out());
             let device: phystok::DeviceChoice = device.parse()?;
@@ -231,6 +237,9 @@ fn run(cli: Cli) -> phystok::Result<()> {
                 rollout_steps.unwrap_or(cfg.rollout.steps),
             );
             cfg = cfg.with_steps(p, r).with_device(device);
+            if allow_simulated {
+                cfg = cfg.with_data_policy(phystok::experiment::DataPolicy::SimulateMissing);
+            }
             let results = cfg.run(&data, &out)?;
             println!("{results}");
             println!(

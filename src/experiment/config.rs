@@ -112,6 +112,22 @@ pub struct ExperimentConfig {
     /// Where it trains (CPU by default; `Cuda(0)` or `Auto` with the `cuda` feature).
     #[serde(default)]
     pub device: DeviceChoice,
+    /// Whether missing datasets may be simulated (and simulated ones used).
+    #[serde(default)]
+    pub data: DataPolicy,
+}
+
+/// What data a study may run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum DataPolicy {
+    /// Datasets missing under the data root are simulated there (the embedded default
+    /// collection), and simulated ones are used: the CPU presets.
+    #[default]
+    SimulateMissing,
+    /// Only real datasets (a download of The Well): a missing dataset, or one phystok
+    /// simulated, is refused before any work. The paper presets, whose sizes and budgets
+    /// mean nothing on the 64² simulations (`--allow-simulated` on the CLI lifts it).
+    RequireWell,
 }
 
 fn euler() -> Vec<String> {
@@ -174,13 +190,17 @@ impl ExperimentConfig {
             target_datasets: euler(),
             other_datasets: others(),
             device: DeviceChoice::Cpu,
+            data: DataPolicy::SimulateMissing,
         }
     }
 
     /// The paper's sizes and budgets, for a GPU: `TokeniserConfig::paper()`,
     /// `ProcessorConfig::paper()`, 168,000 pretraining steps with SOAP, 10,500 rollout steps
-    /// (Table 5) with AdamW and the per-epoch inverse square root schedule, curves every
-    /// 2,100 steps (Table 4's unit), Table 5 over 10 subsets of 4,096 windows, 3 seeds.
+    /// (Table 5) with AdamW and the inverse square root schedule (stretched to the run),
+    /// curves every 2,100 steps (Table 4's unit), Table 5 over 10 subsets of 4,096 windows,
+    /// Figure 3's horizons over 1,024 windows (512 from each Euler dataset), 3 seeds.
+    /// Figures 2 and 3 ran longer: [`ExperimentConfig::paper_figure2`] and
+    /// [`ExperimentConfig::paper_figure3`].
     pub fn paper() -> Self {
         ExperimentConfig {
             preset: "paper".into(),
@@ -191,30 +211,62 @@ impl ExperimentConfig {
                 .with_steps(10_500),
             eval_points: 5,
             curve_windows: 512,
-            horizon_windows: 1024,
+            horizon_windows: 512,
             protocol: SubsetProtocol::paper(),
             seeds: vec![0, 1, 2],
             arms: Arm::paper_grid(),
             target_datasets: euler(),
             other_datasets: others(),
             device: DeviceChoice::Cpu,
+            data: DataPolicy::RequireWell,
         }
     }
 
-    /// A preset by name: `quick` or `paper`.
+    /// A preset by name: `quick`, `paper`, `paper-figure2` or `paper-figure3`.
     pub fn preset(name: &str) -> Result<Self> {
         match name {
             "quick" => Ok(Self::quick()),
             "paper" => Ok(Self::paper()),
+            "paper-figure2" => Ok(Self::paper_figure2()),
+            "paper-figure3" => Ok(Self::paper_figure3()),
             other => Err(ConfigError::Unknown {
                 kind: "preset",
                 name: other.to_string(),
-                known: "quick, paper".into(),
+                known: "quick, paper, paper-figure2, paper-figure3".into(),
             }
             .into()),
         }
     }
 
+    /// [`ExperimentConfig::paper`] with Figure 2's rollout training: 29,400 steps (the
+    /// paper's full rollout budget, Table 6), the curves scored every 2,100 steps.
+    pub fn paper_figure2() -> Self {
+        let paper = Self::paper();
+        let pretrain = paper.pretrain.steps;
+        Self {
+            preset: "paper-figure2".into(),
+            eval_points: 14,
+            ..paper.with_steps(pretrain, 29_400)
+        }
+    }
+
+    /// [`ExperimentConfig::paper`] with Figure 3's rollout training: 210,000 steps, the
+    /// horizons scored every 2,100 steps over 1,024 windows.
+    pub fn paper_figure3() -> Self {
+        let paper = Self::paper();
+        let pretrain = paper.pretrain.steps;
+        Self {
+            preset: "paper-figure3".into(),
+            eval_points: 100,
+            ..paper.with_steps(pretrain, 210_000)
+        }
+    }
+
+    /// Sets what data it may run on.
+    pub fn with_data_policy(mut self, data: DataPolicy) -> Self {
+        self.data = data;
+        self
+    }
     /// Sets the device.
     pub fn with_device(mut self, device: DeviceChoice) -> Self {
         self.device = device;

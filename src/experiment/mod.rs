@@ -25,7 +25,7 @@ mod provenance;
 mod results;
 mod run;
 
-pub use config::{Arm, ExperimentConfig, Pretraining};
+pub use config::{Arm, DataPolicy, ExperimentConfig, Pretraining};
 pub use provenance::Provenance;
 pub use results::{ArmSummary, CurvePoint, ExperimentResults, PretrainResult, RunResult, SeedStat};
 pub use run::{ensure_data, rollout_horizons};

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use candle_core::Device;
 
-use super::config::{Arm, ExperimentConfig, Pretraining};
+use super::config::{Arm, DataPolicy, ExperimentConfig, Pretraining};
 use super::provenance::Provenance;
 use super::results::{CurvePoint, ExperimentResults, PretrainResult, RunResult};
 use crate::checkpoint::Checkpoint;
@@ -15,7 +15,7 @@ use crate::data::{ActiveFields, FieldVocabulary, Split, WellDataset, WindowSpec}
 use crate::emulator::Emulator;
 use crate::metrics::{HorizonScores, MetricGrid, RolloutHorizon, ScoreSet};
 use crate::metrics::{WindowScoring, score_rollouts};
-use crate::sim::{Collection, System};
+use crate::sim::{Collection, GenerateConfig, System};
 use crate::train::{Progress, RolloutTask, TokeniserTask, Trainer, predict_grid};
 use crate::{ConfigError, Error, Result};
 
@@ -51,6 +51,13 @@ impl ExperimentConfig {
         let (data_root, out) = (data_root.as_ref(), out.as_ref());
         let start = Instant::now();
         let provenance = Provenance::capture();
+        if self.data == DataPolicy::RequireWell {
+            require_well(
+                data_root,
+                &self.preset,
+                self.target_datasets.iter().chain(&self.other_datasets),
+            )?;
+        }
         ensure_data(
             data_root,
             self.target_datasets.iter().chain(&self.other_datasets),
@@ -387,5 +394,33 @@ pub fn ensure_data<'a>(root: &Path, names: impl IntoIterator<Item = &'a String>)
     Collection::default_collection(root)
         .with_systems(systems)
         .ensure()?;
+    Ok(())
+}
+
+/// Refuses, naming the dataset, when one of `names` is missing under `root` or holds data
+/// phystok simulated ([`DataPolicy::RequireWell`]).
+fn require_well<'a>(
+    root: &Path,
+    preset: &str,
+    names: impl IntoIterator<Item = &'a String>,
+) -> Result<()> {
+    for name in names {
+        let dir = root.join(name);
+        let why = if !dir.join("data").is_dir() {
+            "is not there"
+        } else if GenerateConfig::was_simulated(&dir) {
+            "holds phystok's simulated data"
+        } else {
+            continue;
+        };
+        return Err(Error::Msg(format!(
+            "dataset `{name}` under {} {why}: the `{preset}` preset runs on The Well's data \
+             (download it there, e.g. `the-well-download --base-path {} --dataset {name}`); \
+             to run it on the simulators' data anyway, pass --allow-simulated \
+             (ExperimentConfig::with_data_policy(DataPolicy::SimulateMissing))",
+            root.display(),
+            root.display()
+        )));
+    }
     Ok(())
 }

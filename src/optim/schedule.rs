@@ -135,14 +135,23 @@ impl ScheduleConfig {
         Self::constant(5e-4)
     }
 
-    /// Rollout training (Table 6, Appendix C): peak 5e-5, inverse square root stepped per
-    /// epoch, 14 epochs of 2,100 steps (29,400 steps; each GPU's shard holds 2,100 unique
-    /// batches). The paper does not state `W` and `C`, so they are arguments.
+    /// Rollout training (Table 6, Appendix C): peak 5e-5, the inverse square root over 14
+    /// epochs of 2,100 steps (29,400 steps; each GPU's shard holds 2,100 unique batches),
+    /// warmup and cooldown given in epochs (the paper does not state `W` and `C`).
+    ///
+    /// The durations are counted in steps (`W·2100`, `C·2100`, 29,400), so the rate moves
+    /// every step along the paper's curve. Stepped once per epoch, the run's last epoch is
+    /// `e = 13 = E − C` for a one-epoch cooldown: equation (9) would never be entered, and
+    /// even when entered, its first epoch (`t = 1`) keeps `lr_end`, so a per-epoch cooldown
+    /// shorter than two epochs never lowers the rate. Counted in steps the rate falls to
+    /// almost zero over the last `C` epochs, as a cooldown should.
+    /// [`ScheduleConfig::rescaled`] stretches it to another run length.
     pub fn paper_rollout(warmup_epochs: usize, cooldown_epochs: usize) -> Self {
-        Self::inverse_sqrt(5e-5, warmup_epochs, cooldown_epochs, 14).with_stepping(
-            Stepping::PerEpoch {
-                steps_per_epoch: 2100,
-            },
+        Self::inverse_sqrt(
+            5e-5,
+            warmup_epochs * 2100,
+            cooldown_epochs * 2100,
+            14 * 2100,
         )
     }
 

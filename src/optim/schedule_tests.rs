@@ -62,12 +62,24 @@ fn zero_warmup_starts_at_the_peak() {
 }
 
 #[test]
-fn paper_rollout_preset_is_per_epoch_at_5e_5() {
+fn paper_rollout_preset_warms_up_decays_and_cools_down_within_its_run() {
     let s = ScheduleConfig::paper_rollout(1, 1).build().unwrap();
     close(s.lr(0), 5e-6);
-    close(s.lr(2099), 5e-6);
     close(s.lr(2100), 5e-5);
-    assert_eq!(s.time_at(29_399), 13);
+    assert!(
+        s.lr(1050) > 5e-6 && s.lr(1050) < 5e-5,
+        "warmup is linear over one epoch"
+    );
+    // the cooldown starts at step 27,300 and brings the rate close to zero by the last step
+    let before = s.lr(27_300);
+    assert!(s.lr(29_399) < 0.01 * before, "{} vs {before}", s.lr(29_399));
+    assert!(s.lr(28_000) < before && s.lr(28_000) > s.lr(29_399));
+    // stretched to the pretraining study's 10,500 steps, it still cools down
+    let short = ScheduleConfig::paper_rollout(1, 1)
+        .rescaled(29_400, 10_500)
+        .build()
+        .unwrap();
+    assert!(short.lr(10_499) < 0.01 * short.lr(9_750 - 750));
 }
 
 #[test]

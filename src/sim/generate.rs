@@ -7,7 +7,7 @@
 //! The Well splits its trajectories.
 
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +51,9 @@ impl Default for GenerateConfig {
         }
     }
 }
+
+/// The file [`GenerateConfig::generate`] leaves in every dataset directory it writes.
+pub const SIMULATED_MARKER: &str = "phystok_generate.json";
 
 impl GenerateConfig {
     /// The defaults for `system`, written under `out`.
@@ -158,7 +161,9 @@ impl GenerateConfig {
     /// nothing is written for a bad config. Returns the dataset directory.
     ///
     /// Files of the same names are overwritten; a [`Collection`](super::Collection) makes
-    /// datasets only where they are missing.
+    /// datasets only where they are missing. The directory also gets
+    /// [`SIMULATED_MARKER`], this config as JSON, so that simulated data is never taken for
+    /// a download of The Well ([`GenerateConfig::was_simulated`]).
     pub fn generate(&self) -> Result<PathBuf> {
         self.check()?;
         let mut files = Vec::new();
@@ -169,7 +174,22 @@ impl GenerateConfig {
             }
         }
         let refs: Vec<(Split, &WellFile)> = files.iter().map(|(s, f)| (*s, f)).collect();
+        let dir = self.dataset_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e))?;
+        let marker = dir.join(SIMULATED_MARKER);
+        let record = serde_json::json!({
+            "generated_by": format!("phystok {}", env!("CARGO_PKG_VERSION")),
+            "config": self,
+        });
+        std::fs::write(&marker, serde_json::to_string_pretty(&record)?)
+            .map_err(|e| crate::Error::io(&marker, e))?;
         write_dataset(&self.out, self.system.name(), &refs)
+    }
+
+    /// Whether the dataset directory `dir` holds data phystok simulated (it has
+    /// [`SIMULATED_MARKER`]), rather than, say, a download of The Well.
+    pub fn was_simulated(dir: impl AsRef<Path>) -> bool {
+        dir.as_ref().join(SIMULATED_MARKER).is_file()
     }
 }
 

@@ -97,8 +97,13 @@ impl TrainerConfig {
 
     /// Rollout training as in the paper (Table 6, Appendix C): AdamW with peak 5e-5,
     /// weight decay 1e-4, ε 1e-10, clipping at 5.0; the inverse-square-root schedule of
-    /// equations (7)–(10) stepped once per epoch of 2,100 steps over 14 epochs (29,400
-    /// steps). The paper does not give the warmup and cooldown lengths: one epoch each.
+    /// equations (7)–(10) over 14 epochs of 2,100 steps (29,400 steps), counted in steps so
+    /// that its cooldown happens ([`ScheduleConfig::paper_rollout`]). The paper does not give
+    /// the warmup and cooldown lengths: one epoch each.
+    ///
+    /// Batch: 2 windows per step in one process. The paper's effective batch is 16 (2 per
+    /// GPU on 8 GPUs, Table 6); reaching it on fewer devices needs gradient accumulation,
+    /// which the trainer does not have yet (the GPU issue).
     pub fn paper_rollout() -> Self {
         TrainerConfig {
             steps: 29_400,

@@ -436,7 +436,7 @@ fn the_default_collection_is_every_system_at_the_default_setting() {
     );
     assert_eq!(
         Collection::default(),
-        Collection::default_collection("data")
+        Collection::default_collection("data/generated")
     );
 }
 

@@ -112,7 +112,7 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Where the datasets are (the default collection is simulated there if absent).
-        #[arg(long, default_value = "data")]
+        #[arg(long, default_value = "data/generated")]
         data: PathBuf,
         /// Seeds of the rollout runs, comma-separated (default: the preset's).
         #[arg(long, value_delimiter = ',')]

@@ -7,7 +7,7 @@
 //! ```no_run
 //! use phystok::experiment::ExperimentConfig;
 //!
-//! let results = ExperimentConfig::quick().run("data", "out/reproduce")?;
+//! let results = ExperimentConfig::quick().run("data/generated", "out/reproduce")?;
 //! println!("{}", results.table5());
 //! # Ok::<(), phystok::Error>(())
 //! ```

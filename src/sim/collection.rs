@@ -39,9 +39,10 @@ pub struct Collection {
 }
 
 impl Default for Collection {
-    /// The default collection under `data/`.
+    /// The default collection under `data/generated/` (git-ignored; `data/sample/` holds
+    /// the small tracked samples).
     fn default() -> Self {
-        Collection::default_collection("data")
+        Collection::default_collection("data/generated")
     }
 }
 

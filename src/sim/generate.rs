@@ -38,7 +38,8 @@ pub struct GenerateConfig {
 }
 
 impl Default for GenerateConfig {
-    /// Euler, 64², 5 trajectories, 32 frames, seed 0, one configuration, into `data/`.
+    /// Euler, 64², 5 trajectories, 32 frames, seed 0, one configuration, into
+    /// `data/generated/`.
     fn default() -> Self {
         GenerateConfig {
             system: System::EulerPeriodic,
@@ -47,7 +48,7 @@ impl Default for GenerateConfig {
             n_steps: 32,
             seed: 0,
             configurations: 1,
-            out: PathBuf::from("data"),
+            out: PathBuf::from("data/generated"),
         }
     }
 }

@@ -183,15 +183,11 @@ impl<T: TrainTask> TrainerBuilder<T> {
 /// ```
 /// use candle_core::Device;
 /// use phystok::data::{Split, WellDataset, WindowSpec};
-/// use phystok::sim::{GenerateConfig, System};
 /// use phystok::tokeniser::TokeniserConfig;
 /// use phystok::train::{Progress, TokeniserTask, Trainer, TrainerConfig};
 ///
-/// let root = tempfile::tempdir().unwrap();
-/// let dir = GenerateConfig::new(System::EulerPeriodic, root.path())
-///     .with_resolution(32)
-///     .with_steps(10)
-///     .generate()?;
+/// // the tracked sample (data/README.md); any Well dataset directory will do
+/// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/sample/euler_multi_quadrants_periodicBC");
 /// let spec = WindowSpec::new(9, 1);
 /// let device = phystok::DeviceChoice::Cpu.device()?; // or DeviceChoice::Cuda(0)
 /// let tokeniser = TokeniserConfig::tiny().with_total_fields(5).init(&device)?;

@@ -51,14 +51,31 @@ pub struct RolloutConfig {
     /// Seed of the weights (tokeniser and processor alike; each weight is drawn on a stream
     /// of its own name).
     pub seed: u64,
+    /// The compression of training forward passes (evaluation always runs at `compression`).
+    #[serde(default)]
+    pub training_compression: TrainingCompression,
+}
+
+/// The compression the tokeniser runs at in a rollout-training forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TrainingCompression {
+    /// The model's `compression` (the validation setting), as at evaluation.
+    #[default]
+    Fixed,
+    /// One factor drawn from each depth's choices at every forward pass (from the
+    /// tokeniser's seeded stream, redrawn until it fits the input), as the paper trains
+    /// (Appendix C); evaluation stays at `compression`.
+    Sampled,
 }
 
 impl RolloutConfig {
     /// The paper's model: `TokeniserConfig::paper()` (4.85 M) and `ProcessorConfig::paper()`
     /// (6 blocks, 1088 wide, 16 heads; 99.6 M with projections), 9 context frames, validation
-    /// compression (1,2), (2,2), (2,2) (Table 2, Appendix C).
+    /// compression (1,2), (2,2), (2,2) (Table 2, Appendix C), and, as the paper trains, a
+    /// compression sampled at every training forward pass ([`TrainingCompression::Sampled`]).
     pub fn paper() -> Self {
         Self::from_parts(TokeniserConfig::paper(), ProcessorConfig::paper())
+            .with_training_compression(TrainingCompression::Sampled)
     }
     /// CPU tutorial sizes.
     pub fn small() -> Self {
@@ -79,7 +96,14 @@ impl RolloutConfig {
             n_steps_input: 9,
             grouping: RmsGrouping::PerField,
             seed: 0,
+            training_compression: TrainingCompression::Fixed,
         }
+    }
+
+    /// Sets the compression of training forward passes.
+    pub fn with_training_compression(mut self, training: TrainingCompression) -> Self {
+        self.training_compression = training;
+        self
     }
 
     /// Sets the compression.
@@ -284,7 +308,7 @@ impl RolloutModel {
         }
         let rms = SampleRms::fit(context, &fields.field_of_channel, self.config.grouping)?;
         let xs = rms.normalise(context)?;
-        let c = &self.config.compression;
+        let c = &self.compression_for(xs.dims(), fields, mode)?;
         let zs = self.tokeniser.encode(&xs, &fields.channels, c)?;
         let n_latent = zs.dim(2)?;
         let ys = self.processor.forward(&zs, mode)?;
@@ -298,6 +322,23 @@ impl RolloutModel {
         let decoded = self.tokeniser.decode(&shifted, &fields.channels, c)?;
         let pred = decoded.narrow(2, t - c.time(), 1)?;
         Ok((pred, rms))
+    }
+
+    /// The compression a forward pass in `mode` on a context of shape `dims` runs at:
+    /// `compression`, except in training with [`TrainingCompression::Sampled`], where it is
+    /// drawn from the tokeniser's stream (restarted by its `reseed`).
+    pub fn compression_for(
+        &self,
+        dims: &[usize],
+        fields: &ActiveFields,
+        mode: Mode,
+    ) -> Result<Compression> {
+        match (mode, self.config.training_compression) {
+            (Mode::Train, TrainingCompression::Sampled) => self
+                .tokeniser
+                .sample_compression_for(dims, &fields.channels),
+            _ => Ok(self.config.compression.clone()),
+        }
     }
 
     /// The training loss on a window of `n_steps_input + 1` frames: the mean absolute error

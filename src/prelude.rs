@@ -15,7 +15,7 @@ pub use crate::emulator::Emulator;
 #[cfg(feature = "hdf5")]
 pub use crate::experiment::{Arm, ExperimentConfig, ExperimentResults, Pretraining};
 pub use crate::freeze::FreezeStrategy;
-pub use crate::model::{RolloutConfig, RolloutModel};
+pub use crate::model::{RolloutConfig, RolloutModel, TrainingCompression};
 pub use crate::nn::{Mode, ParamTable};
 pub use crate::optim::{AdamWConfig, ScheduleConfig, SoapConfig};
 #[cfg(feature = "plot")]

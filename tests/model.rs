@@ -337,3 +337,59 @@ fn a_clone_shares_the_weights() {
         .unwrap();
     assert_eq!(a, b);
 }
+
+#[test]
+fn sampled_training_compression_draws_per_forward_and_evaluation_stays_fixed() {
+    use phystok::model::TrainingCompression;
+    let cfg = RolloutConfig::tiny()
+        .with_n_steps_input(5)
+        .with_training_compression(TrainingCompression::Sampled);
+    assert_eq!(
+        RolloutConfig::paper().training_compression,
+        TrainingCompression::Sampled,
+        "the paper samples during rollout training (Appendix C)"
+    );
+    let model = cfg.init(&Device::Cpu).unwrap();
+    let fields = ActiveFields::first(2);
+    let dims = [1, 2, 5, 16, 16];
+    let all = model.tokeniser().config().all_compressions();
+    let mut seen = Vec::new();
+    for seed in 0..40 {
+        model.tokeniser().reseed(seed);
+        let c = model.compression_for(&dims, &fields, Mode::Train).unwrap();
+        assert!(all.contains(&c), "{c:?} is one of the tokeniser's");
+        if !seen.contains(&c) {
+            seen.push(c);
+        }
+        assert_eq!(
+            model.compression_for(&dims, &fields, Mode::Eval).unwrap(),
+            cfg.compression
+        );
+    }
+    assert!(seen.len() > 1, "draws vary: {seen:?}");
+    // the same seed draws the same compression (the run stays reproducible)
+    model.tokeniser().reseed(7);
+    let a = model.compression_for(&dims, &fields, Mode::Train).unwrap();
+    model.tokeniser().reseed(7);
+    assert_eq!(
+        model.compression_for(&dims, &fields, Mode::Train).unwrap(),
+        a
+    );
+    // a training loss runs at every drawn compression and reaches the processor
+    let ctx = Tensor::randn(0f32, 1.0, (1, 2, 6, 16, 16), &Device::Cpu).unwrap();
+    for seed in 0..4 {
+        model.tokeniser().reseed(seed);
+        let loss = model.next_frame_loss(&ctx, &fields, Mode::Train).unwrap();
+        assert!(loss.to_scalar::<f32>().unwrap().is_finite());
+    }
+    // fixed (the default): training runs at the model's compression
+    let fixed = RolloutConfig::tiny()
+        .with_n_steps_input(5)
+        .init(&Device::Cpu)
+        .unwrap();
+    fixed.tokeniser().reseed(3);
+    assert_eq!(
+        fixed.compression_for(&dims, &fields, Mode::Train).unwrap(),
+        fixed.config().compression
+    );
+}

@@ -472,6 +472,43 @@ fn decoder_head_on_a_field_subset_selects_output_fields() {
     assert_grads_reach(&loss, &list);
 }
 
+#[test]
+fn a_rescaled_decoder_head_multiplies_its_output_by_the_fan_ratio() {
+    let (varmap, vb) = vb(2);
+    let head = AdaptiveFieldConv::new(CausalConv3dConfig::new(4, 5), FieldSide::Output, vb)
+        .unwrap()
+        .with_rescaled_output();
+    let xs = Var::from_tensor(&wavy((1, 4, 3, 4, 4), 0.13)).unwrap();
+    let ys = head.forward(xs.as_tensor(), &[4, 1]).unwrap();
+    let full = head.conv().forward(xs.as_tensor()).unwrap();
+    let scale = (5.0f64 / 2.0).sqrt();
+    let want = (full.narrow(1, 4, 1).unwrap() * scale).unwrap();
+    assert!(max_abs_diff(&ys.narrow(1, 0, 1).unwrap(), &want) < 1e-5);
+    // all fields active: the scale is 1
+    let all = head.forward(xs.as_tensor(), &[0, 1, 2, 3, 4]).unwrap();
+    assert!(max_abs_diff(&all, &full) < 1e-6);
+    let vars = varmap.all_vars();
+    let loss = ys.sqr().unwrap().sum_all().unwrap();
+    let mut list = vec![("input", xs.as_tensor())];
+    list.extend(vars.iter().map(|v| ("head parameter", v.as_tensor())));
+    assert_grads_reach(&loss, &list);
+    // the paper's tokeniser rescales both heads; the CPU presets the encoder's only
+    use phystok::tokeniser::{HeadScaling, TokeniserConfig};
+    assert_eq!(
+        TokeniserConfig::paper().head_scaling,
+        HeadScaling::BothHeads
+    );
+    assert_eq!(
+        TokeniserConfig::small().head_scaling,
+        HeadScaling::EncoderOnly
+    );
+    // a tokeniser config without the field (an older checkpoint's) reads as encoder-only
+    let mut json = serde_json::to_value(TokeniserConfig::tiny()).unwrap();
+    json.as_object_mut().unwrap().remove("head_scaling");
+    let back: TokeniserConfig = serde_json::from_value(json).unwrap();
+    assert_eq!(back.head_scaling, HeadScaling::EncoderOnly);
+}
+
 /// A field sampled at cell centres of an `n x n` grid on the unit square, `frames` frames, two
 /// channels, constant in time.
 fn sampled_field(n: usize, frames: usize, f: impl Fn(usize, f64, f64) -> f64) -> Tensor {

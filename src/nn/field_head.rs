@@ -5,8 +5,9 @@
 //! head, output side) of the active fields are selected. The encoder head's response is
 //! multiplied by `sqrt(c_total / c_active)` to make up for the smaller fan-in (the scale
 //! multiplies the selected kernel, so the bias is not scaled). The decoder head's fan-in does
-//! not change with the field subset, so its rows are selected without rescaling (as Walrus
-//! does for its decoder).
+//! not change with the field subset, so by default its rows are selected without rescaling
+//! (as Walrus does for its decoder); the paper rescales both heads' outputs, which
+//! [`AdaptiveFieldConv::with_rescaled_output`] does for the decoder head.
 
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
@@ -60,6 +61,7 @@ pub struct AdaptiveFieldConv {
     conv: CausalConv3d,
     side: FieldSide,
     total_fields: usize,
+    rescale_output: bool,
 }
 
 impl AdaptiveFieldConv {
@@ -74,7 +76,16 @@ impl AdaptiveFieldConv {
             conv: config.build(vb)?,
             side,
             total_fields,
+            rescale_output: false,
         })
+    }
+
+    /// A decoder head ([`FieldSide::Output`]) whose output is multiplied by
+    /// `sqrt(c_total / c_active)`, as the paper rescales both heads (Appendix B). An encoder
+    /// head is rescaled always; this changes nothing there.
+    pub fn with_rescaled_output(mut self) -> Self {
+        self.rescale_output = self.side == FieldSide::Output;
+        self
     }
 
     /// The number of fields `c_total` the kernel was learned for.
@@ -122,7 +133,13 @@ impl AdaptiveFieldConv {
                     .bias()
                     .map(|b| b.index_select(&idx, 0))
                     .transpose()?;
-                causal_conv3d(xs, &weight, bias.as_ref(), options)
+                let ys = causal_conv3d(xs, &weight, bias.as_ref(), options)?;
+                if self.rescale_output {
+                    let scale = (self.total_fields as f64 / active.len() as f64).sqrt();
+                    Ok((ys * scale)?)
+                } else {
+                    Ok(ys)
+                }
             }
         }
     }

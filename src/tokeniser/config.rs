@@ -28,6 +28,19 @@ pub struct TokeniserConfig {
     pub validation: Compression,
     /// Seed of the weight initialisation and of the training-time compression draws.
     pub seed: u64,
+    /// Which heads rescale their output by `sqrt(c_total / c_active)`.
+    #[serde(default)]
+    pub head_scaling: HeadScaling,
+}
+
+/// Which of the tokeniser's adaptive field heads rescale by `sqrt(c_total / c_active)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum HeadScaling {
+    /// The encoder head only (its fan-in shrinks with the active fields; Walrus's choice).
+    #[default]
+    EncoderOnly,
+    /// Both heads' outputs, as the paper (Appendix B): the decoder head's too.
+    BothHeads,
 }
 
 impl Default for TokeniserConfig {
@@ -58,17 +71,20 @@ impl TokeniserConfig {
             ],
             validation: Compression::paper_validation(),
             seed: 0,
+            head_scaling: HeadScaling::BothHeads,
         }
     }
 
     /// A CPU tutorial size: the paper's depths and compression sets, one residual block per
-    /// level, channels 8 → 16 → 32, 8 latent channels, 4 fields.
+    /// level, channels 8 → 16 → 32, 8 latent channels, 4 fields, the encoder head rescaled
+    /// only.
     pub fn small() -> Self {
         Self {
             total_fields: 4,
             channels: vec![8, 16, 32],
             latent_channels: 8,
             res_blocks: 1,
+            head_scaling: HeadScaling::EncoderOnly,
             ..Self::paper()
         }
     }
@@ -81,6 +97,7 @@ impl TokeniserConfig {
             channels: vec![4, 4, 8],
             latent_channels: 4,
             res_blocks: 0,
+            head_scaling: HeadScaling::EncoderOnly,
             ..Self::paper()
         }
     }
@@ -118,6 +135,12 @@ impl TokeniserConfig {
     /// Sets the validation compression.
     pub fn with_validation(mut self, validation: Compression) -> Self {
         self.validation = validation;
+        self
+    }
+
+    /// Sets which heads rescale their output.
+    pub fn with_head_scaling(mut self, head_scaling: HeadScaling) -> Self {
+        self.head_scaling = head_scaling;
         self
     }
 

@@ -9,7 +9,7 @@ use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::compression::Compression;
-use super::config::TokeniserConfig;
+use super::config::{HeadScaling, TokeniserConfig};
 use crate::Result;
 use crate::nn::Component;
 use crate::nn::{
@@ -64,11 +64,14 @@ impl Decoder {
                 blocks: blocks(config.res_blocks, c_out, vb.pp("blocks"))?,
             });
         }
-        let head = AdaptiveFieldConv::new(
+        let mut head = AdaptiveFieldConv::new(
             CausalConv3dConfig::new(config.channels[0], config.total_fields),
             FieldSide::Output,
             vb.pp("head"),
         )?;
+        if config.head_scaling == HeadScaling::BothHeads {
+            head = head.with_rescaled_output();
+        }
         Ok(Self {
             bottleneck,
             mid,

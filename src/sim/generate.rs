@@ -132,6 +132,37 @@ impl GenerateConfig {
         for c in 0..self.configurations.min(self.system.n_configurations()) {
             self.configuration(c).check()?;
         }
+        self.check_size(available_memory())
+    }
+
+    /// Bytes of field data the dataset holds in memory while it is generated (every
+    /// configuration's trajectories, at most [`MAX_CHANNELS`] channels of `f32`).
+    pub fn data_bytes(&self) -> u128 {
+        let (nx, ny) = self.configuration(0).grid_for_resolution(self.resolution);
+        self.configurations as u128
+            * self.trajectories as u128
+            * self.n_steps.max(1) as u128
+            * nx as u128
+            * ny as u128
+            * MAX_CHANNELS as u128
+            * 4
+    }
+
+    /// Refuses a dataset larger than `limit` bytes of memory, before anything is allocated.
+    pub fn check_size(&self, limit: u128) -> Result<(), ConfigError> {
+        let bytes = self.data_bytes();
+        if bytes > limit {
+            let (nx, ny) = self.configuration(0).grid_for_resolution(self.resolution);
+            return Err(ConfigError::TooLarge {
+                name: "trajectories × steps × resolution",
+                what: format!(
+                    "{} configuration(s) × {} trajectories × {} frames × {nx}×{ny} × up to {MAX_CHANNELS} channels of f32",
+                    self.configurations, self.trajectories, self.n_steps
+                ),
+                bytes,
+                limit,
+            });
+        }
         Ok(())
     }
 
@@ -171,6 +202,23 @@ impl GenerateConfig {
         let refs: Vec<(Split, &WellFile)> = files.iter().map(|(s, f)| (*s, f)).collect();
         write_dataset(&self.out, self.system.name(), &refs)
     }
+}
+
+/// The most channels a system has (Euler: density, energy, pressure, two momenta).
+pub const MAX_CHANNELS: usize = 5;
+
+/// The memory a generated dataset may take: the machine's available memory
+/// (`MemAvailable` of `/proc/meminfo`), or 16 GiB where that cannot be read.
+pub fn available_memory() -> u128 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u128>().ok())
+        })
+        .map_or(16 << 30, |kb| kb * 1024)
 }
 
 /// Trajectory ranges of the train, valid and test splits of `n` trajectories: 10 % each

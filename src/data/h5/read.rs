@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use hdf5::Dataset;
 use ndarray::ArrayD;
 
-use super::attrs::{ORDERS, dataset, group, h5err};
+use super::attrs::{ORDERS, dataset, group, h5err, one_line};
 use super::header::{StoredField, guard_global_heaps, read_header};
 use super::shape::{first_non_finite, tile};
 use crate::data::well::WellFile;
@@ -289,7 +289,7 @@ impl WellReader {
             ds.read_slice(hdf5::Hyperslab::from(sel))
                 .map_err(|e| Error::Hdf5 {
                     path: self.path.clone(),
-                    message: format!("field `{}`: {e}", sf.name),
+                    message: format!("field `{}`: {}", sf.name, one_line(&e.to_string())),
                 })?;
         let data: Vec<f32> = if arr.is_standard_layout() {
             arr.into_raw_vec_and_offset().0
@@ -327,14 +327,33 @@ impl WellReader {
                 data.extend(self.read_field_window(sf, ds, traj, 0, n, 1)?);
             }
             if let Some(i) = first_non_finite(&data) {
-                let per_traj = h.field_len(f.order) / h.n_trajectories.max(1);
+                let per_traj = (h.field_len(f.order) / h.n_trajectories.max(1)).max(1);
+                // (time, *spatial, component) of the element within its trajectory
+                let mut dims = vec![n];
+                dims.extend(&h.spatial_shape);
+                let comps = per_traj / dims.iter().product::<usize>().max(1);
+                if comps > 1 {
+                    dims.push(comps);
+                }
+                let mut at = vec![0; dims.len()];
+                let mut rest = i % per_traj;
+                for (a, d) in at.iter_mut().zip(&dims).rev() {
+                    *a = rest % d.max(&1);
+                    rest /= d.max(&1);
+                }
+                let axes = if comps > 1 {
+                    "time, spatial…, component"
+                } else {
+                    "time, spatial…"
+                };
                 return Err(Error::NonFinite {
                     what: format!(
-                        "{}: field `{}`, trajectory {}, value {}",
+                        "{}: field `{}`, trajectory {}, time step {}, element {at:?} ({axes}): {}",
                         self.path.display(),
                         f.name,
-                        i / per_traj.max(1),
-                        i % per_traj.max(1)
+                        i / per_traj,
+                        at[0],
+                        data[i]
                     ),
                 });
             }

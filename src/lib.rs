@@ -66,5 +66,5 @@ pub mod train;
 pub use candle_core;
 /// candle's `VarMap`, `VarBuilder` and layers, re-exported.
 pub use candle_nn;
-pub use device::DeviceChoice;
+pub use device::{DeviceChoice, available_memory};
 pub use error::{ConfigError, Error, Result};

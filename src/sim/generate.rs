@@ -132,7 +132,7 @@ impl GenerateConfig {
         for c in 0..self.configurations.min(self.system.n_configurations()) {
             self.configuration(c).check()?;
         }
-        self.check_size(available_memory())
+        self.check_size(crate::device::available_memory())
     }
 
     /// Bytes of field data the dataset holds in memory while it is generated (every
@@ -206,20 +206,6 @@ impl GenerateConfig {
 
 /// The most channels a system has (Euler: density, energy, pressure, two momenta).
 pub const MAX_CHANNELS: usize = 5;
-
-/// The memory a generated dataset may take: the machine's available memory
-/// (`MemAvailable` of `/proc/meminfo`), or 16 GiB where that cannot be read.
-pub fn available_memory() -> u128 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("MemAvailable:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u128>().ok())
-        })
-        .map_or(16 << 30, |kb| kb * 1024)
-}
 
 /// Trajectory ranges of the train, valid and test splits of `n` trajectories: 10 % each
 /// (rounded, at least one) for valid and test, the rest for train.

@@ -316,8 +316,74 @@ impl WellReader {
         })
     }
 
+    /// The shape a stored field's dataset must have by the header: `[n_trajectories]` when
+    /// sample-varying, `[n_steps]` when time-varying, the varying spatial axes, then one
+    /// axis of `n_dims` per tensor rank.
+    fn stored_shape(&self, sf: &StoredField) -> Vec<usize> {
+        let h = &self.header;
+        let mut shape = Vec::new();
+        if sf.sample_varying {
+            shape.push(h.n_trajectories);
+        }
+        if sf.time_varying {
+            shape.push(h.n_steps());
+        }
+        for (d, &varying) in sf.dim_varying.iter().enumerate() {
+            if varying {
+                shape.push(h.spatial_shape[d]);
+            }
+        }
+        shape.extend(std::iter::repeat_n(h.n_spatial_dims(), sf.order.rank()));
+        shape
+    }
+
+    /// Before [`WellReader::read_all`] allocates: every stored field has the shape the
+    /// header implies, and the whole file fits in the machine's available memory (a corrupt
+    /// `n_trajectories` could otherwise ask for terabytes).
+    fn check_sizes(&self) -> Result<()> {
+        for (sf, ds) in self.stored.iter().zip(&self.datasets) {
+            let want = self.stored_shape(sf);
+            if ds.shape() != want {
+                return Err(Error::format(
+                    &self.path,
+                    format!(
+                        "field `{}/{}` has shape {:?}, the header implies {:?}",
+                        sf.order.group(),
+                        sf.name,
+                        ds.shape(),
+                        want
+                    ),
+                ));
+            }
+        }
+        let h = &self.header;
+        let bytes: u128 = h
+            .fields
+            .iter()
+            .map(|f| h.field_len(f.order) as u128 * 4)
+            .sum();
+        let limit = crate::device::available_memory();
+        if bytes > limit {
+            return Err(crate::ConfigError::TooLarge {
+                name: "the file's fields",
+                what: format!(
+                    "{}: {} trajectories × {} frames × {:?}",
+                    self.path.display(),
+                    h.n_trajectories,
+                    h.n_steps(),
+                    h.spatial_shape
+                ),
+                bytes,
+                limit,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
     /// Reads every field and scalar of the file.
     pub fn read_all(&self) -> Result<WellFile> {
+        self.check_sizes()?;
         let h = &self.header;
         let mut out = h.clone();
         let n = h.n_steps();

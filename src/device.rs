@@ -78,6 +78,21 @@ impl std::str::FromStr for DeviceChoice {
     }
 }
 
+/// The memory a single allocation of data may take: the machine's available memory
+/// (`MemAvailable` of `/proc/meminfo`), or 16 GiB where that cannot be read. Sizes read from
+/// files or settings are checked against it before anything is allocated.
+pub fn available_memory() -> u128 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u128>().ok())
+        })
+        .map_or(16 << 30, |kb| kb * 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

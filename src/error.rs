@@ -112,6 +112,33 @@ pub enum ConfigError {
         /// How many there are to pick from.
         len: usize,
     },
+    /// A size setting would need more memory than the machine has: refused before anything
+    /// is allocated.
+    #[error(
+        "{name} would need {} of memory, more than the limit of {} ({what}); reduce it",
+        human_bytes(*bytes),
+        human_bytes(*limit)
+    )]
+    TooLarge {
+        /// The settings that make the size.
+        name: &'static str,
+        /// What the size is made of.
+        what: String,
+        /// Bytes needed.
+        bytes: u128,
+        /// The limit (the machine's available memory).
+        limit: u128,
+    },
+    /// A window needs more frames than every trajectory of a dataset has.
+    #[error(
+        "a window of {frames} frames (n_steps_input + n_steps_output at stride dt) is longer than the trajectories' {n_steps} frames: there are no windows"
+    )]
+    WindowLongerThanTrajectory {
+        /// Frames a window spans.
+        frames: usize,
+        /// Frames per trajectory (the longest in the dataset).
+        n_steps: usize,
+    },
 }
 
 /// Everything that can fail in phystok.
@@ -202,12 +229,15 @@ pub enum Error {
         what: String,
     },
     /// A loss became NaN or infinite during training.
-    #[error("loss is {value} at step {step}")]
+    #[error("training diverged at step {step}: {tensor} is {value} (the weights are those of step {prev}; a checkpoint folder keeps the last good checkpoint)", prev = step.saturating_sub(1))]
     Divergence {
         /// The training step.
         step: usize,
-        /// The value given.
+        /// The value given (the loss, or the first non-finite element of `tensor`).
         value: f32,
+        /// The first non-finite tensor: `loss`, or `gradient of NAME` (trainable variables in
+        /// name order).
+        tensor: String,
     },
     /// A named variable (a weight, an optimiser state tensor) is missing where it must be.
     #[error("{what}: missing variable `{name}`")]
@@ -223,6 +253,32 @@ pub enum Error {
     /// Any other failure, with what was being done.
     #[error("{0}")]
     Msg(String),
+    /// Trainable variables received no gradient from the loss (they would never change);
+    /// `TrainerConfig::missing_gradients` turns this into a warning in the history.
+    #[error(
+        "step {step}: {} trainable variable(s) received no gradient: {} (set TrainerConfig::with_missing_gradients(MissingGradients::Warn) to train anyway)",
+        names.len(),
+        names.join(", ")
+    )]
+    MissingGradient {
+        /// The training step.
+        step: usize,
+        /// The variables without a gradient, in name order.
+        names: Vec<String>,
+    },
+    /// Training stopped on SIGINT or SIGTERM after finishing a step.
+    #[error("{signal} at step {step}: {}", match checkpoint {
+        Some(dir) => format!("checkpoint saved to {} (resume from it to continue)", dir.display()),
+        None => "no checkpoint folder was set, nothing saved".to_string(),
+    })]
+    Interrupted {
+        /// The signal's name.
+        signal: String,
+        /// The last step completed.
+        step: usize,
+        /// Where the checkpoint was saved.
+        checkpoint: Option<PathBuf>,
+    },
 }
 
 impl Error {
@@ -240,5 +296,21 @@ impl Error {
             path: path.into(),
             what: what.into(),
         }
+    }
+}
+
+/// `bytes` with a binary unit (`3.2 GiB`).
+pub fn human_bytes(bytes: u128) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", units[u])
     }
 }

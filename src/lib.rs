@@ -39,6 +39,12 @@
 //! training from a notebook cell; [`metrics`], [`plot`] and [`report`] measure and show;
 //! [`experiment`] reproduces the paper's study. [`prelude`] imports what a notebook needs
 //! in one line.
+//!
+//! ## Determinism
+//! A run's numbers depend on its seed and its rayon thread count only: the same seed and
+//! threads give bit-identical losses, weights and results (every parallel reduction in
+//! phystok's kernels runs over a fixed partition in index order; the data order is a
+//! function of the seed); different thread counts agree to float32 rounding.
 #![warn(missing_docs)]
 
 pub mod checkpoint;
@@ -66,5 +72,5 @@ pub mod train;
 pub use candle_core;
 /// candle's `VarMap`, `VarBuilder` and layers, re-exported.
 pub use candle_nn;
-pub use device::DeviceChoice;
+pub use device::{DeviceChoice, available_memory};
 pub use error::{ConfigError, Error, Result};

@@ -212,10 +212,17 @@ fn a_nan_loss_stops_with_a_typed_error_and_keeps_the_last_good_checkpoint() {
         .build()
         .unwrap();
     let err = trainer.fit_steps(50).unwrap_err();
-    let Error::Divergence { step, value } = err else {
+    let Error::Divergence {
+        step,
+        value,
+        ref tensor,
+    } = err
+    else {
         panic!("expected Divergence, got {err}");
     };
     assert!(value.is_nan());
+    assert_eq!(tensor, "loss", "the first non-finite tensor is named");
+    assert!(err.to_string().contains("step 4"), "{err}");
     assert_eq!(
         (step, trainer.step()),
         (4, 3),

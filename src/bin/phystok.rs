@@ -347,6 +347,11 @@ fn main() -> ExitCode {
     }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ phystok::Error::Interrupted { .. }) => {
+            // SIGINT/SIGTERM: the trainer saved a checkpoint; a rerun resumes it
+            eprintln!("phystok: {e}");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("phystok: {e}");
             ExitCode::FAILURE

@@ -118,11 +118,17 @@ impl WindowSpec {
         self.n_steps_input + self.n_steps_output
     }
 
-    /// Checks the spec: at least one frame, positive stride.
+    /// Checks the spec: at least one context and one target frame, positive stride.
     pub fn check(&self) -> Result<(), ConfigError> {
-        if self.n_frames() == 0 {
+        if self.n_steps_input == 0 {
             return Err(ConfigError::NotPositive {
-                name: "n_steps_input + n_steps_output",
+                name: "n_steps_input",
+                value: 0.0,
+            });
+        }
+        if self.n_steps_output == 0 {
+            return Err(ConfigError::NotPositive {
+                name: "n_steps_output",
                 value: 0.0,
             });
         }
@@ -192,6 +198,21 @@ impl WellDataset {
         spec.check()?;
         let dir = dir.as_ref().to_path_buf();
         let split_dir = dir.join("data").join(split.as_str());
+        if !dir.is_dir() || !dir.join("data").is_dir() {
+            return Err(Error::format(
+                &dir,
+                format!(
+                    "not a Well dataset directory ({}; a dataset directory holds data/{{train,valid,test}}/*.hdf5 and stats.yaml)",
+                    if !dir.exists() {
+                        "it does not exist"
+                    } else if !dir.is_dir() {
+                        "it is a file"
+                    } else {
+                        "it has no data/ folder"
+                    }
+                ),
+            ));
+        }
         let entries = std::fs::read_dir(&split_dir).map_err(|e| Error::io(&split_dir, e))?;
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -244,6 +265,18 @@ impl WellDataset {
             }
             let n = h.n_trajectories * spec.windows_per_trajectory(h.n_steps());
             offsets.push(offsets.last().copied().unwrap_or(0) + n);
+        }
+        if offsets.last() == Some(&0) {
+            let n_steps = readers.iter().map(|r| r.header().n_steps()).max();
+            if let Some(n_steps) = n_steps
+                && spec.windows_per_trajectory(n_steps) == 0
+            {
+                return Err(ConfigError::WindowLongerThanTrajectory {
+                    frames: 1 + spec.dt * (spec.n_frames() - 1),
+                    n_steps,
+                }
+                .into());
+            }
         }
         let dir = paths[0]
             .parent()

@@ -58,6 +58,8 @@ impl ExperimentConfig {
                 self.target_datasets.iter().chain(&self.other_datasets),
             )?;
         }
+        check_data_root(data_root)?;
+        check_writable(out)?;
         ensure_data(
             data_root,
             self.target_datasets.iter().chain(&self.other_datasets),
@@ -208,19 +210,53 @@ impl ExperimentConfig {
             .train_data(train)
             .valid_data(valid)
             .fields(fields.clone())
+            .checkpoint_dir(dir)
             .label(format!("pretrain {}", p.key()));
-        if let Ok(ckpt) = Checkpoint::load(dir, device) {
-            let same = ckpt.step == self.pretrain.steps
-                && ckpt.config.get("model") == Some(&serde_json::to_value(&tok_cfg)?)
-                && ckpt.config.get("trainer") == Some(&serde_json::to_value(&trainer_cfg)?);
-            if same {
-                builder = builder.resume_from(dir);
+        // a checkpoint there is resumed (or reused when complete) only when it was made
+        // with these settings; a corrupt or mismatching one is an error, never retrained
+        if checkpoint_present(dir) {
+            let ckpt = Checkpoint::load(dir, device).map_err(|e| {
+                Error::format(
+                    dir,
+                    format!(
+                        "the pretraining checkpoint there cannot be read ({e}); remove the folder to pretrain again"
+                    ),
+                )
+            })?;
+            if ckpt.step > self.pretrain.steps {
+                return Err(Error::Mismatch {
+                    what: format!(
+                        "pretraining checkpoint {} has more steps than this run",
+                        dir.display()
+                    ),
+                    left: ckpt.step.to_string(),
+                    right: self.pretrain.steps.to_string(),
+                });
             }
+            builder = builder.resume_from(dir);
         }
         let mut trainer = builder.build()?;
         let t0 = Instant::now();
         let todo = self.pretrain.steps.saturating_sub(trainer.step());
-        let reused = todo == 0;
+        let resumed = trainer.step() > 0;
+        // a run killed after its last periodic checkpoint but before the final validation
+        // and save is finished now, as an uninterrupted run would have
+        let periodic = match self.pretrain.validate_every {
+            0 => 0,
+            k => self.pretrain.steps / k,
+        };
+        let reused = todo == 0 && trainer.history().validation.len() > periodic;
+        if resumed {
+            say!(
+                self.pretrain.progress,
+                "pretraining {}: {} the checkpoint in {} (step {} of {})",
+                p.key(),
+                if reused { "reusing" } else { "resuming" },
+                dir.display(),
+                trainer.step(),
+                self.pretrain.steps
+            );
+        }
         trainer.fit_steps(todo)?;
         let fit_seconds = t0.elapsed().as_secs_f64();
         if !reused {
@@ -228,7 +264,7 @@ impl ExperimentConfig {
             trainer.save_checkpoint(dir)?;
         }
         let history = trainer.history().clone();
-        let train_seconds = if reused {
+        let train_seconds = if resumed {
             history.steps.last().map_or(0.0, |r| r.wall_s)
         } else {
             fit_seconds
@@ -423,4 +459,44 @@ fn require_well<'a>(
         )));
     }
     Ok(())
+}
+/// Refuses a data root that is itself one dataset (it holds `data/` or `stats.yaml`): the
+/// collection would be simulated inside it.
+pub fn check_data_root(root: &Path) -> Result<()> {
+    if root.join("stats.yaml").is_file() || root.join("data").join("train").is_dir() {
+        return Err(Error::format(
+            root,
+            format!(
+                "is one dataset, not a collection of them: pass the folder that holds the datasets (here {})",
+                root.parent()
+                    .map_or_else(|| ".".into(), |p| p.display().to_string())
+            ),
+        ));
+    }
+    if root.exists() && !root.is_dir() {
+        return Err(Error::format(root, "is a file, not a folder of datasets"));
+    }
+    Ok(())
+}
+
+/// Makes `out` (and `out/checkpoints`) and checks a file can be written there, before any
+/// simulation or training.
+pub fn check_writable(out: &Path) -> Result<()> {
+    let dir = out.join("checkpoints");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::format(out, format!("the output folder cannot be made: {e}")))?;
+    let probe = out.join(".phystok-write-test");
+    std::fs::write(&probe, b"ok")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| Error::format(out, format!("the output folder is not writable: {e}")))
+}
+
+/// Whether `dir` (or the `{dir}.old` a save interrupted between its renames leaves) holds a
+/// checkpoint, whole or not.
+fn checkpoint_present(dir: &Path) -> bool {
+    let mut old = dir.as_os_str().to_os_string();
+    old.push(".old");
+    dir.join("checkpoint.json").exists()
+        || Path::new(&old).join("checkpoint.json").exists()
+        || dir.join("weights.safetensors").exists()
 }

@@ -34,6 +34,14 @@ pub struct FileComparison {
 /// `phystok metrics --pred P.hdf5 --target T.hdf5 [--json]` prints (feature `hdf5`).
 #[cfg(feature = "hdf5")]
 pub fn compare_well_files(pred: &Path, target: &Path) -> Result<FileComparison> {
+    for (what, path) in [("prediction", pred), ("target", target)] {
+        if path.is_dir() {
+            return Err(Error::format(
+                path,
+                format!("the {what} is a directory; a Well .hdf5 file is expected"),
+            ));
+        }
+    }
     let p = WellFile::read(pred)?;
     let t = WellFile::read(target)?;
     let mut cmp = compare_well(&p, &t).map_err(|e| match e {

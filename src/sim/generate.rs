@@ -136,6 +136,37 @@ impl GenerateConfig {
         for c in 0..self.configurations.min(self.system.n_configurations()) {
             self.configuration(c).check()?;
         }
+        self.check_size(crate::device::available_memory())
+    }
+
+    /// Bytes of field data the dataset holds in memory while it is generated (every
+    /// configuration's trajectories, at most [`MAX_CHANNELS`] channels of `f32`).
+    pub fn data_bytes(&self) -> u128 {
+        let (nx, ny) = self.configuration(0).grid_for_resolution(self.resolution);
+        self.configurations as u128
+            * self.trajectories as u128
+            * self.n_steps.max(1) as u128
+            * nx as u128
+            * ny as u128
+            * MAX_CHANNELS as u128
+            * 4
+    }
+
+    /// Refuses a dataset larger than `limit` bytes of memory, before anything is allocated.
+    pub fn check_size(&self, limit: u128) -> Result<(), ConfigError> {
+        let bytes = self.data_bytes();
+        if bytes > limit {
+            let (nx, ny) = self.configuration(0).grid_for_resolution(self.resolution);
+            return Err(ConfigError::TooLarge {
+                name: "trajectories × steps × resolution",
+                what: format!(
+                    "{} configuration(s) × {} trajectories × {} frames × {nx}×{ny} × up to {MAX_CHANNELS} channels of f32",
+                    self.configurations, self.trajectories, self.n_steps
+                ),
+                bytes,
+                limit,
+            });
+        }
         Ok(())
     }
 
@@ -193,6 +224,10 @@ impl GenerateConfig {
         dir.as_ref().join(SIMULATED_MARKER).is_file()
     }
 }
+
+/// The most channels a system has (active matter: concentration, two velocity components,
+/// the four components of D and of E).
+pub const MAX_CHANNELS: usize = 11;
 
 /// Trajectory ranges of the train, valid and test splits of `n` trajectories: 10 % each
 /// (rounded, at least one) for valid and test, the rest for train.

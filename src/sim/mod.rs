@@ -81,7 +81,9 @@ pub use common::SimStats;
 pub use euler::{EULER_OPEN_NAME, EULER_PERIODIC_NAME, EULER_WELL_GAMMAS};
 pub use euler_solver::{EulerBoundary, EulerConfig, EulerSolver, Limiter};
 #[cfg(feature = "hdf5")]
-pub use generate::{GenerateConfig, SIMULATED_MARKER, select_trajectories, split_ranges};
+pub use generate::{
+    GenerateConfig, MAX_CHANNELS, SIMULATED_MARKER, select_trajectories, split_ranges,
+};
 pub use gray_scott::{
     GRAY_SCOTT_DIFFUSION_A, GRAY_SCOTT_DIFFUSION_B, GRAY_SCOTT_NAME, GRAY_SCOTT_WELL_PATTERNS,
     GrayScottConfig,

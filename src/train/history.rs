@@ -119,6 +119,10 @@ pub struct History<V = ValidationRecord> {
     pub steps: Vec<StepRecord>,
     /// Periodic validation.
     pub validation: Vec<V>,
+    /// What the trainer warned about (for example variables that received no gradient under
+    /// `MissingGradients::Warn`), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl<V> Default for History<V> {
@@ -126,6 +130,7 @@ impl<V> Default for History<V> {
         History {
             steps: Vec::new(),
             validation: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }

@@ -6,7 +6,11 @@
 
 #[cfg(feature = "hdf5")]
 mod evaluate;
+#[cfg(feature = "hdf5")]
+mod guard;
 mod history;
+#[cfg(feature = "hdf5")]
+mod interrupt;
 mod progress;
 #[cfg(feature = "hdf5")]
 mod task;
@@ -24,4 +28,4 @@ pub use task::{RolloutTask, TokeniserTask, TrainTask};
 #[cfg(feature = "hdf5")]
 pub use trainer::{Trainer, TrainerBuilder};
 #[cfg(feature = "hdf5")]
-pub use trainer_config::{OptimiserConfig, TrainerConfig};
+pub use trainer_config::{CHECKPOINT_EVERY_S, MissingGradients, OptimiserConfig, TrainerConfig};

@@ -14,16 +14,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::Device;
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
-
 use super::evaluate::{check_tensor_ids, predict_grid};
+use super::guard::{SavedConfig, check_resume, first_non_finite_gradient, without_gradient};
 use super::history::{History, StepRecord, ValidationRecord};
+use super::interrupt::{InterruptGuard, signal_name};
 use super::progress::Reporter;
 use super::task::TrainTask;
-use super::trainer_config::TrainerConfig;
+use super::trainer_config::{MissingGradients, TrainerConfig};
 use crate::checkpoint::{Checkpoint, WeightSelection};
 use crate::data::{ActiveFields, FieldVocabulary, Loader, WellDataset, coarsen_space};
 use crate::metrics::ScoreSet;
@@ -31,15 +28,9 @@ use crate::metrics::WindowScoring;
 use crate::optim::LrSchedule;
 use crate::optim::Optimiser;
 use crate::{ConfigError, Error, Result};
-
-/// What a checkpoint's `config.json` holds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct SavedConfig {
-    task: String,
-    model: serde_json::Value,
-    trainer: TrainerConfig,
-    fields: FieldVocabulary,
-}
+use candle_core::Device;
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 /// Builds a [`Trainer`]: the task and settings, then data, an optional checkpoint folder
 /// and an optional checkpoint to resume from.
@@ -139,8 +130,16 @@ impl<T: TrainTask> TrainerBuilder<T> {
         let mut step = 0;
         let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed);
         let mut history = History::new();
+        let mut resumed = None;
         if let Some(dir) = &self.resume {
             let ckpt = Checkpoint::load(dir, &device)?;
+            let now = SavedConfig {
+                task: self.task.name().to_string(),
+                model: self.task.config_json()?,
+                trainer: self.config.clone(),
+                fields: fields.clone(),
+            };
+            check_resume(dir, &ckpt, &now)?;
             ckpt.load_weights_into(self.task.varmap(), &WeightSelection::all())?;
             if let Some(state) = &ckpt.optimiser {
                 optimiser.load_state(state)?;
@@ -150,6 +149,10 @@ impl<T: TrainTask> TrainerBuilder<T> {
             }
             history = ckpt.history()?.unwrap_or_default();
             step = ckpt.step;
+            resumed = Some(format!(
+                "resumed from {} at step {step} (weights, optimiser state, generator, history)",
+                dir.display()
+            ));
         }
         let loader_cfg = self
             .config
@@ -173,6 +176,9 @@ impl<T: TrainTask> TrainerBuilder<T> {
             device,
             checkpoint_dir: self.checkpoint_dir,
             label,
+            last_save: Instant::now(),
+            gradients_checked: false,
+            resumed,
         })
     }
 }
@@ -216,6 +222,9 @@ pub struct Trainer<T: TrainTask> {
     device: Device,
     checkpoint_dir: Option<PathBuf>,
     label: String,
+    last_save: Instant,
+    gradients_checked: bool,
+    resumed: Option<String>,
 }
 
 impl<T: TrainTask> std::fmt::Debug for Trainer<T> {
@@ -275,6 +284,11 @@ impl<T: TrainTask> Trainer<T> {
     pub fn valid_data(&self) -> &[(ActiveFields, WellDataset)] {
         &self.valid
     }
+    /// What was resumed ("resumed from DIR at step N (…)"), when the trainer was built with
+    /// [`TrainerBuilder::resume_from`].
+    pub fn resumed(&self) -> Option<&str> {
+        self.resumed.as_deref()
+    }
 
     /// Trains until the run's length ([`TrainerConfig::steps`]) and returns the whole
     /// history; nothing when it is already there (a resumed run continues where it stopped).
@@ -288,17 +302,46 @@ impl<T: TrainTask> Trainer<T> {
     /// Trains `n` more steps (a bounded piece of a run, say one notebook cell's worth) and
     /// returns the whole history so far.
     ///
+    /// Checkpoints (when a folder is set) come every [`TrainerConfig::checkpoint_every`]
+    /// steps and whenever [`TrainerConfig::checkpoint_every_s`] seconds have passed since
+    /// the last one. A SIGINT or SIGTERM during the call finishes the current step, saves
+    /// a checkpoint and returns [`Error::Interrupted`].
+    ///
     /// # Errors
-    /// [`Error::Divergence`] when a loss or gradient is NaN or infinite (the weights are
-    /// those of the step before; a checkpoint folder keeps its last good checkpoint), and
-    /// any data or model error.
+    /// [`Error::Divergence`] when a loss or gradient is NaN or infinite, naming the step and
+    /// the first non-finite tensor (the weights are those of the step before; a checkpoint
+    /// folder keeps its last good checkpoint), [`Error::MissingGradient`] when a trainable
+    /// variable receives no gradient at the first step (unless
+    /// [`MissingGradients::Warn`]), [`Error::Interrupted`], and any data or model error.
     pub fn fit_steps(&mut self, n: usize) -> Result<History> {
         check_tensor_ids(self.task.varmap())?;
+        if let Some(line) = &self.resumed
+            && n > 0
+            && self.config.progress != crate::train::Progress::Quiet
+        {
+            eprintln!("{}: {line}", self.label);
+        }
+        let interrupts = InterruptGuard::install();
         let mut reporter = Reporter::start(self.config.progress, &self.label, n);
         let start = Instant::now();
         let offset = self.history.steps.last().map_or(0.0, |r| r.wall_s);
         for done in 1..=n {
             self.train_step(offset + start.elapsed().as_secs_f64())?;
+            if let Some(sig) = interrupts.pending() {
+                let saved = match self.checkpoint_dir.clone() {
+                    Some(dir) => {
+                        self.save_checkpoint(&dir)?;
+                        Some(dir)
+                    }
+                    None => None,
+                };
+                reporter.finish(&self.history);
+                return Err(Error::Interrupted {
+                    signal: signal_name(sig).to_string(),
+                    step: self.step,
+                    checkpoint: saved,
+                });
+            }
             let validated = self.config.validate_every > 0
                 && self.step.is_multiple_of(self.config.validate_every)
                 && !self.valid.is_empty();
@@ -306,11 +349,15 @@ impl<T: TrainTask> Trainer<T> {
                 let record = self.validate()?;
                 self.history.push_validation(record);
             }
-            if self.config.checkpoint_every > 0
-                && self.step.is_multiple_of(self.config.checkpoint_every)
+            let by_steps = self.config.checkpoint_every > 0
+                && self.step.is_multiple_of(self.config.checkpoint_every);
+            let by_time = self.config.checkpoint_every_s > 0.0
+                && self.last_save.elapsed().as_secs_f64() >= self.config.checkpoint_every_s;
+            if (by_steps || by_time)
                 && let Some(dir) = self.checkpoint_dir.clone()
             {
                 self.save_checkpoint(dir)?;
+                self.last_save = Instant::now();
             }
             reporter.update(done, &self.history, validated);
         }
@@ -331,14 +378,26 @@ impl<T: TrainTask> Trainer<T> {
             return Err(Error::Divergence {
                 step: self.step + 1,
                 value,
+                tensor: "loss".into(),
             });
         }
+        let grads = loss.backward()?;
+        if !self.gradients_checked {
+            self.check_gradients(&grads)?;
+        }
         // every optimiser refuses a non-finite gradient norm before it updates anything
-        let stats = match self.optimiser.step(&loss.backward()?) {
-            Err(Error::NonFinite { .. }) => {
+        let stats = match self.optimiser.step(&grads) {
+            Err(Error::NonFinite { what }) => {
+                let names = self.task.trainable_names()?;
+                let first = first_non_finite_gradient(self.task.varmap(), &names, &grads)?;
+                let (tensor, value) = match first {
+                    Some((name, value)) => (format!("gradient of {name}"), value),
+                    None => (what, f32::NAN),
+                };
                 return Err(Error::Divergence {
                     step: self.step + 1,
-                    value: f32::NAN,
+                    value,
+                    tensor,
                 });
             }
             other => other?,
@@ -347,6 +406,37 @@ impl<T: TrainTask> Trainer<T> {
         self.history
             .push_step(StepRecord::from_stats(&stats, value as f64, wall_s));
         Ok(())
+    }
+
+    /// At the first step this trainer takes: every trainable variable must have received a
+    /// gradient ([`TrainerConfig::missing_gradients`] says whether a miss is an error or a
+    /// warning recorded in the history).
+    fn check_gradients(&mut self, grads: &candle_core::backprop::GradStore) -> Result<()> {
+        let names = self.task.trainable_names()?;
+        let missing = without_gradient(self.task.varmap(), &names, grads);
+        self.gradients_checked = true;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        match self.config.missing_gradients {
+            MissingGradients::Error => Err(Error::MissingGradient {
+                step: self.step + 1,
+                names: missing,
+            }),
+            MissingGradients::Warn => {
+                let line = format!(
+                    "step {}: {} trainable variable(s) received no gradient: {}",
+                    self.step + 1,
+                    missing.len(),
+                    missing.join(", ")
+                );
+                if self.config.progress != crate::train::Progress::Quiet {
+                    eprintln!("{}: warning: {line}", self.label);
+                }
+                self.history.warnings.push(line);
+                Ok(())
+            }
+        }
     }
 
     /// Scores the model on the validation windows now: VRMSE and NEPS bands, the mean over

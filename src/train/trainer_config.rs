@@ -42,6 +42,29 @@ impl OptimiserConfig {
     }
 }
 
+/// What a [`Trainer`](super::Trainer) does when a trainable variable receives no gradient
+/// (checked at the first step it takes): such a variable would silently never train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum MissingGradients {
+    /// Stop with [`Error::MissingGradient`](crate::Error::MissingGradient) naming them.
+    #[default]
+    Error,
+    /// Train on, and record a warning naming them in the history.
+    Warn,
+}
+
+/// Default wall-clock interval of periodic checkpoints, seconds.
+pub const CHECKPOINT_EVERY_S: f64 = 300.0;
+
+fn checkpoint_every_s() -> f64 {
+    CHECKPOINT_EVERY_S
+}
+
+/// Steps between periodic checkpoints of a `steps`-step CPU preset (ten per run).
+fn quick_checkpoint_every(steps: usize) -> usize {
+    (steps / 10).max(1)
+}
+
 /// Settings of a [`Trainer`](super::Trainer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainerConfig {
@@ -70,6 +93,13 @@ pub struct TrainerConfig {
     /// ([`coarsen_space`](crate::data::coarsen_space); 1: none).
     #[serde(default = "one")]
     pub coarsen: usize,
+    /// Also save a checkpoint when this many seconds of wall time have passed since the last
+    /// one (when a checkpoint folder is set; 0: by steps only).
+    #[serde(default = "checkpoint_every_s")]
+    pub checkpoint_every_s: f64,
+    /// What a trainable variable without a gradient does at the first step.
+    #[serde(default)]
+    pub missing_gradients: MissingGradients,
 }
 
 fn one() -> usize {
@@ -92,6 +122,8 @@ impl TrainerConfig {
             progress: Progress::Auto,
             seed: 0,
             coarsen: 1,
+            checkpoint_every_s: CHECKPOINT_EVERY_S,
+            missing_gradients: MissingGradients::Error,
         }
     }
 
@@ -116,6 +148,8 @@ impl TrainerConfig {
             progress: Progress::Auto,
             seed: 0,
             coarsen: 1,
+            checkpoint_every_s: CHECKPOINT_EVERY_S,
+            missing_gradients: MissingGradients::Error,
         }
     }
 
@@ -133,10 +167,12 @@ impl TrainerConfig {
             loader: LoaderConfig::new(2),
             validate_every: (steps / 4).max(1),
             validation_windows: 16,
-            checkpoint_every: 0,
+            checkpoint_every: quick_checkpoint_every(steps),
             progress: Progress::Auto,
             seed: 0,
             coarsen: 1,
+            checkpoint_every_s: CHECKPOINT_EVERY_S,
+            missing_gradients: MissingGradients::Error,
         }
     }
 
@@ -157,10 +193,12 @@ impl TrainerConfig {
             loader: LoaderConfig::new(2),
             validate_every: (steps / 4).max(1),
             validation_windows: 16,
-            checkpoint_every: 0,
+            checkpoint_every: quick_checkpoint_every(steps),
             progress: Progress::Auto,
             seed: 0,
             coarsen: 1,
+            checkpoint_every_s: CHECKPOINT_EVERY_S,
+            missing_gradients: MissingGradients::Error,
         }
     }
 
@@ -172,6 +210,10 @@ impl TrainerConfig {
         if self.validate_every > 0 && self.steps > 0 {
             let n = self.steps.div_ceil(self.validate_every).max(1);
             self.validate_every = (steps / n).max(1);
+        }
+        if self.checkpoint_every > 0 && self.steps > 0 {
+            let n = self.steps.div_ceil(self.checkpoint_every).max(1);
+            self.checkpoint_every = (steps / n).max(1);
         }
         self.steps = steps;
         self
@@ -212,6 +254,16 @@ impl TrainerConfig {
         self.checkpoint_every = steps;
         self
     }
+    /// Sets the wall-clock checkpoint interval in seconds (0: by steps only).
+    pub fn with_checkpoint_every_s(mut self, seconds: f64) -> Self {
+        self.checkpoint_every_s = seconds;
+        self
+    }
+    /// Sets what a trainable variable without a gradient does.
+    pub fn with_missing_gradients(mut self, what: MissingGradients) -> Self {
+        self.missing_gradients = what;
+        self
+    }
     /// Sets where progress shows.
     pub fn with_progress(mut self, progress: Progress) -> Self {
         self.progress = progress;
@@ -241,6 +293,12 @@ impl TrainerConfig {
         self.optimiser.check()?;
         self.schedule.check()?;
         self.loader.check()?;
+        if !(self.checkpoint_every_s >= 0.0 && self.checkpoint_every_s.is_finite()) {
+            return Err(ConfigError::NotPositive {
+                name: "checkpoint_every_s",
+                value: self.checkpoint_every_s,
+            });
+        }
         if self.validation_windows == 0 {
             return Err(ConfigError::NotPositive {
                 name: "validation_windows",
@@ -264,6 +322,8 @@ impl TrainerConfig {
             ("validate every", self.validate_every.to_string()),
             ("validation windows", self.validation_windows.to_string()),
             ("checkpoint every", self.checkpoint_every.to_string()),
+            ("checkpoint every s", self.checkpoint_every_s.to_string()),
+            ("missing gradients", format!("{:?}", self.missing_gradients)),
             ("seed", self.seed.to_string()),
             ("coarsen", self.coarsen.to_string()),
         ];

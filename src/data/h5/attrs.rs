@@ -19,8 +19,31 @@ pub(super) const ORDERS: [TensorOrder; 3] = [
 pub(super) fn h5err(path: &Path) -> impl Fn(hdf5::Error) -> Error + '_ {
     move |e| Error::Hdf5 {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message: one_line(&e.to_string()),
     }
+}
+
+/// An HDF5 library message on one line: the error stack's lines joined by `: `, memory
+/// addresses (`0x55d1c3a0`, which change from run to run) dropped, spaces collapsed.
+pub(super) fn one_line(message: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for line in message.lines() {
+        let words: Vec<&str> = line
+            .split_whitespace()
+            .filter(|w| {
+                let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+                !(w.len() > 2
+                    && w[..2].eq_ignore_ascii_case("0x")
+                    && w[2..].chars().all(|c| c.is_ascii_hexdigit()))
+            })
+            .collect();
+        let line = words.join(" ");
+        let line = line.trim_matches(|c: char| c == ':' || c == ',' || c.is_whitespace());
+        if !line.is_empty() && !parts.iter().any(|p| p == line) {
+            parts.push(line.to_string());
+        }
+    }
+    parts.join(": ")
 }
 
 // ---------------------------------------------------------------- attribute reading

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use hdf5::Dataset;
 use ndarray::ArrayD;
 
-use super::attrs::{ORDERS, dataset, group, h5err};
+use super::attrs::{ORDERS, dataset, group, h5err, one_line};
 use super::header::{StoredField, guard_global_heaps, read_header};
 use super::shape::{first_non_finite, tile};
 use crate::data::well::WellFile;
@@ -289,7 +289,7 @@ impl WellReader {
             ds.read_slice(hdf5::Hyperslab::from(sel))
                 .map_err(|e| Error::Hdf5 {
                     path: self.path.clone(),
-                    message: format!("field `{}`: {e}", sf.name),
+                    message: format!("field `{}`: {}", sf.name, one_line(&e.to_string())),
                 })?;
         let data: Vec<f32> = if arr.is_standard_layout() {
             arr.into_raw_vec_and_offset().0
@@ -316,8 +316,74 @@ impl WellReader {
         })
     }
 
+    /// The shape a stored field's dataset must have by the header: `[n_trajectories]` when
+    /// sample-varying, `[n_steps]` when time-varying, the varying spatial axes, then one
+    /// axis of `n_dims` per tensor rank.
+    fn stored_shape(&self, sf: &StoredField) -> Vec<usize> {
+        let h = &self.header;
+        let mut shape = Vec::new();
+        if sf.sample_varying {
+            shape.push(h.n_trajectories);
+        }
+        if sf.time_varying {
+            shape.push(h.n_steps());
+        }
+        for (d, &varying) in sf.dim_varying.iter().enumerate() {
+            if varying {
+                shape.push(h.spatial_shape[d]);
+            }
+        }
+        shape.extend(std::iter::repeat_n(h.n_spatial_dims(), sf.order.rank()));
+        shape
+    }
+
+    /// Before [`WellReader::read_all`] allocates: every stored field has the shape the
+    /// header implies, and the whole file fits in the machine's available memory (a corrupt
+    /// `n_trajectories` could otherwise ask for terabytes).
+    fn check_sizes(&self) -> Result<()> {
+        for (sf, ds) in self.stored.iter().zip(&self.datasets) {
+            let want = self.stored_shape(sf);
+            if ds.shape() != want {
+                return Err(Error::format(
+                    &self.path,
+                    format!(
+                        "field `{}/{}` has shape {:?}, the header implies {:?}",
+                        sf.order.group(),
+                        sf.name,
+                        ds.shape(),
+                        want
+                    ),
+                ));
+            }
+        }
+        let h = &self.header;
+        let bytes: u128 = h
+            .fields
+            .iter()
+            .map(|f| h.field_len(f.order) as u128 * 4)
+            .sum();
+        let limit = crate::device::available_memory();
+        if bytes > limit {
+            return Err(crate::ConfigError::TooLarge {
+                name: "the file's fields",
+                what: format!(
+                    "{}: {} trajectories × {} frames × {:?}",
+                    self.path.display(),
+                    h.n_trajectories,
+                    h.n_steps(),
+                    h.spatial_shape
+                ),
+                bytes,
+                limit,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
     /// Reads every field and scalar of the file.
     pub fn read_all(&self) -> Result<WellFile> {
+        self.check_sizes()?;
         let h = &self.header;
         let mut out = h.clone();
         let n = h.n_steps();
@@ -327,14 +393,33 @@ impl WellReader {
                 data.extend(self.read_field_window(sf, ds, traj, 0, n, 1)?);
             }
             if let Some(i) = first_non_finite(&data) {
-                let per_traj = h.field_len(f.order) / h.n_trajectories.max(1);
+                let per_traj = (h.field_len(f.order) / h.n_trajectories.max(1)).max(1);
+                // (time, *spatial, component) of the element within its trajectory
+                let mut dims = vec![n];
+                dims.extend(&h.spatial_shape);
+                let comps = per_traj / dims.iter().product::<usize>().max(1);
+                if comps > 1 {
+                    dims.push(comps);
+                }
+                let mut at = vec![0; dims.len()];
+                let mut rest = i % per_traj;
+                for (a, d) in at.iter_mut().zip(&dims).rev() {
+                    *a = rest % d.max(&1);
+                    rest /= d.max(&1);
+                }
+                let axes = if comps > 1 {
+                    "time, spatial…, component"
+                } else {
+                    "time, spatial…"
+                };
                 return Err(Error::NonFinite {
                     what: format!(
-                        "{}: field `{}`, trajectory {}, value {}",
+                        "{}: field `{}`, trajectory {}, time step {}, element {at:?} ({axes}): {}",
                         self.path.display(),
                         f.name,
-                        i / per_traj.max(1),
-                        i % per_traj.max(1)
+                        i / per_traj,
+                        at[0],
+                        data[i]
                     ),
                 });
             }

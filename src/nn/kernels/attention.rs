@@ -142,7 +142,15 @@ fn probabilities(
             },
             None => row.iter_mut().for_each(|s| *s *= scale),
         }
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        // a NaN score makes the maximum NaN (f32::max would skip it), so the whole row is
+        // NaN, exactly as candle's max, exp and sum make it
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, |m, v| {
+            if m.is_nan() || v.is_nan() {
+                f32::NAN
+            } else {
+                m.max(v)
+            }
+        });
         let inv = 1.0 / exp_sub_sum(row, max);
         row.iter_mut().for_each(|s| *s *= inv);
     }

@@ -208,7 +208,8 @@ fn channel_dots(a: &[f32], b: Option<&[f32]>, split: Split) -> Vec<f64> {
     if row == 0 {
         return vec![0.0; split.channels];
     }
-    let add_row = |mut acc: Vec<f64>, (i, xs): (usize, &[f32])| {
+    let add_row = |acc: &mut [f64], _: &mut (), &i: &usize| {
+        let xs = &a[i * row..(i + 1) * row];
         let ys = b.map(|b| &b[i * row..(i + 1) * row]);
         if split.inner == 1 {
             match ys {
@@ -224,18 +225,10 @@ fn channel_dots(a: &[f32], b: Option<&[f32]>, split: Split) -> Vec<f64> {
                 *a += dot(&xs[line.clone()], ys.map(|ys| &ys[line]));
             }
         }
-        acc
     };
-    a.par_chunks(row)
-        .enumerate()
-        .fold(|| vec![0.0; split.channels], add_row)
-        .reduce(
-            || vec![0.0; split.channels],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        )
+    // a fixed partition summed in index order: the same bits for any thread count
+    let rows: Vec<usize> = (0..a.len() / row).collect();
+    super::ordered::ordered_sum(&rows, split.channels, || (), add_row)
 }
 
 impl ChannelReduce {

@@ -19,6 +19,7 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::geom::{ConvKernel, Geom};
+use super::ordered::ordered_sum;
 use super::{Acc, Mat, SharedMut, contiguous_f32, direct, matmul, raw_matmul};
 
 /// The output indices `o < n_out` whose input index `o·s + off` lies in `0..size`.
@@ -197,56 +198,38 @@ fn weight_grad(g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let tasks: Vec<(usize, usize)> = (0..g.b)
         .flat_map(|b| (0..g.t_out).map(move |to| (b, to)))
         .collect();
-    let dwk = tasks
-        .par_iter()
-        .fold(
-            || (vec![0f32; g.c_out * k], Vec::new()),
-            |(mut dwk, mut cols), &(b, to)| {
-                let (dt0, dt1) = g.taps(to);
-                let dys = Mat::rows(dy, g.y_frame(b, to), y_rs);
-                if g.pointwise() {
-                    for dt in dt0..dt1 {
-                        let xs = Mat::rows(x, g.x_frame(b, 0, g.frame_in(to, dt)), g.t * n).t();
-                        matmul(
-                            g.c_out,
-                            g.c_in,
-                            n,
-                            &mut dwk,
-                            dt * g.c_in,
-                            k,
-                            Acc::Add,
-                            dys,
-                            xs,
-                        );
-                    }
-                } else {
-                    let rows = (dt1 - dt0) * g.c_in * kk;
-                    cols.resize(rows * n, 0.0);
-                    im2col(g, x, b, to, (dt0, dt1), &mut cols);
-                    let colst = Mat::rows(&cols, 0, n).t();
-                    matmul(
-                        g.c_out,
-                        rows,
-                        n,
-                        &mut dwk,
-                        dt0 * g.c_in * kk,
-                        k,
-                        Acc::Add,
-                        dys,
-                        colst,
-                    );
+    // a fixed partition summed in index order: the same bits for any thread count
+    let dwk = ordered_sum(
+        &tasks,
+        g.c_out * k,
+        Vec::new,
+        |dwk: &mut [f32], cols: &mut Vec<f32>, &(b, to)| {
+            let (dt0, dt1) = g.taps(to);
+            let dys = Mat::rows(dy, g.y_frame(b, to), y_rs);
+            if g.pointwise() {
+                for dt in dt0..dt1 {
+                    let xs = Mat::rows(x, g.x_frame(b, 0, g.frame_in(to, dt)), g.t * n).t();
+                    matmul(g.c_out, g.c_in, n, dwk, dt * g.c_in, k, Acc::Add, dys, xs);
                 }
-                (dwk, cols)
-            },
-        )
-        .map(|(dwk, _)| dwk)
-        .reduce(
-            || vec![0f32; g.c_out * k],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        );
+            } else {
+                let rows = (dt1 - dt0) * g.c_in * kk;
+                cols.resize(rows * n, 0.0);
+                im2col(g, x, b, to, (dt0, dt1), cols);
+                let colst = Mat::rows(cols, 0, n).t();
+                matmul(
+                    g.c_out,
+                    rows,
+                    n,
+                    dwk,
+                    dt0 * g.c_in * kk,
+                    k,
+                    Acc::Add,
+                    dys,
+                    colst,
+                );
+            }
+        },
+    );
     permute_weight(g, &dwk, Direction::Inverse)
 }
 

@@ -321,8 +321,6 @@ pub(crate) fn weight_grad(g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
 
 #[cfg(target_arch = "x86_64")]
 fn weight_grad_x86(g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
-    use rayon::prelude::*;
-
     use avx512::GradStrip;
 
     assert!(supports(g), "direct weight-gradient geometry");
@@ -332,58 +330,52 @@ fn weight_grad_x86(g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let tasks: Vec<(usize, usize)> = (0..g.b)
         .flat_map(|b| (0..g.t_out).map(move |to| (b, to)))
         .collect();
-    let add = |mut a: Vec<f32>, b: Vec<f32>| {
-        a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-        a
-    };
-    tasks
-        .par_iter()
-        .fold(
-            || vec![0f32; len],
-            |mut dw, &(b, to)| {
-                let (dt0, dt1) = g.taps(to);
-                for ho0 in (0..g.h_out).step_by(STRIP_ROWS) {
-                    let rows = (g.h_out - ho0).min(STRIP_ROWS);
-                    for o0 in (0..g.c_out).step_by(GRAD_OUT) {
-                        let n_out = (g.c_out - o0).min(GRAD_OUT);
-                        for c in 0..g.c_in {
-                            for dt in dt0..dt1 {
-                                let ti = g.frame_in(to, dt);
-                                for ky in 0..g.kh {
-                                    let x_at = (((b * g.c_in + c) * g.t + ti) * hp + ho0 + ky) * wp;
-                                    let strip = GradStrip {
-                                        // SAFETY: offsets inside `dy` and the padded `x`
-                                        // (rows ho0 + ky .. + rows of a padded frame).
-                                        dy: unsafe {
-                                            dy.as_ptr().add(
-                                                g.y_frame(b, to) + o0 * g.t_out * n + ho0 * g.w_out,
-                                            )
-                                        },
-                                        dy_cs: g.t_out * n,
-                                        w_out: g.w_out,
-                                        x: unsafe { xp.as_ptr().add(x_at) },
-                                        x_rs: wp,
-                                        rows,
-                                        n_out,
-                                    };
-                                    let sums = dispatch_grad(g.kw, &strip);
-                                    for (r, row) in sums.iter().enumerate().take(n_out) {
-                                        let base = ((((o0 + r) * g.c_in + c) * g.kt + dt) * g.kh
-                                            + ky)
-                                            * g.kw;
-                                        for (dx, v) in row.iter().take(g.kw).enumerate() {
-                                            dw[base + dx] += v;
-                                        }
+    // a fixed partition summed in index order: the same bits for any thread count
+    super::ordered::ordered_sum(
+        &tasks,
+        len,
+        || (),
+        |dw: &mut [f32], _, &(b, to)| {
+            let (dt0, dt1) = g.taps(to);
+            for ho0 in (0..g.h_out).step_by(STRIP_ROWS) {
+                let rows = (g.h_out - ho0).min(STRIP_ROWS);
+                for o0 in (0..g.c_out).step_by(GRAD_OUT) {
+                    let n_out = (g.c_out - o0).min(GRAD_OUT);
+                    for c in 0..g.c_in {
+                        for dt in dt0..dt1 {
+                            let ti = g.frame_in(to, dt);
+                            for ky in 0..g.kh {
+                                let x_at = (((b * g.c_in + c) * g.t + ti) * hp + ho0 + ky) * wp;
+                                let strip = GradStrip {
+                                    // SAFETY: offsets inside `dy` and the padded `x`
+                                    // (rows ho0 + ky .. + rows of a padded frame).
+                                    dy: unsafe {
+                                        dy.as_ptr().add(
+                                            g.y_frame(b, to) + o0 * g.t_out * n + ho0 * g.w_out,
+                                        )
+                                    },
+                                    dy_cs: g.t_out * n,
+                                    w_out: g.w_out,
+                                    x: unsafe { xp.as_ptr().add(x_at) },
+                                    x_rs: wp,
+                                    rows,
+                                    n_out,
+                                };
+                                let sums = dispatch_grad(g.kw, &strip);
+                                for (r, row) in sums.iter().enumerate().take(n_out) {
+                                    let base =
+                                        ((((o0 + r) * g.c_in + c) * g.kt + dt) * g.kh + ky) * g.kw;
+                                    for (dx, v) in row.iter().take(g.kw).enumerate() {
+                                        dw[base + dx] += v;
                                     }
                                 }
                             }
                         }
                     }
                 }
-                dw
-            },
-        )
-        .reduce(|| vec![0f32; len], add)
+            }
+        },
+    )
 }
 
 /// [`avx512::grad_strip`] for the strip's `k_w` (1 ..= 5), padded to 5 columns.

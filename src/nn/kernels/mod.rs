@@ -25,6 +25,7 @@ pub(crate) mod direct;
 mod gemm;
 pub(crate) mod geom;
 pub(crate) mod norm;
+pub(crate) mod ordered;
 pub(crate) mod rope;
 pub(crate) mod softmax;
 pub(crate) mod swiglu;

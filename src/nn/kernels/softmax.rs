@@ -16,10 +16,11 @@ const MIN_ARG: f32 = -87.336_55;
 const ROUND: f32 = 12_582_912.0;
 
 /// `e^x` for `x ≤ 0` (softmax arguments after subtracting the row maximum); 0 below
-/// `MIN_ARG` and for `−∞`; NaN stays NaN.
+/// `MIN_ARG` and for `−∞`; NaN stays NaN (a comparison, not `f32::max`, which would drop it).
 #[inline(always)]
 pub(crate) fn exp_nonpositive(x: f32) -> f32 {
-    let xc = x.max(MIN_ARG);
+    #[allow(clippy::manual_clamp)] // f32::max returns the other operand for NaN
+    let xc = if x < MIN_ARG { MIN_ARG } else { x };
     // `t`'s low mantissa bits hold the rounded integer `n` itself, read without a float to
     // int cast (Rust's saturating `as` does not vectorise)
     let t = xc * LOG2E + ROUND;
@@ -116,5 +117,22 @@ mod tests {
         let s = exp_sub_sum(&mut shifted, 3.0);
         assert!((shifted[0] - 1.0).abs() < 1e-7 && (shifted[1] - (-2f32).exp()).abs() < 1e-7);
         assert!((s - (1.0 + (-2f32).exp() + (-1f32).exp())).abs() < 1e-6);
+    }
+
+    /// NaN in, NaN out (at every position of a vectorised row and its remainder), and the
+    /// sum is NaN as with candle's `exp` then `sum`.
+    #[test]
+    fn nan_propagates() {
+        assert!(exp_nonpositive(f32::NAN).is_nan());
+        assert_eq!(exp_nonpositive(f32::NEG_INFINITY), 0.0);
+        for at in [0, 5, 16, 20] {
+            let mut row = vec![-0.5f32; 21];
+            row[at] = f32::NAN;
+            let sum = exp_sub_sum(&mut row, 0.0);
+            assert!(sum.is_nan(), "sum with NaN at {at}");
+            for (i, v) in row.iter().enumerate() {
+                assert_eq!(v.is_nan(), i == at, "element {i} with NaN at {at}");
+            }
+        }
     }
 }

@@ -41,7 +41,19 @@ fn the_grid_runs_and_reports_every_configuration() {
     let cfg = toy_config();
     let results = cfg.run(&data, &out).unwrap();
     assert_eq!(results.runs.len(), 5 * 2);
-    assert_eq!(results.pretraining.len(), 2);
+    // one pretraining per domain and seed: the spread over seeds covers pretraining
+    assert_eq!(results.pretraining.len(), 2 * 2);
+    let in_domain: Vec<_> = results
+        .pretraining
+        .iter()
+        .filter(|p| p.pretraining == Pretraining::InDomain)
+        .collect();
+    assert_eq!(in_domain.iter().map(|p| p.seed).collect::<Vec<_>>(), [0, 1]);
+    assert_ne!(
+        in_domain[0].history.losses(),
+        in_domain[1].history.losses(),
+        "each seed pretrains its own tokeniser"
+    );
 
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();

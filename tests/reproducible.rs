@@ -77,13 +77,13 @@ fn two_out_of_domain_runs_are_identical_and_a_corrupt_checkpoint_is_refused() {
     }
 
     // a truncated weights file: an error naming the folder, the file left as it was
-    let ckpt = b_dir.join("checkpoints/tokeniser_out_of_domain");
+    let ckpt = b_dir.join("checkpoints/tokeniser_out_of_domain_seed0");
     let weights = ckpt.join("weights.safetensors");
     let bytes = std::fs::read(&weights).unwrap();
     std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
     let err = cfg.run(&data, &b_dir).unwrap_err().to_string();
     assert!(
-        err.contains("tokeniser_out_of_domain") && err.contains("cannot be read"),
+        err.contains("tokeniser_out_of_domain_seed0") && err.contains("cannot be read"),
         "{err}"
     );
     assert_eq!(

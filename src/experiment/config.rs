@@ -100,8 +100,9 @@ pub struct ExperimentConfig {
     pub horizon_windows: usize,
     /// The Table 5 protocol over all validation windows.
     pub protocol: SubsetProtocol,
-    /// Rollout-training seeds (the spread is over these). Each pretraining runs once, with
-    /// the first seed, and every seed's rollout runs start from it.
+    /// Seeds (the spread is over these): each seed pretrains its own tokenisers (in-domain
+    /// and out-of-domain) and its rollout runs start from them, so the spread covers
+    /// pretraining as well as rollout training.
     pub seeds: Vec<u64>,
     /// The configurations.
     pub arms: Vec<Arm>,

@@ -16,9 +16,9 @@
 //! boundaries); out-of-domain pretraining an equal mix of shear flow, Rayleigh–Bénard and
 //! active matter, as the paper; rollout training always Euler. The tokeniser knows the
 //! 18 fields of those datasets in both presets (Gray–Scott stays in the default collection
-//! for one's own mixes). Each tokeniser is pretrained once (with the
-//! first seed); the seeds vary the rollout model's initialisation, data order and drop
-//! path.
+//! for one's own mixes). Each seed pretrains its own tokenisers and trains
+//! its own rollout models (initialisation, compression draws, data order, drop path), so
+//! the spread over seeds covers pretraining too.
 
 mod config;
 mod provenance;

@@ -106,6 +106,10 @@ pub struct RunResult {
 pub struct PretrainResult {
     /// In-domain or out-of-domain.
     pub pretraining: Pretraining,
+    /// The seed of its weights, compression draws and data order (the rollout runs of the
+    /// same seed start from it).
+    #[serde(default)]
+    pub seed: u64,
     /// Datasets it read.
     pub datasets: Vec<String>,
     /// Seconds spent in optimiser steps.
@@ -300,7 +304,7 @@ impl ExperimentResults {
         for p in &self.pretraining {
             let steps = p.history.steps.len().max(1) as f64;
             rows.push((
-                format!("pretraining {}", p.pretraining.key()),
+                format!("pretraining {} seed {}", p.pretraining.key(), p.seed),
                 vec![
                     format!("{:.1}", p.train_seconds / steps * 2100.0),
                     "tokeniser".into(),

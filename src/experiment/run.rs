@@ -96,20 +96,25 @@ impl ExperimentConfig {
         }
         let model_cfg = self.model.clone();
 
+        // one pretraining per domain and seed, so that the spread over seeds covers it
         let mut pretraining = Vec::new();
-        for p in [Pretraining::InDomain, Pretraining::OutOfDomain] {
-            if self.arms.iter().any(|a| a.pretraining == p) {
+        for &seed in &self.seeds {
+            for p in [Pretraining::InDomain, Pretraining::OutOfDomain] {
+                if !self.arms.iter().any(|a| a.pretraining == p) {
+                    continue;
+                }
                 let names = match p {
                     Pretraining::InDomain => &self.target_datasets,
                     _ => &self.other_datasets,
                 };
                 let dir = out
                     .join("checkpoints")
-                    .join(format!("tokeniser_{}", p.key()));
+                    .join(format!("tokeniser_{}_seed{seed}", p.key()));
                 let train = open(names, Split::Train, spec)?;
                 let valid = open(names, Split::Valid, spec)?;
                 let result = self.pretrain(
                     p,
+                    seed,
                     names,
                     &model_cfg.tokeniser,
                     train,
@@ -122,7 +127,7 @@ impl ExperimentConfig {
                     let v = result.history.validation.last();
                     say!(
                         self.pretrain.progress,
-                        "[{:>6.0} s] pretraining {}: {} steps in {:.1} s, reconstruction VRMSE {:.4}",
+                        "[{:>6.0} s] pretraining {} seed {seed}: {} steps in {:.1} s, reconstruction VRMSE {:.4}",
                         start.elapsed().as_secs_f64(),
                         p.key(),
                         result.history.steps.len(),
@@ -130,7 +135,7 @@ impl ExperimentConfig {
                         v.map_or(f64::NAN, |v| v.vrmse)
                     );
                 }
-                pretraining.push((p, dir, result));
+                pretraining.push((p, seed, dir, result));
             }
         }
 
@@ -149,8 +154,8 @@ impl ExperimentConfig {
             for arm in &self.arms {
                 let ckpt = pretraining
                     .iter()
-                    .find(|(p, _, _)| *p == arm.pretraining)
-                    .map(|(_, d, _)| d.clone());
+                    .find(|(p, s, _, _)| *p == arm.pretraining && *s == seed)
+                    .map(|(_, _, d, _)| d.clone());
                 let run = self.rollout_run(
                     arm.clone(),
                     seed,
@@ -178,7 +183,7 @@ impl ExperimentConfig {
         }
         let results = ExperimentResults {
             config: self.clone(),
-            pretraining: pretraining.into_iter().map(|(_, _, r)| r).collect(),
+            pretraining: pretraining.into_iter().map(|(_, _, _, r)| r).collect(),
             runs,
             total_seconds: start.elapsed().as_secs_f64(),
             provenance,
@@ -193,6 +198,7 @@ impl ExperimentConfig {
     fn pretrain(
         &self,
         p: Pretraining,
+        seed: u64,
         names: &[String],
         tokeniser: &crate::tokeniser::TokeniserConfig,
         train: Vec<WellDataset>,
@@ -201,7 +207,6 @@ impl ExperimentConfig {
         dir: &Path,
         device: &Device,
     ) -> Result<PretrainResult> {
-        let seed = self.seeds[0];
         let tok_cfg = tokeniser.clone().with_seed(seed);
         let trainer_cfg = self.pretrain.clone().with_seed(seed);
         let task =
@@ -271,6 +276,7 @@ impl ExperimentConfig {
         };
         Ok(PretrainResult {
             pretraining: p,
+            seed,
             datasets: names.to_vec(),
             train_seconds,
             history,

@@ -123,6 +123,10 @@ pub struct History<V = ValidationRecord> {
     /// `MissingGradients::Warn`), in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Windows per optimiser step over all processes (micro-batch × accumulation × world
+    /// size); 0 when unknown (a history saved before it was recorded).
+    #[serde(default)]
+    pub effective_batch: usize,
 }
 
 impl<V> Default for History<V> {
@@ -131,6 +135,7 @@ impl<V> Default for History<V> {
             steps: Vec::new(),
             validation: Vec::new(),
             warnings: Vec::new(),
+            effective_batch: 0,
         }
     }
 }

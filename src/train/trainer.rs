@@ -154,11 +154,11 @@ impl<T: TrainTask> TrainerBuilder<T> {
                 dir.display()
             ));
         }
-        let loader_cfg = self
-            .config
-            .loader
-            .clone()
-            .with_skip_batches(self.config.loader.skip_batches + step);
+        let loader_cfg =
+            self.config.loader.clone().with_skip_batches(
+                self.config.loader.skip_batches + step * self.config.accumulation,
+            );
+        history.effective_batch = self.config.effective_batch();
         let loader = Loader::new(self.train, loader_cfg)?;
         let label = self.label.unwrap_or_else(|| self.task.name().to_string());
         Ok(Trainer {
@@ -179,6 +179,7 @@ impl<T: TrainTask> TrainerBuilder<T> {
             last_save: Instant::now(),
             gradients_checked: false,
             resumed,
+            announced: false,
         })
     }
 }
@@ -225,6 +226,8 @@ pub struct Trainer<T: TrainTask> {
     last_save: Instant,
     gradients_checked: bool,
     resumed: Option<String>,
+    /// Whether the effective batch was printed (once per trainer).
+    announced: bool,
 }
 
 impl<T: TrainTask> std::fmt::Debug for Trainer<T> {
@@ -321,6 +324,19 @@ impl<T: TrainTask> Trainer<T> {
         {
             eprintln!("{}: {line}", self.label);
         }
+        if !self.announced && n > 0 && self.config.progress != crate::train::Progress::Quiet {
+            let c = &self.config;
+            eprintln!(
+                "{}: effective batch {} ({} per micro-batch × {} accumulated × {} process{})",
+                self.label,
+                c.effective_batch(),
+                c.loader.batch_size,
+                c.accumulation,
+                c.loader.world_size,
+                if c.loader.world_size == 1 { "" } else { "es" }
+            );
+        }
+        self.announced = true;
         let interrupts = InterruptGuard::install();
         let mut reporter = Reporter::start(self.config.progress, &self.label, n);
         let start = Instant::now();
@@ -368,20 +384,37 @@ impl<T: TrainTask> Trainer<T> {
     fn train_step(&mut self, wall_s: f64) -> Result<()> {
         let lr = self.schedule.lr(self.step);
         self.optimiser.set_lr(lr);
-        let batch = self.loader.next()?;
-        let fields = self.train_fields[batch.dataset].clone();
-        let xs = coarsen_space(&batch.into_tensor(&self.device)?, self.config.coarsen)?;
-        self.task.reseed(self.rng.next_u64());
-        let loss = self.task.loss(&xs, &fields)?;
-        let value = loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
-        if !value.is_finite() {
-            return Err(Error::Divergence {
-                step: self.step + 1,
-                value,
-                tensor: "loss".into(),
-            });
+        let k = self.config.accumulation.max(1);
+        let mut grads: Option<candle_core::backprop::GradStore> = None;
+        let mut value = 0f32;
+        for _ in 0..k {
+            let batch = self.loader.next()?;
+            let fields = self.train_fields[batch.dataset].clone();
+            let xs = coarsen_space(&batch.into_tensor(&self.device)?, self.config.coarsen)?;
+            self.task.reseed(self.rng.next_u64());
+            let loss = self.task.loss(&xs, &fields)?;
+            let micro = loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
+            if !micro.is_finite() {
+                return Err(Error::Divergence {
+                    step: self.step + 1,
+                    value: micro,
+                    tensor: "loss".into(),
+                });
+            }
+            if k == 1 {
+                // the plain path, bit for bit
+                value = micro;
+                grads = Some(loss.backward()?);
+            } else {
+                value += micro / k as f32;
+                let g = (loss / k as f64)?.backward()?;
+                grads = Some(match grads {
+                    None => g,
+                    Some(sum) => add_gradients(self.task.varmap(), sum, &g)?,
+                });
+            }
         }
-        let grads = loss.backward()?;
+        let grads = grads.ok_or_else(|| Error::Msg("no micro-batch".into()))?;
         if !self.gradients_checked {
             self.check_gradients(&grads)?;
         }
@@ -495,4 +528,24 @@ impl<T: TrainTask> Trainer<T> {
     pub fn evcxr_display(&self) {
         self.history.evcxr_display();
     }
+}
+
+/// `sum + g` for every variable of `varmap` with a gradient in either (micro-batches of one
+/// accumulated step).
+fn add_gradients(
+    varmap: &candle_nn::VarMap,
+    mut sum: candle_core::backprop::GradStore,
+    g: &candle_core::backprop::GradStore,
+) -> Result<candle_core::backprop::GradStore> {
+    for var in varmap.all_vars() {
+        let t = var.as_tensor();
+        if let Some(b) = g.get(t) {
+            let total = match sum.get(t) {
+                Some(a) => (a + b)?,
+                None => b.clone(),
+            };
+            sum.insert(t, total);
+        }
+    }
+    Ok(sum)
 }

@@ -3,7 +3,7 @@
 //! in the data, zeroed runs, and hand-made wrong types and shapes) go to `WellReader`
 //! (`open`, `read_all`, `read_window_into`), `WellFile::read`, `WellDataset` (`from_files`,
 //! `window`) and `compare_well_files`; checkpoints (manifest and safetensors bytes) to
-//! `Checkpoint::load`; JSON configurations to their `Deserialize` and `check`. Every case
+//! `Checkpoint::load` (a changed weights file must be an error: checksums); JSON configurations to their `Deserialize` and `check`. Every case
 //! must end in a typed error or a correct read: a panic is counted (through
 //! `catch_unwind`) and fails the test, and the whole loop runs under a deadline so a hang
 //! fails it too. An abort would end the test binary, which fails it as well.
@@ -327,11 +327,14 @@ fn checkpoint_cases(dir: PathBuf) -> Tally {
             let content = if j == k { &b } else { &originals[j] };
             std::fs::write(case_dir.join(f), content).unwrap();
         }
+        // a changed weights file must never load (the manifest holds its checksum)
+        let corrupt_weights = k == 1 && b != originals[k];
         t.case(
             &format!("checkpoint case {i} ({} {what})", files[k]),
             || {
                 let c = Checkpoint::load(&case_dir, &Device::Cpu)?;
                 c.history::<phystok::train::History>()?;
+                assert!(!corrupt_weights, "corrupt weights loaded silently");
                 Ok(c)
             },
         );

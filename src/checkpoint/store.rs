@@ -88,6 +88,20 @@ struct Manifest {
     history: Option<serde_json::Value>,
     /// `(file name, size in bytes)` of every other file.
     files: Vec<(String, u64)>,
+    /// `(file name, FNV-1a 64-bit hash in hex)` of every other file: a flipped byte is an
+    /// error on load, never silently different weights (absent in older checkpoints).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    checksums: Vec<(String, String)>,
+}
+
+/// FNV-1a, 64 bits, of `bytes`, in hex.
+fn checksum(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 /// Everything needed to resume training, in memory.
@@ -215,6 +229,14 @@ impl Checkpoint {
             optimiser: self.optimiser.as_ref().map(|o| (o.kind, o.meta.clone())),
             rng: self.rng,
             history: self.history.clone(),
+            checksums: files
+                .iter()
+                .map(|(name, _)| {
+                    let p = partial.join(name);
+                    let bytes = fs::read(&p).map_err(|e| Error::io(&p, e))?;
+                    Ok((name.clone(), checksum(&bytes)))
+                })
+                .collect::<Result<_>>()?,
             files,
         };
         let path = partial.join(MANIFEST);
@@ -269,7 +291,18 @@ impl Checkpoint {
         }
         let read = |name: &str| -> Result<HashMap<String, Tensor>> {
             let p = dir.join(name);
-            candle_core::safetensors::load(&p, device).map_err(|e| Error::format(&p, e.to_string()))
+            let bytes = fs::read(&p).map_err(|e| Error::io(&p, e))?;
+            if let Some((_, want)) = manifest.checksums.iter().find(|(n, _)| n == name) {
+                let got = checksum(&bytes);
+                if &got != want {
+                    return Err(Error::format(
+                        &p,
+                        format!("checksum {got}, the manifest says {want}: the file is corrupt"),
+                    ));
+                }
+            }
+            candle_core::safetensors::load_buffer(&bytes, device)
+                .map_err(|e| Error::format(&p, e.to_string()))
         };
         let weights = read(WEIGHTS)?;
         let optimiser = match manifest.optimiser {

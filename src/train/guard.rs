@@ -10,7 +10,7 @@ use candle_core::{DType, Tensor, Var};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
-use super::trainer_config::TrainerConfig;
+use super::trainer_config::{MissingGradients, TrainerConfig};
 use crate::checkpoint::Checkpoint;
 use crate::data::FieldVocabulary;
 use crate::{Error, Result};
@@ -147,6 +147,29 @@ pub(super) fn without_gradient(
         .collect();
     missing.sort();
     missing
+}
+
+/// What variables without a gradient (`missing`, at `step`) do under `what`: nothing when
+/// there are none, [`Error::MissingGradient`], or a warning line for the history.
+pub(super) fn missing_gradient_outcome(
+    what: MissingGradients,
+    step: usize,
+    missing: Vec<String>,
+) -> Result<Option<String>> {
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    match what {
+        MissingGradients::Error => Err(Error::MissingGradient {
+            step,
+            names: missing,
+        }),
+        MissingGradients::Warn => Ok(Some(format!(
+            "step {step}: {} trainable variable(s) received no gradient: {}",
+            missing.len(),
+            missing.join(", ")
+        ))),
+    }
 }
 
 /// The first non-finite element of `t`, if any.

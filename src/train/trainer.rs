@@ -15,12 +15,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::evaluate::{check_tensor_ids, predict_grid};
-use super::guard::{SavedConfig, check_resume, first_non_finite_gradient, without_gradient};
+use super::guard::{
+    SavedConfig, check_resume, first_non_finite_gradient, missing_gradient_outcome,
+    without_gradient,
+};
 use super::history::{History, StepRecord, ValidationRecord};
 use super::interrupt::{InterruptGuard, signal_name};
 use super::progress::Reporter;
 use super::task::TrainTask;
-use super::trainer_config::{MissingGradients, TrainerConfig};
+use super::trainer_config::TrainerConfig;
 use crate::checkpoint::{Checkpoint, WeightSelection};
 use crate::data::{ActiveFields, FieldVocabulary, Loader, WellDataset, coarsen_space};
 use crate::metrics::ScoreSet;
@@ -448,28 +451,15 @@ impl<T: TrainTask> Trainer<T> {
         let names = self.task.trainable_names()?;
         let missing = without_gradient(self.task.varmap(), &names, grads);
         self.gradients_checked = true;
-        if missing.is_empty() {
-            return Ok(());
-        }
-        match self.config.missing_gradients {
-            MissingGradients::Error => Err(Error::MissingGradient {
-                step: self.step + 1,
-                names: missing,
-            }),
-            MissingGradients::Warn => {
-                let line = format!(
-                    "step {}: {} trainable variable(s) received no gradient: {}",
-                    self.step + 1,
-                    missing.len(),
-                    missing.join(", ")
-                );
-                if self.config.progress != crate::train::Progress::Quiet {
-                    eprintln!("{}: warning: {line}", self.label);
-                }
-                self.history.warnings.push(line);
-                Ok(())
+        let warning =
+            missing_gradient_outcome(self.config.missing_gradients, self.step + 1, missing)?;
+        if let Some(line) = warning {
+            if self.config.progress != crate::train::Progress::Quiet {
+                eprintln!("{}: warning: {line}", self.label);
             }
+            self.history.warnings.push(line);
         }
+        Ok(())
     }
 
     /// Scores the model on the validation windows now: VRMSE and NEPS bands, the mean over

@@ -397,8 +397,10 @@ mod tests {
             .check()
             .unwrap_err();
         assert!(e.to_string().contains("zeta"), "{e}");
-        let mut c = ActiveMatterConfig::default();
-        c.perturbation = 0.2;
+        let c = ActiveMatterConfig {
+            perturbation: 0.2,
+            ..Default::default()
+        };
         assert!(c.check().unwrap_err().to_string().contains("perturbation"));
         let e = ActiveMatterConfig::default()
             .with_alpha(f64::NAN)

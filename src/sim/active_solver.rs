@@ -199,9 +199,8 @@ impl ActiveSolver {
                 e_hat[1][idx] = i * (ux * ky + uy * kx) * 0.5;
                 e_hat[2][idx] = i * uy * ky;
             }
-            for m in 0..3 {
-                self.strain[m] = self.real(&e_hat[m]);
-            }
+            let strain = e_hat.map(|e| self.real(&e));
+            self.strain = strain;
         }
         u_hat
     }

@@ -18,10 +18,14 @@
 //! first seed); the seeds vary the rollout model's initialisation, data order and drop
 //! path.
 
+mod compute_adaptive;
 mod config;
 mod results;
 mod run;
 
+pub use compute_adaptive::{
+    ComputeAdaptiveConfig, ComputeAdaptiveResults, ModelResult, RolloutScore, SizeScore, StudyModel,
+};
 pub use config::{Arm, ExperimentConfig, Pretraining};
 pub use results::{ArmSummary, CurvePoint, ExperimentResults, PretrainResult, RunResult, SeedStat};
 pub use run::{ensure_data, rollout_horizons};

@@ -6,9 +6,11 @@
 //! `h = m·N/p` (`m ≥ 1`, `N` the largest grid side, shells of [`SpectralBins::fine`]).
 //! The score of one field and step is the mean over harmonics of
 //! `log10(P(h) / B(h))`, `P` the residual power spectrum (mean over the batch) and `B(h)` the
-//! local smooth baseline, the geometric mean of the shells `h ± 2 ..= h ± w` (the harmonic's
-//! immediate neighbours are skipped, since binning smears a spike into them). A smooth
-//! spectrum scores about 0; a spike ten times above its surroundings scores 1.
+//! local smooth baseline: a straight line fitted by least squares to `log P` against
+//! `log shell` over the shells `h ± 2 ..= h ± w` that are not themselves harmonics (the
+//! harmonic's immediate neighbours are skipped, since binning smears a spike into them),
+//! evaluated at `h`. A power law therefore scores 0 whatever its slope; a spike ten times
+//! above its surroundings scores 1.
 //!
 //! [`SpectralBins::fine`]: super::SpectralBins::fine
 
@@ -190,20 +192,36 @@ fn spike_score(power: &[f64], harmonics: &[usize], half_window: usize) -> f64 {
     let mut logs = Vec::new();
     for &h in harmonics {
         let Some(ph) = usable(h) else { continue };
-        let neighbours: Vec<f64> = (2..=half_window)
+        // (ln shell, ln power) of the usable neighbours; shell 0 has no logarithm
+        let points: Vec<(f64, f64)> = (2..=half_window)
             .flat_map(|d| [h.checked_sub(d), Some(h + d)])
             .flatten()
-            .filter(|i| !harmonics.contains(i))
-            .filter_map(usable)
-            .map(f64::ln)
+            .filter(|&i| i >= 1 && !harmonics.contains(&i))
+            .filter_map(|i| usable(i).map(|v| ((i as f64).ln(), v.ln())))
             .collect();
-        if neighbours.is_empty() {
+        let Some(ln_baseline) = log_line_at(&points, (h as f64).ln()) else {
             continue;
-        }
-        let baseline = (neighbours.iter().sum::<f64>() / neighbours.len() as f64).exp();
-        logs.push((ph / baseline).log10());
+        };
+        logs.push((ph.ln() - ln_baseline) / std::f64::consts::LN_10);
     }
     mean(logs.into_iter())
+}
+
+/// The least-squares line through `points` evaluated at `x` (their mean when they share one
+/// `x`); `None` for no points.
+fn log_line_at(points: &[(f64, f64)], x: f64) -> Option<f64> {
+    if points.is_empty() {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if sxx < 1e-12 {
+        return Some(my);
+    }
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    Some(my + sxy / sxx * (x - mx))
 }
 
 #[cfg(test)]
@@ -278,6 +296,24 @@ mod tests {
             assert!(s.abs() < 0.5, "smooth error scored {s}");
         }
         Ok(())
+    }
+
+    #[test]
+    fn a_power_law_scores_zero_whatever_its_slope() {
+        let harmonics = [8, 16, 24];
+        for slope in [-1.0, -3.0, -5.0] {
+            let power: Vec<f64> = (0..40)
+                .map(|i| if i == 0 { 1.0 } else { (i as f64).powf(slope) })
+                .collect();
+            let s = spike_score(&power, &harmonics, 4);
+            assert!(s.abs() < 1e-9, "slope {slope}: {s}");
+            let mut spiked = power.clone();
+            for &h in &harmonics {
+                spiked[h] *= 10.0;
+            }
+            let s = spike_score(&spiked, &harmonics, 4);
+            assert!((s - 1.0).abs() < 1e-9, "slope {slope} spiked: {s}");
+        }
     }
 
     #[test]

@@ -109,6 +109,9 @@ pub fn resize_axis_matrix(method: KernelResize, base: usize, new: usize) -> Resu
     })
 }
 
+/// The per-axis matrices computed so far, keyed by `(base, new)`.
+type MatrixCache = Arc<Mutex<HashMap<(usize, usize), Arc<Vec<f32>>>>>;
+
 /// Resizes square kernels from a base size, caching each `(base, new)` matrix.
 ///
 /// ```
@@ -123,7 +126,7 @@ pub fn resize_axis_matrix(method: KernelResize, base: usize, new: usize) -> Resu
 #[derive(Debug, Clone)]
 pub struct KernelResizer {
     method: KernelResize,
-    cache: Arc<Mutex<HashMap<(usize, usize), Arc<Vec<f32>>>>>,
+    cache: MatrixCache,
 }
 
 impl KernelResizer {

@@ -203,7 +203,11 @@ impl ComputeAdaptiveResults {
                 .collect();
             (pts, band)
         };
-        let mut panel = CurvePanel::new("next-step VRMSE", "tokens per frame", "VRMSE");
+        let mut panel = CurvePanel::new(
+            "next-step VRMSE against tokens (band: min-max)",
+            "tokens per frame",
+            "VRMSE",
+        );
         for m in self.models.iter().filter(|m| m.model.is_adaptive()) {
             let (pts, band) = line(m.next_step.iter().collect());
             panel = panel.with_series(CurveSeries::new(m.key.clone(), pts).with_band(band));
@@ -219,7 +223,7 @@ impl ComputeAdaptiveResults {
             panel = panel.with_series(CurveSeries::new("fixed p.s.", pts).with_band(band));
         }
         CurvesFigure::new(vec![panel]).with_title(format!(
-            "Figure 3: next-step VRMSE against tokens ({}, {} seeds)",
+            "Figure 3 ({}, {} seeds)",
             self.config.dataset,
             self.config.seeds.len()
         ))

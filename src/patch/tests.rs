@@ -86,10 +86,22 @@ fn gradients_reach_every_parameter_from_every_patch_size() -> Result<()> {
         let model = cfg.init(&Device::Cpu)?;
         let fields = ActiveFields::first(3);
         let cfg1 = cfg.clone().with_n_steps_input(cfg.n_steps_input + 1);
-        let window = context(&cfg1, 1, 3)?;
+        let window = candle_core::Var::from_tensor(&context(&cfg1, 1, 3)?)?;
         for &p in &cfg.sizes {
-            let loss = model.next_frame_loss(&window, &fields, p, Mode::Train)?;
+            let loss = model.next_frame_loss(window.as_tensor(), &fields, p, Mode::Train)?;
             let grads = loss.backward()?;
+            let g = grads.get(window.as_tensor()).ok_or_else(|| {
+                Error::Msg(format!(
+                    "{:?} p {p}: no gradient to the input",
+                    cfg.strategy
+                ))
+            })?;
+            let n = g.sqr()?.sum_all()?.to_scalar::<f32>()?;
+            assert!(
+                n > 0.0 && n.is_finite(),
+                "{:?} p {p}: input gradient {n}",
+                cfg.strategy
+            );
             let vars = model.varmap().data().lock().unwrap().clone();
             for (name, var) in &vars {
                 // the learned padding only enters where the stride leaves a margin
@@ -197,5 +209,56 @@ fn same_seed_same_prediction() -> Result<()> {
         .init(&Device::Cpu)?
         .predict_next_at(&ctx, &ActiveFields::first(2), 4)?;
     assert_eq!((a - b)?.abs()?.max_all()?.to_scalar::<f32>()?, 0.0);
+    Ok(())
+}
+
+#[test]
+fn csm_gradients_match_finite_differences() -> Result<()> {
+    // candle's strided conv2d / conv_transpose2d backward, checked where CSM uses them
+    let cfg = PatchConfig::tiny()
+        .with_total_fields(2)
+        .with_strategy(PatchStrategy::Csm);
+    let model = cfg.init(&Device::Cpu)?;
+    let xs = context(&cfg, 1, 2)?;
+    let loss = |p: usize| -> Result<f64> {
+        let ys = model
+            .codec()
+            .decode(&model.codec().encode(&xs, &[0, 1], p)?, &[0, 1], p)?;
+        Ok(ys.sqr()?.mean_all()?.to_scalar::<f32>()? as f64)
+    };
+    let vars = model.varmap().data().lock().unwrap().clone();
+    for p in [2, 4] {
+        let ys = model
+            .codec()
+            .decode(&model.codec().encode(&xs, &[0, 1], p)?, &[0, 1], p)?;
+        let grads = ys.sqr()?.mean_all()?.backward()?;
+        for name in ["encoder.weight", "decoder.weight", "encoder.pad"] {
+            let var = &vars[name];
+            let g: Vec<f32> = grads
+                .get(var.as_tensor())
+                .ok_or_else(|| Error::Msg(format!("no gradient for {name}")))?
+                .flatten_all()?
+                .to_vec1()?;
+            let original = var.as_tensor().copy()?;
+            let flat: Vec<f32> = original.flatten_all()?.to_vec1()?;
+            for i in [0, flat.len() / 2, flat.len() - 1] {
+                let h = 1e-2f32;
+                let mut at = |d: f32| -> Result<f64> {
+                    let mut v = flat.clone();
+                    v[i] += d;
+                    var.set(&Tensor::from_vec(v, original.dims(), &Device::Cpu)?)?;
+                    loss(p)
+                };
+                let fd = (at(h)? - at(-h)?) / (2.0 * h as f64);
+                var.set(&original)?;
+                let tol = 2e-2 * fd.abs().max(g[i].abs() as f64) + 1e-5;
+                assert!(
+                    (fd - g[i] as f64).abs() < tol,
+                    "{name}[{i}] p {p}: autograd {} vs finite difference {fd}",
+                    g[i]
+                );
+            }
+        }
+    }
     Ok(())
 }

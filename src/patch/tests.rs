@@ -243,7 +243,7 @@ fn csm_gradients_match_finite_differences() -> Result<()> {
             let flat: Vec<f32> = original.flatten_all()?.to_vec1()?;
             for i in [0, flat.len() / 2, flat.len() - 1] {
                 let h = 1e-2f32;
-                let mut at = |d: f32| -> Result<f64> {
+                let at = |d: f32| -> Result<f64> {
                     let mut v = flat.clone();
                     v[i] += d;
                     var.set(&Tensor::from_vec(v, original.dims(), &Device::Cpu)?)?;

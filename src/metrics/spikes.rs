@@ -181,6 +181,39 @@ impl HarmonicSpikes {
     }
 }
 
+impl HarmonicSpikes {
+    /// Scores per field (rows) and step (columns), with the mean over steps.
+    pub fn to_table(&self) -> crate::report::Table {
+        let steps = self.scores.first().map_or(0, Vec::len);
+        let mut header = vec!["field".to_string(), "mean".into()];
+        header.extend((1..=steps).map(|s| format!("step {s}")));
+        let mut table = crate::report::Table::new(header).with_caption(format!(
+            "Harmonic-spike scores (log10 power at m·N/p over the local baseline), p in {:?}",
+            self.patch_sizes
+        ));
+        for (field, row) in self.scores.iter().enumerate() {
+            let mut cells = vec![
+                field.to_string(),
+                format!("{:.3}", mean(row.iter().copied())),
+            ];
+            cells.extend(row.iter().map(|v| format!("{v:.3}")));
+            let _ = table.push_row(cells);
+        }
+        table
+    }
+
+    /// Shows the score table in evcxr.
+    pub fn evcxr_display(&self) {
+        self.to_table().evcxr_display()
+    }
+}
+
+impl std::fmt::Display for HarmonicSpikes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.to_table())
+    }
+}
+
 fn mean(xs: impl Iterator<Item = f64>) -> f64 {
     let (s, n) = xs.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
     if n == 0 { f64::NAN } else { s / n as f64 }
@@ -289,6 +322,7 @@ mod tests {
         assert_eq!(high.harmonics, vec![8, 16, 24, 32]);
         assert_eq!(high.scores.len(), 1);
         assert_eq!(high.scores[0].len(), 2);
+        assert!(high.to_string().contains("step 2"));
         for s in high.per_step() {
             assert!(s > 1.0, "block artefact scored {s}");
         }

@@ -179,6 +179,11 @@ impl PatchModel {
         )
     }
 
+    /// Shows the parameter table in evcxr.
+    pub fn evcxr_display(&self) {
+        self.param_table().evcxr_display()
+    }
+
     /// Restarts the processor's drop-path stream.
     pub fn reseed(&self, seed: u64) {
         self.processor.reseed(seed);
@@ -282,5 +287,11 @@ impl Emulator for PatchModel {
     }
     fn rollout(&self, context: &Tensor, fields: &ActiveFields, n: usize) -> Result<Tensor> {
         self.rollout_with(context, fields, n, self.schedule)
+    }
+}
+
+impl std::fmt::Display for PatchModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.param_table())
     }
 }

@@ -3,7 +3,8 @@
 # one after the other in the same run: the causal 3x3x3 conv layer and the attention op
 # (benches/kernels.rs, kernels_pytorch.py), one TokeniserConfig::small training step at
 # 9x64x64 batch 2 (tokeniser.rs, tokeniser_pytorch.py) and one processor block step at both
-# widths (processor.rs, processor_pytorch.py). Ends with a table
+# widths (processor.rs, processor_pytorch.py), and the CKM patch encoder + decoder with a
+# PI-resized kernel at p = 4, 8, 16 (patch.rs, patch_pytorch.py). Ends with a table
 # `name phystok_ms pytorch_ms ratio` (ratio = phystok / pytorch: below 1 is faster) and the
 # kernels' GFLOP/s against the measured matrix-product rate.
 #
@@ -26,9 +27,11 @@ trap 'rm -rf "$log"' EXIT
 bash scripts/env.sh cargo bench --bench kernels -- "$repeats" | tee "$log/rs_kernels"
 bash scripts/env.sh cargo bench --bench tokeniser -- "$repeats" | tee "$log/rs_tokeniser"
 bash scripts/env.sh cargo bench --bench processor | tee "$log/rs_processor"
+bash scripts/env.sh cargo bench --bench patch -- "$repeats" | tee "$log/rs_patch"
 "$python" benches/kernels_pytorch.py "$repeats" | tee "$log/py_kernels"
 "$python" benches/tokeniser_pytorch.py "$repeats" | tee "$log/py_tokeniser"
 "$python" benches/processor_pytorch.py "$threads" | tee "$log/py_processor"
+"$python" benches/patch_pytorch.py "$repeats" "$threads" | tee "$log/py_patch"
 
 # kernels: `name median min gflops`
 kernel_ms() { awk -v n="$2" '$1 == n { print $2 }' "$1"; }
@@ -45,6 +48,10 @@ done
 rows+=("tokeniser_small_step $(step_ms "$log/rs_tokeniser" tokeniser_small) $(step_ms "$log/py_tokeniser" tokeniser_small)")
 for n in moderate paper-width; do
   rows+=("processor_block_$n $(block_ms "$log/rs_processor" "$n") $(block_ms "$log/py_processor" "$n")")
+done
+# CKM encoder + decoder fwd+bwd with the PI-resized kernel (patch.rs, patch_pytorch.py)
+for p in 4 8 16; do
+  rows+=("ckm_encoder_decoder_p$p $(kernel_ms "$log/rs_patch" "ckm_p$p") $(kernel_ms "$log/py_patch" "ckm_p$p")")
 done
 
 echo

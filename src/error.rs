@@ -139,6 +139,24 @@ pub enum ConfigError {
         /// Frames per trajectory (the longest in the dataset).
         n_steps: usize,
     },
+    /// A patch size does not divide the grid it tiles.
+    #[error("patch size {value} does not divide the {name} {grid}")]
+    PatchDoesNotDivide {
+        /// The grid axis (`height`, `width`).
+        name: &'static str,
+        /// The patch size given.
+        value: usize,
+        /// The grid size.
+        grid: usize,
+    },
+    /// A patch size is larger than the base kernel it is resized from.
+    #[error("patch size {value} is larger than the base patch size {base}")]
+    PatchAboveBase {
+        /// The patch size given.
+        value: usize,
+        /// The base (largest) patch size.
+        base: usize,
+    },
 }
 
 /// Everything that can fail in phystok.

@@ -59,6 +59,7 @@ pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod optim;
+pub mod patch;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod prelude;

@@ -18,6 +18,7 @@ pub use crate::freeze::FreezeStrategy;
 pub use crate::model::{RolloutConfig, RolloutModel, TrainingCompression};
 pub use crate::nn::{Mode, ParamTable};
 pub use crate::optim::{AdamWConfig, ScheduleConfig, SoapConfig};
+pub use crate::patch::{PatchConfig, PatchModel, PatchSchedule, PatchStrategy};
 #[cfg(feature = "plot")]
 pub use crate::plot::{
     CurvePanel, CurveSeries, CurvesFigure, Figure, SnapshotFigure, SpectrumFigure,

@@ -42,3 +42,53 @@ fn readme_table5_equals_the_published_results() {
         }
     }
 }
+
+#[test]
+fn readme_compute_adaptive_table_equals_the_published_results() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("docs/results/compute-adaptive/results.json")).unwrap(),
+    )
+    .unwrap();
+    let start = readme
+        .find("<!-- compute-adaptive:begin")
+        .expect("compute-adaptive markers in README.md");
+    let end = readme
+        .find("<!-- compute-adaptive:end -->")
+        .expect("compute-adaptive end marker");
+    let rows: Vec<&str> = readme[start..end]
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| tokens"))
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let models = results["models"].as_array().unwrap();
+    let cell = |key: &str, tokens: u64| -> Option<(String, u64)> {
+        let m = models.iter().find(|m| m["key"] == key)?;
+        let s = m["next_step"]
+            .as_array()?
+            .iter()
+            .find(|s| s["tokens"].as_u64() == Some(tokens))?;
+        let v = &s["vrmse"];
+        Some((
+            format!("{:.4} ± {:.4}", v["mean"].as_f64()?, v["std"].as_f64()?),
+            s["patch"].as_u64()?,
+        ))
+    };
+    for row in rows {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        let tokens: u64 = cells[0].parse().unwrap();
+        for (i, key) in ["ckm", "csm", "ckm_adjoint"].into_iter().enumerate() {
+            assert_eq!(
+                cells[i + 1],
+                cell(key, tokens).unwrap().0,
+                "{key} at {tokens}"
+            );
+        }
+        let fixed = ["fixed_p2", "fixed_p4", "fixed_p8"]
+            .into_iter()
+            .find_map(|k| cell(k, tokens))
+            .unwrap();
+        assert_eq!(cells[4], format!("{} (p{})", fixed.0, fixed.1));
+    }
+}

@@ -120,7 +120,8 @@ enum Command {
         /// Override the preset's step counts: pretraining steps.
         #[arg(long)]
         pretrain_steps: Option<usize>,
-        /// Override the preset's step counts: rollout steps.
+        /// Override the preset's step counts: rollout steps (compute-adaptive study: the
+        /// steps of one fixed-patch model; CKM and CSM train that times the number of sizes).
         #[arg(long)]
         rollout_steps: Option<usize>,
         /// `cpu`, `cuda` (the first GPU) or `auto`.
@@ -223,6 +224,23 @@ fn run(cli: Cli) -> phystok::Result<()> {
         } => {
             let out = out.unwrap_or_else(|| study.default_out());
             let device: phystok::DeviceChoice = device.parse()?;
+            if study == Study::ComputeAdaptive {
+                let mut cfg = phystok::experiment::ComputeAdaptiveConfig::preset(&preset)?;
+                if let Some(s) = seeds {
+                    cfg = cfg.with_seeds(s);
+                }
+                if let Some(r) = rollout_steps {
+                    cfg = cfg.with_steps(r);
+                }
+                let results = cfg.with_device(device).run(&data, &out)?;
+                println!("{results}");
+                println!(
+                    "study in {:.0} s; results in {}",
+                    results.total_seconds,
+                    out.join("results.json").display()
+                );
+                return Ok(());
+            }
             if study != Study::Pretraining {
                 return Err(phystok::Error::Msg(format!(
                     "the {study:?} study is not part of this build yet"

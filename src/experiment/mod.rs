@@ -20,11 +20,15 @@
 //! its own rollout models (initialisation, compression draws, data order, drop path), so
 //! the spread over seeds covers pretraining too.
 
+mod compute_adaptive;
 mod config;
 mod provenance;
 mod results;
 mod run;
 
+pub use compute_adaptive::{
+    ComputeAdaptiveConfig, ComputeAdaptiveResults, ModelResult, RolloutScore, SizeScore, StudyModel,
+};
 pub use config::{Arm, DataPolicy, ExperimentConfig, Pretraining};
 pub use provenance::Provenance;
 pub use results::{ArmSummary, CurvePoint, ExperimentResults, PretrainResult, RunResult, SeedStat};

@@ -17,6 +17,8 @@
 //!   intervals, the Table 5 protocol of random validation subsets.
 //! - [`score_next_frame`], [`score_rollouts`] with [`WindowScoring`]: any
 //!   [`Emulator`](crate::emulator::Emulator) scored on a dataset's windows.
+//! - [`HarmonicSpikes::from_tensors`] with [`SpikeOptions`]: residual spectra per rollout
+//!   step and the power at patch harmonics `m·N/p` over a local baseline (patch artefacts).
 //! - [`compare_well`]: two Well-format files compared frame by frame (`phystok metrics`).
 
 mod bins;
@@ -26,6 +28,7 @@ mod evaluate;
 mod fft;
 mod rollout;
 mod spectrum;
+mod spikes;
 mod summary;
 mod temporal;
 #[cfg(feature = "hdf5")]
@@ -42,6 +45,7 @@ pub use rollout::{
     HorizonScores, RolloutHorizon, SubsetProtocol, SubsetStat, TableRow, the_well_time_intervals,
 };
 pub use spectrum::{NepsCurve, NepsSpectrum, PowerSpectrum, SpectrumAnalyser, SpectrumOptions};
+pub use spikes::{HarmonicSpikes, SpikeOptions};
 pub use summary::{
     ChannelScores, FrameId, FrameScores, MetricGrid, MetricSummary, MetricWarning, ScoreSet,
 };

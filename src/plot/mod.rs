@@ -12,6 +12,7 @@
 mod colour;
 mod curves;
 mod figure;
+mod harmonics;
 mod render;
 mod snapshot;
 mod spectrum;
@@ -20,6 +21,7 @@ pub use colour::{Colormap, colour_at};
 pub use curves::{CurvePanel, CurveSeries, CurvesFigure};
 pub(crate) use figure::draw_error;
 pub use figure::{Figure, display_svg};
+pub use harmonics::HarmonicFigure;
 pub use render::svg_to_png;
 pub use snapshot::{SnapshotFigure, SnapshotOptions};
 pub use spectrum::{SpectrumFigure, SpectrumPanel};

@@ -11,6 +11,7 @@ mod guard;
 mod history;
 #[cfg(feature = "hdf5")]
 mod interrupt;
+mod patch_task;
 mod progress;
 #[cfg(feature = "hdf5")]
 mod task;
@@ -22,6 +23,8 @@ mod trainer_config;
 #[cfg(feature = "hdf5")]
 pub(crate) use evaluate::predict_grid;
 pub use history::{History, StepRecord, ValidationRecord, ValidationRow};
+#[cfg(feature = "hdf5")]
+pub use patch_task::PatchTask;
 pub use progress::Progress;
 #[cfg(feature = "hdf5")]
 pub use task::{RolloutTask, TokeniserTask, TrainTask};

@@ -41,6 +41,12 @@ pub trait TrainTask: Send {
     fn predict(&self, window: &Tensor, fields: &ActiveFields) -> Result<(Tensor, Tensor)>;
     /// The model's settings as JSON, saved with every checkpoint.
     fn config_json(&self) -> Result<serde_json::Value>;
+    /// Trainable variables that a step may legitimately leave without a gradient (parts of
+    /// a stochastic architecture that step did not use, such as CSM's learned padding at
+    /// the base patch size); the trainer's first-step gradient check skips them.
+    fn sometimes_unused(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Tokeniser pretraining: a [`Tokeniser`] with weights of its own (`encoder.*`,

@@ -449,7 +449,9 @@ impl<T: TrainTask> Trainer<T> {
     /// warning recorded in the history).
     fn check_gradients(&mut self, grads: &candle_core::backprop::GradStore) -> Result<()> {
         let names = self.task.trainable_names()?;
-        let missing = without_gradient(self.task.varmap(), &names, grads);
+        let optional = self.task.sometimes_unused();
+        let mut missing = without_gradient(self.task.varmap(), &names, grads);
+        missing.retain(|n| !optional.contains(n));
         self.gradients_checked = true;
         let warning =
             missing_gradient_outcome(self.config.missing_gradients, self.step + 1, missing)?;

@@ -53,6 +53,7 @@ pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod optim;
+pub mod physix;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod prelude;

@@ -7,6 +7,8 @@
 #[cfg(feature = "hdf5")]
 mod evaluate;
 mod history;
+#[cfg(feature = "hdf5")]
+mod physix_task;
 mod progress;
 #[cfg(feature = "hdf5")]
 mod task;
@@ -18,6 +20,8 @@ mod trainer_config;
 #[cfg(feature = "hdf5")]
 pub(crate) use evaluate::predict_grid;
 pub use history::{History, StepRecord, ValidationRecord, ValidationRow};
+#[cfg(feature = "hdf5")]
+pub use physix_task::{PhysixArTask, PhysixTokeniserTask};
 pub use progress::Progress;
 #[cfg(feature = "hdf5")]
 pub use task::{RolloutTask, TokeniserTask, TrainTask};

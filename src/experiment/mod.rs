@@ -19,9 +19,13 @@
 //! path.
 
 mod config;
+mod physix;
 mod results;
 mod run;
 
 pub use config::{Arm, ExperimentConfig, Pretraining};
+pub use physix::{
+    DatasetRun, DatasetSummary, PhysixResults, PhysixStudyConfig, TokeniserScore, WINDOWS,
+};
 pub use results::{ArmSummary, CurvePoint, ExperimentResults, PretrainResult, RunResult, SeedStat};
 pub use run::{ensure_data, rollout_horizons};

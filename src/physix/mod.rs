@@ -10,6 +10,8 @@ mod ar_config;
 mod fsq;
 mod generate;
 mod model;
+#[cfg(feature = "hdf5")]
+mod pairs;
 mod refine;
 mod rope3d;
 mod tokeniser;

@@ -203,6 +203,21 @@ impl PhysixModel {
         self.refinement
     }
 
+    /// The same tokeniser (shared weights) with a new AR model drawn from `seed` and no
+    /// refiners: another seed of the AR stage on one trained tokeniser.
+    pub fn with_fresh_ar(&self, seed: u64) -> Result<Self> {
+        let mut config = self.config.clone();
+        config.ar.seed = seed;
+        config.refiner.seed = seed;
+        Ok(Self {
+            ar: config.ar.init(self.ar.device())?,
+            config,
+            tokeniser: self.tokeniser.clone(),
+            refiners: Vec::new(),
+            refinement: self.refinement,
+        })
+    }
+
     /// The same model (same weights) with refinement on or off.
     pub fn with_refinement(&self, refinement: Refinement) -> Self {
         Self {

@@ -347,15 +347,14 @@ impl PhysixTokeniser {
     }
 }
 
-/// `x` mean-squared error against `y`, a scalar.
-pub(crate) fn mse(xs: &Tensor, ys: &Tensor) -> Result<Tensor> {
-    Ok((xs - ys)?.sqr()?.mean_all()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::physix::DatasetChannels;
+
+    fn mse(xs: &Tensor, ys: &Tensor) -> Result<Tensor> {
+        Ok((xs - ys)?.sqr()?.mean_all()?)
+    }
 
     fn two_datasets() -> PhysixTokeniserConfig {
         PhysixTokeniserConfig::tiny().with_datasets([

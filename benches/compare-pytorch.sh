@@ -3,7 +3,8 @@
 # one after the other in the same run: the causal 3x3x3 conv layer and the attention op
 # (benches/kernels.rs, kernels_pytorch.py), one TokeniserConfig::small training step at
 # 9x64x64 batch 2 (tokeniser.rs, tokeniser_pytorch.py) and one processor block step at both
-# widths (processor.rs, processor_pytorch.py). Ends with a table
+# widths (processor.rs, processor_pytorch.py), and the PhysiX AR model's training step and cached
+# generation (physix.rs, physix_pytorch.py). Ends with a table
 # `name phystok_ms pytorch_ms ratio` (ratio = phystok / pytorch: below 1 is faster) and the
 # kernels' GFLOP/s against the measured matrix-product rate.
 #
@@ -26,9 +27,11 @@ trap 'rm -rf "$log"' EXIT
 bash scripts/env.sh cargo bench --bench kernels -- "$repeats" | tee "$log/rs_kernels"
 bash scripts/env.sh cargo bench --bench tokeniser -- "$repeats" | tee "$log/rs_tokeniser"
 bash scripts/env.sh cargo bench --bench processor | tee "$log/rs_processor"
+bash scripts/env.sh cargo bench --bench physix -- "$repeats" | tee "$log/rs_physix"
 "$python" benches/kernels_pytorch.py "$repeats" | tee "$log/py_kernels"
 "$python" benches/tokeniser_pytorch.py "$repeats" | tee "$log/py_tokeniser"
 "$python" benches/processor_pytorch.py "$threads" | tee "$log/py_processor"
+"$python" benches/physix_pytorch.py "$repeats" | tee "$log/py_physix"
 
 # kernels: `name median min gflops`
 kernel_ms() { awk -v n="$2" '$1 == n { print $2 }' "$1"; }
@@ -37,6 +40,8 @@ kernel_gf() { awk -v n="$2" '$1 == n { print $4 }' "$1"; }
 step_ms() { awk -v n="$2" '$1 == n { for (i = 1; i < NF; i++) if ($i == "fwd+bwd") print $(i + 1) }' "$1"; }
 # processor: `phystok moderate: ... median MS ms`
 block_ms() { awk -v n="$2:" '$2 == n { for (i = 1; i < NF; i++) if ($i == "median") print $(i + 1) }' "$1"; }
+# physix: `physix_ar_step median_ms MS ...`
+physix_ms() { awk -v n="$2" '$1 == n { print $3 }' "$1"; }
 
 rows=()
 for n in conv3x3x3_16to16 attention_16x256 matmul_2048x1088x4352; do
@@ -45,6 +50,9 @@ done
 rows+=("tokeniser_small_step $(step_ms "$log/rs_tokeniser" tokeniser_small) $(step_ms "$log/py_tokeniser" tokeniser_small)")
 for n in moderate paper-width; do
   rows+=("processor_block_$n $(block_ms "$log/rs_processor" "$n") $(block_ms "$log/py_processor" "$n")")
+done
+for n in physix_ar_step physix_generate; do
+  rows+=("$n $(physix_ms "$log/rs_physix" "$n") $(physix_ms "$log/py_physix" "$n")")
 done
 
 echo

@@ -58,8 +58,9 @@ impl PhysixStudyConfig {
     /// About 10 minutes on 2 CPU cores, on the default collection's five datasets seen at
     /// 32² (2x2 block means, as the main study's quick preset): the small tokeniser at
     /// 4x time and 4x space (the paper's 8x would leave 4×4 tokens of a 32² frame), FSQ
-    /// `[8, 5, 5, 5]`; the small AR model; small refiners over 2 frames; 5 context frames;
-    /// two seeds.
+    /// `[8, 5, 5, 5]`; the small AR model (400 tokeniser and 300 AR steps); refiners of 8
+    /// features, 2 stages, over 2 frames (40 steps of 8 pairs: a ConvNeXt U-Net step is
+    /// the slowest thing here on the CPU); 5 context frames; two seeds.
     pub fn quick() -> Self {
         let tokeniser = PhysixTokeniserConfig::small()
             .with_compression([(1, 2), (2, 2), (2, 1)])
@@ -79,8 +80,8 @@ impl PhysixStudyConfig {
             model,
             tokeniser: trainer(400, 2e-3, 1.0, 4),
             ar: trainer(300, 2e-3, 1.0, 8),
-            refiner_steps: 120,
-            refiner_batch: 16,
+            refiner_steps: 40,
+            refiner_batch: 8,
             refiner_draws: 2,
             rollout_steps: 26,
             next_frame_windows: 16,
@@ -89,6 +90,7 @@ impl PhysixStudyConfig {
             datasets: all_datasets(),
             device: DeviceChoice::Cpu,
         }
+        .with_refiner(RefinerConfig::small().with_init_features(8))
     }
 
     /// The paper's sizes for a GPU (Appendix C): the Cosmos-sized tokeniser (4x time, 8x

@@ -133,6 +133,7 @@ impl PhysixStudyConfig {
                 let shape = ds.spatial_shape();
                 let res = [shape[0] / coarsen, shape[1] / coarsen];
                 let refiner = model.init_refiner(name, res)?;
+                let tp = Instant::now();
                 let pairs =
                     model.refinement_pairs(ds, &fields, self.refiner_draws, coarsen, seed)?;
                 let t1 = Instant::now();
@@ -140,16 +141,20 @@ impl PhysixStudyConfig {
                 refiner.fit(&pairs, self.refiner_steps, self.refiner_batch)?;
                 let refiner_seconds = t1.elapsed().as_secs_f64();
                 let refined_mse = mean_loss(&refiner, &pairs)?;
+                let pairs_seconds = t1.duration_since(tp).as_secs_f64();
+                let ts = Instant::now();
                 let scores = self.score(&model, root, name, &fields, next_spec, roll_spec)?;
+                let score_seconds = ts.elapsed().as_secs_f64();
                 say(
                     progress,
                     format!(
-                        "[{:>5.0} s] {name} seed {seed}: next frame {:.3} / {:.3} refined, rollout 9-26 {:.3} / {:.3}",
+                        "[{:>5.0} s] {name} seed {seed}: next frame {:.3} / {:.3} refined, rollout 9-26 {:.3} / {:.3} ({} pairs in {pairs_seconds:.0} s, refiner {refiner_seconds:.0} s, scoring {score_seconds:.0} s)",
                         start.elapsed().as_secs_f64(),
                         scores.0[0],
                         scores.0[1],
                         scores.1[0][2],
-                        scores.1[1][2]
+                        scores.1[1][2],
+                        pairs.len()
                     ),
                 );
                 runs.push(DatasetRun {

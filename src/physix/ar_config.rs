@@ -129,7 +129,7 @@ impl ArConfig {
                 return Err(ConfigError::NotPositive { name, value: 0.0 });
             }
         }
-        if self.dim % self.n_heads != 0 {
+        if !self.dim.is_multiple_of(self.n_heads) {
             return Err(ConfigError::Mismatch {
                 name: "dim",
                 value: self.dim.to_string(),
@@ -137,14 +137,14 @@ impl ArConfig {
             });
         }
         let hd = self.head_dim();
-        if hd < 6 || hd % 2 != 0 {
+        if hd < 6 || !hd.is_multiple_of(2) {
             return Err(ConfigError::OutOfRange {
                 name: "head_dim (dim / n_heads)",
                 range: "even and at least 6",
                 value: hd as f64,
             });
         }
-        if !(self.rope_theta > 1.0) {
+        if self.rope_theta.is_nan() || self.rope_theta <= 1.0 {
             return Err(ConfigError::OutOfRange {
                 name: "rope_theta",
                 range: "above 1",

@@ -133,7 +133,7 @@ impl PhysixConfig {
             });
         }
         let st = self.tokeniser.time_compression();
-        if self.n_steps_input < 1 + st || (self.n_steps_input - 1) % st != 0 {
+        if self.n_steps_input < 1 + st || !(self.n_steps_input - 1).is_multiple_of(st) {
             return Err(ConfigError::Mismatch {
                 name: "n_steps_input",
                 value: self.n_steps_input.to_string(),

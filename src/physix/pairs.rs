@@ -57,7 +57,7 @@ impl PhysixModel {
                 what: format!("windows of {}", ds.name()),
             });
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7061_6972_73);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x70_6169_7273);
         let device = self.ar().device().clone();
         let name = self.dataset_of(fields)?.to_string();
         let mut sets = Vec::new();

@@ -352,7 +352,7 @@ mod tests {
             for ch in 0..c {
                 for y in 0..h {
                     for x in 0..w {
-                        let phase = p * 6.28 + ch as f32;
+                        let phase = p * std::f32::consts::TAU + ch as f32;
                         let v = (a * 2.0 + 0.5)
                             * ((x as f32 * 0.7 + phase).sin() + b * (y as f32 * 0.5).cos());
                         ctx.push(v * 0.9);

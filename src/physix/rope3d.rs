@@ -41,7 +41,7 @@ impl Rope3d {
     /// Tables for heads of `head_dim` features (even, at least 6) and grids up to
     /// `max_grid = [T, H, W]` latent positions, base `theta`.
     pub fn new(head_dim: usize, max_grid: [usize; 3], theta: f64) -> Result<Self> {
-        if head_dim < 6 || head_dim % 2 != 0 {
+        if head_dim < 6 || !head_dim.is_multiple_of(2) {
             return Err(ConfigError::OutOfRange {
                 name: "3-D RoPE head_dim",
                 range: "even and at least 6",
@@ -122,9 +122,9 @@ impl Rope3d {
         let mut sin = Vec::with_capacity(len * half);
         for n in start..start + len {
             let pos = [n / (h_n * w_n), (n / w_n) % h_n, n % w_n];
-            for a in 0..3 {
-                let d = self.axis_dims[a] / 2;
-                for &angle in &self.angles[a][pos[a] * d..(pos[a] + 1) * d] {
+            for ((&p, &dims), angles) in pos.iter().zip(&self.axis_dims).zip(&self.angles) {
+                let d = dims / 2;
+                for &angle in &angles[p * d..(p + 1) * d] {
                     cos.push(angle.cos() as f32);
                     sin.push(angle.sin() as f32);
                 }

@@ -178,7 +178,7 @@ impl PhysixTokeniser {
             self.config.time_compression(),
             self.config.space_compression(),
         );
-        if t == 0 || (t - 1) % st != 0 {
+        if t == 0 || !(t - 1).is_multiple_of(st) {
             return Err(ConfigError::Mismatch {
                 name: "input frames",
                 value: t.to_string(),
@@ -187,7 +187,7 @@ impl PhysixTokeniser {
             .into());
         }
         for (name, n) in [("input height", h), ("input width", w)] {
-            if n == 0 || n % ss != 0 {
+            if n == 0 || !n.is_multiple_of(ss) {
                 return Err(ConfigError::Mismatch {
                     name,
                     value: n.to_string(),

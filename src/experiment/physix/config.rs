@@ -194,3 +194,40 @@ impl PhysixStudyConfig {
         self.model.refiner.check()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::physix::DatasetChannels;
+
+    #[test]
+    fn presets_check_and_bad_settings_are_typed_errors() {
+        for cfg in [PhysixStudyConfig::quick(), PhysixStudyConfig::paper()] {
+            assert_eq!(cfg.check(), Ok(()));
+            // with datasets filled in, as `run` does, the model checks too
+            let mut model = cfg.model.clone();
+            model.tokeniser.datasets = vec![
+                DatasetChannels::new("a", ["u", "v"]),
+                DatasetChannels::new("b", ["p"]),
+            ];
+            assert_eq!(model.check(), Ok(()));
+        }
+        assert_eq!(PhysixStudyConfig::paper().model.ar.vocab_size, 64_000);
+        assert!(matches!(
+            PhysixStudyConfig::quick()
+                .with_seeds(Vec::<u64>::new())
+                .check(),
+            Err(ConfigError::Empty { name: "seeds" })
+        ));
+        let mut cfg = PhysixStudyConfig::quick();
+        cfg.rollout_windows = 0;
+        assert!(matches!(
+            cfg.check(),
+            Err(ConfigError::NotPositive {
+                name: "rollout_windows",
+                ..
+            })
+        ));
+        assert!(PhysixStudyConfig::preset("huge").is_err());
+    }
+}

@@ -3,8 +3,9 @@
 # one after the other in the same run: the causal 3x3x3 conv layer and the attention op
 # (benches/kernels.rs, kernels_pytorch.py), one TokeniserConfig::small training step at
 # 9x64x64 batch 2 (tokeniser.rs, tokeniser_pytorch.py) and one processor block step at both
-# widths (processor.rs, processor_pytorch.py), and the CKM patch encoder + decoder with a
-# PI-resized kernel at p = 4, 8, 16 (patch.rs, patch_pytorch.py). Ends with a table
+# widths (processor.rs, processor_pytorch.py), the CKM patch encoder + decoder with a
+# PI-resized kernel at p = 4, 8, 16 (patch.rs, patch_pytorch.py), and the PhysiX AR model's
+# training step and cached generation (physix.rs, physix_pytorch.py). Ends with a table
 # `name phystok_ms pytorch_ms ratio` (ratio = phystok / pytorch: below 1 is faster) and the
 # kernels' GFLOP/s against the measured matrix-product rate.
 #
@@ -28,10 +29,12 @@ bash scripts/env.sh cargo bench --bench kernels -- "$repeats" | tee "$log/rs_ker
 bash scripts/env.sh cargo bench --bench tokeniser -- "$repeats" | tee "$log/rs_tokeniser"
 bash scripts/env.sh cargo bench --bench processor | tee "$log/rs_processor"
 bash scripts/env.sh cargo bench --bench patch -- "$repeats" | tee "$log/rs_patch"
+bash scripts/env.sh cargo bench --bench physix -- "$repeats" | tee "$log/rs_physix"
 "$python" benches/kernels_pytorch.py "$repeats" | tee "$log/py_kernels"
 "$python" benches/tokeniser_pytorch.py "$repeats" | tee "$log/py_tokeniser"
 "$python" benches/processor_pytorch.py "$threads" | tee "$log/py_processor"
 "$python" benches/patch_pytorch.py "$repeats" "$threads" | tee "$log/py_patch"
+"$python" benches/physix_pytorch.py "$repeats" | tee "$log/py_physix"
 
 # kernels: `name median min gflops`
 kernel_ms() { awk -v n="$2" '$1 == n { print $2 }' "$1"; }
@@ -40,6 +43,8 @@ kernel_gf() { awk -v n="$2" '$1 == n { print $4 }' "$1"; }
 step_ms() { awk -v n="$2" '$1 == n { for (i = 1; i < NF; i++) if ($i == "fwd+bwd") print $(i + 1) }' "$1"; }
 # processor: `phystok moderate: ... median MS ms`
 block_ms() { awk -v n="$2:" '$2 == n { for (i = 1; i < NF; i++) if ($i == "median") print $(i + 1) }' "$1"; }
+# physix: `physix_ar_step median_ms MS ...`
+physix_ms() { awk -v n="$2" '$1 == n { print $3 }' "$1"; }
 
 rows=()
 for n in conv3x3x3_16to16 attention_16x256 matmul_2048x1088x4352; do
@@ -52,6 +57,9 @@ done
 # CKM encoder + decoder fwd+bwd with the PI-resized kernel (patch.rs, patch_pytorch.py)
 for p in 4 8 16; do
   rows+=("ckm_encoder_decoder_p$p $(kernel_ms "$log/rs_patch" "ckm_p$p") $(kernel_ms "$log/py_patch" "ckm_p$p")")
+done
+for n in physix_ar_step physix_generate; do
+  rows+=("$n $(physix_ms "$log/rs_physix" "$n") $(physix_ms "$log/py_physix" "$n")")
 done
 
 echo

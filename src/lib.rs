@@ -60,6 +60,7 @@ pub mod model;
 pub mod nn;
 pub mod optim;
 pub mod patch;
+pub mod physix;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod prelude;

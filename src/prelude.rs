@@ -14,11 +14,17 @@ pub use crate::data::{WellDataset, WindowSpec};
 pub use crate::emulator::Emulator;
 #[cfg(feature = "hdf5")]
 pub use crate::experiment::{Arm, ExperimentConfig, ExperimentResults, Pretraining};
+#[cfg(feature = "hdf5")]
+pub use crate::experiment::{PhysixResults, PhysixStudyConfig};
 pub use crate::freeze::FreezeStrategy;
 pub use crate::model::{RolloutConfig, RolloutModel, TrainingCompression};
 pub use crate::nn::{Mode, ParamTable};
 pub use crate::optim::{AdamWConfig, ScheduleConfig, SoapConfig};
 pub use crate::patch::{PatchConfig, PatchModel, PatchSchedule, PatchStrategy};
+pub use crate::physix::{
+    ArConfig, ArModel, CacheMode, DatasetChannels, FsqConfig, PhysixConfig, PhysixModel,
+    PhysixTokeniser, PhysixTokeniserConfig, Refinement, RefinerConfig, Sampling,
+};
 #[cfg(feature = "plot")]
 pub use crate::plot::{
     CurvePanel, CurveSeries, CurvesFigure, Figure, SnapshotFigure, SpectrumFigure,
@@ -28,5 +34,7 @@ pub use crate::report::Table;
 pub use crate::tokeniser::{Compression, DepthChoices, Tokeniser, TokeniserConfig};
 pub use crate::train::{History, Progress};
 #[cfg(feature = "hdf5")]
-pub use crate::train::{RolloutTask, TokeniserTask, Trainer, TrainerConfig};
+pub use crate::train::{
+    PhysixArTask, PhysixTokeniserTask, RolloutTask, TokeniserTask, Trainer, TrainerConfig,
+};
 pub use crate::{ConfigError, DeviceChoice, Error, Result};

@@ -241,6 +241,27 @@ fn run(cli: Cli) -> phystok::Result<()> {
                 );
                 return Ok(());
             }
+            if study == Study::Physix {
+                let mut cfg = phystok::experiment::PhysixStudyConfig::preset(&preset)?;
+                if let Some(s) = seeds {
+                    cfg = cfg.with_seeds(s);
+                }
+                // --pretrain-steps: the tokeniser's, --rollout-steps: the AR model's
+                let (t, a) = (
+                    pretrain_steps.unwrap_or(cfg.tokeniser.steps),
+                    rollout_steps.unwrap_or(cfg.ar.steps),
+                );
+                let refiner = cfg.refiner_steps;
+                cfg = cfg.with_steps(t, a, refiner).with_device(device);
+                let results = cfg.run(&data, &out)?;
+                println!("{results}");
+                println!(
+                    "study in {:.0} s; results in {}",
+                    results.total_seconds,
+                    out.join("results.json").display()
+                );
+                return Ok(());
+            }
             if study != Study::Pretraining {
                 return Err(phystok::Error::Msg(format!(
                     "the {study:?} study is not part of this build yet"

@@ -22,6 +22,7 @@
 
 mod compute_adaptive;
 mod config;
+mod physix;
 mod provenance;
 mod results;
 mod run;
@@ -30,6 +31,9 @@ pub use compute_adaptive::{
     ComputeAdaptiveConfig, ComputeAdaptiveResults, ModelResult, RolloutScore, SizeScore, StudyModel,
 };
 pub use config::{Arm, DataPolicy, ExperimentConfig, Pretraining};
+pub use physix::{
+    DatasetRun, DatasetSummary, PhysixResults, PhysixStudyConfig, TokeniserScore, WINDOWS,
+};
 pub use provenance::Provenance;
 pub use results::{ArmSummary, CurvePoint, ExperimentResults, PretrainResult, RunResult, SeedStat};
 pub use run::{ensure_data, rollout_horizons};

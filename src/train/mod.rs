@@ -12,6 +12,7 @@ mod history;
 #[cfg(feature = "hdf5")]
 mod interrupt;
 mod patch_task;
+mod physix_task;
 mod progress;
 #[cfg(feature = "hdf5")]
 mod task;
@@ -25,6 +26,7 @@ pub(crate) use evaluate::predict_grid;
 pub use history::{History, StepRecord, ValidationRecord, ValidationRow};
 #[cfg(feature = "hdf5")]
 pub use patch_task::PatchTask;
+pub use physix_task::{PhysixArTask, PhysixTokeniserTask};
 pub use progress::Progress;
 #[cfg(feature = "hdf5")]
 pub use task::{RolloutTask, TokeniserTask, TrainTask};

@@ -112,6 +112,19 @@ pub enum ConfigError {
         /// How many there are to pick from.
         len: usize,
     },
+    /// A network halves its grid more often than the grid allows (a U-Net whose `depth`
+    /// or `stages` leave a side that is not a multiple of `2^depth`).
+    #[error(
+        "{name} {depth} is too deep for a grid side of {size}: it must be a positive multiple of 2^{depth}"
+    )]
+    TooDeep {
+        /// The setting (`depth`, `stages`).
+        name: &'static str,
+        /// The number of halvings.
+        depth: usize,
+        /// The grid side that does not halve that often.
+        size: usize,
+    },
 }
 
 /// Everything that can fail in phystok.

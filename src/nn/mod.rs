@@ -20,6 +20,7 @@ mod position_bias;
 mod residual;
 mod rope;
 mod scale;
+mod unet;
 
 pub use attention::{AttentionKernel, attention, attention_with};
 pub use causal_conv::{
@@ -38,3 +39,6 @@ pub use position_bias::{
 pub use residual::ResidualBlock;
 pub use rope::{AxialRope, RopeTables, WALRUS_ROPE_MAX_FREQ};
 pub use scale::{SamplePositions, ScaleFactor, interpolation_matrix};
+pub use unet::{
+    BUFFER_SUFFIXES, UNetClassic, UNetClassicConfig, UNetConvNext, UNetConvNextConfig, is_buffer,
+};

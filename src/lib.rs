@@ -41,6 +41,7 @@
 //! in one line.
 #![warn(missing_docs)]
 
+pub mod baselines;
 pub mod checkpoint;
 pub mod data;
 mod device;

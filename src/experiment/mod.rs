@@ -18,6 +18,7 @@
 //! first seed); the seeds vary the rollout model's initialisation, data order and drop
 //! path.
 
+pub mod benchmark;
 mod config;
 mod results;
 mod run;

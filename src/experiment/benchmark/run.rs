@@ -10,7 +10,6 @@ use super::config::{BenchmarkConfig, WELL_WINDOWS};
 use super::results::BenchmarkResults;
 use crate::baselines::BaselineKind;
 use crate::data::{FieldVocabulary, Split, WellDataset, WindowSpec};
-use crate::emulator::Emulator;
 use crate::experiment::ensure_data;
 use crate::metrics::{WindowScoring, score_next_frame, score_rollouts};
 use crate::sim::System;

@@ -3,7 +3,8 @@
 # one after the other in the same run: the causal 3x3x3 conv layer and the attention op
 # (benches/kernels.rs, kernels_pytorch.py), one TokeniserConfig::small training step at
 # 9x64x64 batch 2 (tokeniser.rs, tokeniser_pytorch.py) and one processor block step at both
-# widths (processor.rs, processor_pytorch.py). Ends with a table
+# widths (processor.rs, processor_pytorch.py) and The Well's FNO and ConvNeXt U-Net
+# training steps (baselines.rs, baselines_pytorch.py). Ends with a table
 # `name phystok_ms pytorch_ms ratio` (ratio = phystok / pytorch: below 1 is faster) and the
 # kernels' GFLOP/s against the measured matrix-product rate.
 #
@@ -29,6 +30,8 @@ bash scripts/env.sh cargo bench --bench processor | tee "$log/rs_processor"
 "$python" benches/kernels_pytorch.py "$repeats" | tee "$log/py_kernels"
 "$python" benches/tokeniser_pytorch.py "$repeats" | tee "$log/py_tokeniser"
 "$python" benches/processor_pytorch.py "$threads" | tee "$log/py_processor"
+bash scripts/env.sh cargo bench --bench baselines -- "$repeats" | tee "$log/rs_baselines"
+"$python" benches/baselines_pytorch.py "$repeats" "$threads" | tee "$log/py_baselines"
 
 # kernels: `name median min gflops`
 kernel_ms() { awk -v n="$2" '$1 == n { print $2 }' "$1"; }
@@ -45,6 +48,10 @@ done
 rows+=("tokeniser_small_step $(step_ms "$log/rs_tokeniser" tokeniser_small) $(step_ms "$log/py_tokeniser" tokeniser_small)")
 for n in moderate paper-width; do
   rows+=("processor_block_$n $(block_ms "$log/rs_processor" "$n") $(block_ms "$log/py_processor" "$n")")
+done
+# baselines: `name median min params` (The Well's FNO and ConvNeXt U-Net training steps)
+for n in fno_step unet_convnext_step; do
+  rows+=("baseline_$n $(kernel_ms "$log/rs_baselines" "$n") $(kernel_ms "$log/py_baselines" "$n")")
 done
 
 echo

@@ -6,14 +6,12 @@
 //! [`BaselineConfig::quick`] small CPU sizes with similar parameter counts across the four
 //! families.
 
-use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
 use super::fno::FnoConfig;
-use super::model::Baseline;
+use crate::ConfigError;
 use crate::data::RmsGrouping;
 use crate::nn::{Factorisation, UNetClassicConfig, UNetConvNextConfig};
-use crate::{ConfigError, Result};
 
 /// The four baseline families of The Well's benchmark tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -335,11 +333,5 @@ impl BaselineConfig {
         } else {
             0
         }
-    }
-
-    /// Builds the model with weights of its own on `device` (after [`check`](Self::check)).
-    pub fn init(&self, device: &Device) -> Result<Baseline> {
-        self.check()?;
-        Baseline::new(self.clone(), device)
     }
 }

@@ -41,6 +41,14 @@ pub struct Baseline {
     network: Network,
 }
 
+impl BaselineConfig {
+    /// Builds the model with weights of its own on `device` (after [`check`](Self::check)).
+    pub fn init(&self, device: &Device) -> Result<Baseline> {
+        self.check()?;
+        Baseline::new(self.clone(), device)
+    }
+}
+
 impl std::fmt::Debug for Baseline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Baseline")

@@ -153,7 +153,7 @@ impl BenchmarkConfig {
                 return Err(ConfigError::NotPositive { name, value: 0.0 });
             }
         }
-        if !(self.peak_lr > 0.0) {
+        if self.peak_lr.is_nan() || self.peak_lr <= 0.0 {
             return Err(ConfigError::NotPositive {
                 name: "peak_lr",
                 value: self.peak_lr,

@@ -18,8 +18,7 @@ mod run;
 
 pub use config::{BenchmarkConfig, ModelSize, WELL_WINDOWS};
 pub use leaderboard::{Leaderboard, LeaderboardRow, SIBLING_STUDIES, read_study};
-pub use results::BenchmarkResults;
-pub use run::BenchmarkRun;
+pub use results::{BenchmarkResults, BenchmarkRun};
 
 #[cfg(test)]
 mod tests;

@@ -7,10 +7,33 @@ use serde::{Deserialize, Serialize};
 
 use super::config::BenchmarkConfig;
 use super::leaderboard::{Leaderboard, LeaderboardRow};
-use super::run::BenchmarkRun;
 use crate::baselines::BaselineKind;
 use crate::report::{Align, Table, group_digits};
 use crate::{Error, Result};
+
+/// One trained baseline and its scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchmarkRun {
+    /// The dataset.
+    pub dataset: String,
+    /// The family.
+    pub kind: BaselineKind,
+    /// The seed.
+    pub seed: u64,
+    /// Trainable parameters.
+    pub params: usize,
+    /// Optimiser steps taken.
+    pub steps: usize,
+    /// Wall-clock seconds of training.
+    pub train_seconds: f64,
+    /// The last training loss (MSE, normalised units).
+    pub final_loss: f64,
+    /// Next-frame VRMSE on the test split (mean over windows and fields).
+    pub vrmse_next: f64,
+    /// Rollout VRMSE over The Well's windows 1, 2–8, 9–26 (`None` where the test
+    /// trajectories are too short for the window).
+    pub vrmse_rollout: [Option<f64>; 3],
+}
 
 /// Everything a benchmark run produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

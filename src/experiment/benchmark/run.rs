@@ -4,41 +4,14 @@
 use std::path::Path;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
 use super::config::{BenchmarkConfig, WELL_WINDOWS};
-use super::results::BenchmarkResults;
-use crate::baselines::BaselineKind;
+use super::results::{BenchmarkResults, BenchmarkRun};
 use crate::data::{FieldVocabulary, Split, WellDataset, WindowSpec};
 use crate::experiment::ensure_data;
 use crate::metrics::{WindowScoring, score_next_frame, score_rollouts};
 use crate::sim::System;
 use crate::train::{BaselineTask, Progress, Trainer};
 use crate::{Error, Result};
-
-/// One trained baseline and its scores.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BenchmarkRun {
-    /// The dataset.
-    pub dataset: String,
-    /// The family.
-    pub kind: BaselineKind,
-    /// The seed.
-    pub seed: u64,
-    /// Trainable parameters.
-    pub params: usize,
-    /// Optimiser steps taken.
-    pub steps: usize,
-    /// Wall-clock seconds of training.
-    pub train_seconds: f64,
-    /// The last training loss (MSE, normalised units).
-    pub final_loss: f64,
-    /// Next-frame VRMSE on the test split (mean over windows and fields).
-    pub vrmse_next: f64,
-    /// Rollout VRMSE over The Well's windows 1, 2–8, 9–26 (`None` where the test
-    /// trajectories are too short for the window).
-    pub vrmse_rollout: [Option<f64>; 3],
-}
 
 const ROLLOUT_STEPS: usize = 26;
 const N_STEPS_INPUT: usize = 4;

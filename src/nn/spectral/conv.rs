@@ -87,7 +87,7 @@ impl SpectralConvConfig {
             }
         }
         if let Factorisation::Tucker { rank } = self.factorisation
-            && !(rank > 0.0 && rank <= 1.0)
+            && (rank.is_nan() || rank <= 0.0 || rank > 1.0)
         {
             return Err(ConfigError::OutOfRange {
                 name: "tucker rank",

@@ -169,7 +169,7 @@ impl UNetConvNextConfig {
                 other: "same padding (an odd kernel)".into(),
             });
         }
-        if !(self.layer_scale_init > 0.0) {
+        if self.layer_scale_init.is_nan() || self.layer_scale_init <= 0.0 {
             return Err(ConfigError::NotPositive {
                 name: "layer_scale_init",
                 value: self.layer_scale_init,

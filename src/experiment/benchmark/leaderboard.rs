@@ -8,6 +8,7 @@
 //! forms:
 //! - a `leaderboard` array of [`LeaderboardRow`]s (what this benchmark writes, and the form
 //!   other studies are asked to write);
+//! - the compute-adaptive study's `models` array (one row per model and patch size);
 //! - the pretraining study's summaries: an object from configuration key to
 //!   `{"vrmse": {"mean": …, "std": …}, "h1": {…}, …, "seconds_per_2100_steps": {…}}`, with
 //!   the datasets and parameter counts taken from `runs.json` beside it when present.
@@ -105,6 +106,9 @@ pub fn read_study(path: &Path, study: &str) -> Result<Vec<LeaderboardRow>> {
         return serde_json::from_value(rows.clone())
             .map_err(|e| malformed(path, format!("`leaderboard`: {e}")));
     }
+    if let Some(models) = value.get("models").and_then(Value::as_array) {
+        return patch_models(path, study, &value, models);
+    }
     let Some(map) = value.as_object().filter(|m| !m.is_empty()) else {
         return Err(malformed(
             path,
@@ -146,6 +150,86 @@ pub fn read_study(path: &Path, study: &str) -> Result<Vec<LeaderboardRow>> {
             // the pretraining study's horizons (1, 2, 3–6, 7–18) are not The Well's windows
             vrmse_rollout: [stat("h1"), None, None],
         });
+    }
+    Ok(rows)
+}
+
+/// The compute-adaptive study's form: `config.dataset` and a `models` array of
+/// `{key, params, steps, train_seconds: {mean}, next_step: [{patch, vrmse: {mean, std,
+/// values}}], rollouts: [{schedule, vrmse_per_step: [{mean}]}]}`; one row per model and
+/// inference patch size, its rollout windows from the schedule `p{patch}` when there is one.
+fn patch_models(
+    path: &Path,
+    study: &str,
+    value: &Value,
+    models: &[Value],
+) -> Result<Vec<LeaderboardRow>> {
+    let dataset = value
+        .pointer("/config/dataset")
+        .and_then(Value::as_str)
+        .unwrap_or("(the study's dataset)")
+        .to_string();
+    let mut rows = Vec::new();
+    for m in models {
+        let key = m.get("key").and_then(Value::as_str);
+        let next = m.get("next_step").and_then(Value::as_array);
+        let (Some(key), Some(next)) = (key, next) else {
+            return Err(malformed(
+                path,
+                "a `models` entry without `key` or `next_step`",
+            ));
+        };
+        for n in next {
+            let patch = n.get("patch").and_then(Value::as_u64);
+            let vrmse = n.pointer("/vrmse/mean").and_then(Value::as_f64);
+            let (Some(patch), Some(vrmse)) = (patch, vrmse) else {
+                return Err(malformed(
+                    path,
+                    format!("`{key}`: a `next_step` entry without `patch` or `vrmse.mean`"),
+                ));
+            };
+            let per_step: Vec<f64> = m
+                .get("rollouts")
+                .and_then(Value::as_array)
+                .and_then(|r| {
+                    r.iter().find(|s| {
+                        s.get("schedule").and_then(Value::as_str) == Some(&format!("p{patch}"))
+                    })
+                })
+                .and_then(|s| s.get("vrmse_per_step"))
+                .and_then(Value::as_array)
+                .map(|steps| {
+                    steps
+                        .iter()
+                        .filter_map(|v| v.get("mean").and_then(Value::as_f64))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let window = |first: usize, last: usize| {
+                let v: Vec<f64> = per_step
+                    .iter()
+                    .copied()
+                    .skip(first - 1)
+                    .take(last + 1 - first)
+                    .collect();
+                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+            };
+            rows.push(LeaderboardRow {
+                study: study.into(),
+                model: format!("{key} p{patch}"),
+                dataset: dataset.clone(),
+                params: m.get("params").and_then(Value::as_u64).map(|p| p as usize),
+                train_seconds: m.pointer("/train_seconds/mean").and_then(Value::as_f64),
+                steps: m.get("steps").and_then(Value::as_u64).map(|s| s as usize),
+                seeds: n
+                    .pointer("/vrmse/values")
+                    .and_then(Value::as_array)
+                    .map_or(1, Vec::len),
+                vrmse_next: vrmse,
+                vrmse_next_std: n.pointer("/vrmse/std").and_then(Value::as_f64),
+                vrmse_rollout: [window(1, 1), window(2, 8), window(9, 26)],
+            });
+        }
     }
     Ok(rows)
 }

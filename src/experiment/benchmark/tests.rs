@@ -75,12 +75,36 @@ fn the_leaderboard_merges_existing_studies_and_skips_absent_ones() -> crate::Res
 }
 
 #[test]
+fn the_compute_adaptive_form_gives_one_row_per_model_and_patch() -> crate::Result<()> {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("benchmark");
+    std::fs::create_dir_all(&out).unwrap();
+    write(
+        &root.path().join("compute-adaptive/results.json"),
+        r#"{"config": {"dataset": "shear_flow"}, "models": [{"key": "ckm", "params": 48468, "steps": 450,
+            "train_seconds": {"mean": 48.8}, "next_step": [{"patch": 2, "vrmse": {"mean": 0.2, "std": 0.02, "values": [0.2, 0.2]}},
+            {"patch": 4, "vrmse": {"mean": 0.23}}], "rollouts": [{"schedule": "p2", "vrmse_per_step": [{"mean": 0.3}, {"mean": 0.4}, {"mean": 0.6}]}]}]}"#,
+    );
+    let board = Leaderboard::collect(&out, vec![])?;
+    assert_eq!(board.rows.len(), 2);
+    let p2 = &board.rows[0];
+    assert_eq!(
+        (p2.model.as_str(), p2.dataset.as_str(), p2.params, p2.seeds),
+        ("ckm p2", "shear_flow", Some(48468), 2)
+    );
+    assert_eq!(p2.vrmse_rollout, [Some(0.3), Some(0.5), None]);
+    assert_eq!(board.rows[1].vrmse_rollout, [None, None, None]);
+    Ok(())
+}
+
+#[test]
 fn a_malformed_study_result_is_an_error_naming_the_file() {
     for bad in [
         "{ not json",
         "[1, 2]",
         r#"{"leaderboard": [{"model": "x"}]}"#,
         r#"{"scratch": {"loss": 1.0}}"#,
+        r#"{"models": [{"key": "ckm"}]}"#,
     ] {
         let root = tempfile::tempdir().unwrap();
         let out = root.path().join("benchmark");

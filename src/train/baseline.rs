@@ -47,7 +47,7 @@ impl BaselineTask {
     /// The Well's benchmark recipe over `steps` steps at peak learning rate `peak_lr`
     /// (REFERENCE.md: AdamW, weight decay 1e-4, linear warmup then cosine decay; The Well
     /// picks the best of several learning rates between 1e-4 and 1e-2 on validation): warmup
-    /// 5 % of the run, batch `batch_size`, no clipping (The Well clips nothing by default).
+    /// 5 % of the run, batch `batch_size`, no gradient clipping.
     pub fn the_well_recipe(steps: usize, peak_lr: f64, batch_size: usize) -> TrainerConfig {
         let warmup = (steps / 20).max(1);
         TrainerConfig::quick_rollout(steps)

@@ -4,8 +4,9 @@
 # (benches/kernels.rs, kernels_pytorch.py), one TokeniserConfig::small training step at
 # 9x64x64 batch 2 (tokeniser.rs, tokeniser_pytorch.py) and one processor block step at both
 # widths (processor.rs, processor_pytorch.py), the CKM patch encoder + decoder with a
-# PI-resized kernel at p = 4, 8, 16 (patch.rs, patch_pytorch.py), and the PhysiX AR model's
-# training step and cached generation (physix.rs, physix_pytorch.py). Ends with a table
+# PI-resized kernel at p = 4, 8, 16 (patch.rs, patch_pytorch.py), the PhysiX AR model's
+# training step and cached generation (physix.rs, physix_pytorch.py), and The Well's FNO and
+# ConvNeXt U-Net training steps (baselines.rs, baselines_pytorch.py). Ends with a table
 # `name phystok_ms pytorch_ms ratio` (ratio = phystok / pytorch: below 1 is faster) and the
 # kernels' GFLOP/s against the measured matrix-product rate.
 #
@@ -35,6 +36,8 @@ bash scripts/env.sh cargo bench --bench physix -- "$repeats" | tee "$log/rs_phys
 "$python" benches/processor_pytorch.py "$threads" | tee "$log/py_processor"
 "$python" benches/patch_pytorch.py "$repeats" "$threads" | tee "$log/py_patch"
 "$python" benches/physix_pytorch.py "$repeats" | tee "$log/py_physix"
+bash scripts/env.sh cargo bench --bench baselines -- "$repeats" | tee "$log/rs_baselines"
+"$python" benches/baselines_pytorch.py "$repeats" "$threads" | tee "$log/py_baselines"
 
 # kernels: `name median min gflops`
 kernel_ms() { awk -v n="$2" '$1 == n { print $2 }' "$1"; }
@@ -60,6 +63,10 @@ for p in 4 8 16; do
 done
 for n in physix_ar_step physix_generate; do
   rows+=("$n $(physix_ms "$log/rs_physix" "$n") $(physix_ms "$log/py_physix" "$n")")
+done
+# baselines: `name median min params` (The Well's FNO and ConvNeXt U-Net training steps)
+for n in fno_step unet_convnext_step; do
+  rows+=("baseline_$n $(kernel_ms "$log/rs_baselines" "$n") $(kernel_ms "$log/py_baselines" "$n")")
 done
 
 echo

@@ -170,6 +170,16 @@ pub enum ConfigError {
         /// The grid side that does not halve that often.
         size: usize,
     },
+    /// A spectral convolution keeps more Fourier modes along an axis than the grid has.
+    #[error("{modes} Fourier modes along the {axis} do not fit a grid side of {size}")]
+    ModesExceedGrid {
+        /// The axis (`height`, `width`).
+        axis: &'static str,
+        /// The modes asked for.
+        modes: usize,
+        /// The grid side.
+        size: usize,
+    },
 }
 
 /// Everything that can fail in phystok.

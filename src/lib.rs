@@ -47,6 +47,7 @@
 //! function of the seed); different thread counts agree to float32 rounding.
 #![warn(missing_docs)]
 
+pub mod baselines;
 pub mod checkpoint;
 pub mod data;
 mod device;

@@ -6,6 +6,7 @@
 
 pub use candle_core::{D, DType, Device, Tensor};
 
+pub use crate::baselines::{Baseline, BaselineConfig, BaselineKind};
 pub use crate::data::{
     ActiveFields, FieldVocabulary, RmsGrouping, SampleRms, Split, coarsen_space,
 };
@@ -32,9 +33,10 @@ pub use crate::plot::{
 pub use crate::processor::{Processor, ProcessorConfig};
 pub use crate::report::Table;
 pub use crate::tokeniser::{Compression, DepthChoices, Tokeniser, TokeniserConfig};
-pub use crate::train::{History, Progress};
 #[cfg(feature = "hdf5")]
 pub use crate::train::{
-    PhysixArTask, PhysixTokeniserTask, RolloutTask, TokeniserTask, Trainer, TrainerConfig,
+    BaselineTask, PhysixArTask, PhysixTokeniserTask, RolloutTask, TokeniserTask, Trainer,
+    TrainerConfig,
 };
+pub use crate::train::{History, Progress};
 pub use crate::{ConfigError, DeviceChoice, Error, Result};

@@ -262,6 +262,9 @@ fn run(cli: Cli) -> phystok::Result<()> {
                 );
                 return Ok(());
             }
+            if study == Study::Benchmark {
+                return reproduce_benchmark(&preset, &data, &out, seeds, rollout_steps, device);
+            }
             if study != Study::Pretraining {
                 return Err(phystok::Error::Msg(format!(
                     "the {study:?} study is not part of this build yet"
@@ -302,6 +305,79 @@ fn run(cli: Cli) -> phystok::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `phystok reproduce benchmark`: The Well's baselines on the datasets under `data` (the
+/// default collection, or a real The Well download: every `{name}/data/train` folder there,
+/// or `data` itself when it is one dataset's folder), `rollout_steps` overriding the
+/// preset's training steps.
+fn reproduce_benchmark(
+    preset: &str,
+    data: &std::path::Path,
+    out: &std::path::Path,
+    seeds: Option<Vec<u64>>,
+    steps: Option<usize>,
+    device: phystok::DeviceChoice,
+) -> phystok::Result<()> {
+    use phystok::experiment::benchmark::BenchmarkConfig;
+    let mut cfg = match preset {
+        "quick" => BenchmarkConfig::quick(),
+        "paper" => BenchmarkConfig::paper(),
+        other => {
+            return Err(phystok::ConfigError::Unknown {
+                kind: "preset",
+                name: other.into(),
+                known: "quick, paper".into(),
+            }
+            .into());
+        }
+    }
+    .with_device(device);
+    let (root, datasets) = benchmark_datasets(data)?;
+    if let Some(d) = datasets {
+        cfg = cfg.with_datasets(d);
+    }
+    if let Some(s) = seeds {
+        cfg = cfg.with_seeds(s);
+    }
+    if let Some(n) = steps {
+        cfg = cfg.with_steps(n);
+    }
+    let results = cfg.run(&root, out)?;
+    println!("{}", results.table());
+    println!(
+        "benchmark in {:.0} s on {} threads; leaderboard in {}",
+        results.total_seconds,
+        results.threads,
+        out.join("leaderboard.md").display()
+    );
+    Ok(())
+}
+
+/// The data root and, for a real download, its datasets: `data` itself when it is one
+/// dataset (`data/data/train` exists), else every non-simulated `{name}/data/train` under
+/// it (`None`: the default collection).
+fn benchmark_datasets(data: &std::path::Path) -> phystok::Result<(PathBuf, Option<Vec<String>>)> {
+    if data.join("data").join("train").is_dir() {
+        let name = data.file_name().map(|n| n.to_string_lossy().into_owned());
+        let root = data.parent().map(std::path::Path::to_path_buf);
+        if let (Some(name), Some(root)) = (name, root) {
+            return Ok((root, Some(vec![name])));
+        }
+    }
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(data) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().join("data").join("train").is_dir()
+                && phystok::sim::System::from_name(&name).is_none()
+            {
+                found.push(name);
+            }
+        }
+    }
+    found.sort();
+    Ok((data.to_path_buf(), (!found.is_empty()).then_some(found)))
 }
 
 fn quickstart(out: &std::path::Path) -> phystok::Result<()> {

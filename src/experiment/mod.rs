@@ -20,6 +20,7 @@
 //! its own rollout models (initialisation, compression draws, data order, drop path), so
 //! the spread over seeds covers pretraining too.
 
+pub mod benchmark;
 mod compute_adaptive;
 mod config;
 mod physix;

@@ -21,6 +21,7 @@ mod position_bias;
 mod residual;
 mod rope;
 mod scale;
+mod spectral;
 mod unet;
 
 pub use attention::{AttentionKernel, attention, attention_with};
@@ -41,6 +42,7 @@ pub use position_bias::{
 pub use residual::ResidualBlock;
 pub use rope::{AxialRope, RopeTables, WALRUS_ROPE_MAX_FREQ};
 pub use scale::{SamplePositions, ScaleFactor, interpolation_matrix};
+pub use spectral::{Factorisation, SpectralConv2d, SpectralConvConfig, spectral_conv2d};
 pub use unet::{
     BUFFER_SUFFIXES, UNetClassic, UNetClassicConfig, UNetConvNext, UNetConvNextConfig, is_buffer,
 };

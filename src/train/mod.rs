@@ -5,6 +5,8 @@
 //! [`crate::checkpoint`].
 
 #[cfg(feature = "hdf5")]
+mod baseline;
+#[cfg(feature = "hdf5")]
 mod evaluate;
 #[cfg(feature = "hdf5")]
 mod guard;
@@ -21,6 +23,8 @@ mod trainer;
 #[cfg(feature = "hdf5")]
 mod trainer_config;
 
+#[cfg(feature = "hdf5")]
+pub use baseline::BaselineTask;
 #[cfg(feature = "hdf5")]
 pub(crate) use evaluate::predict_grid;
 pub use history::{History, StepRecord, ValidationRecord, ValidationRow};

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::PhysixStudyConfig;
 use crate::experiment::SeedStat;
+use crate::experiment::benchmark::LeaderboardRow;
 use crate::physix::CodebookUsage;
 use crate::report::Table;
 use crate::{Error, Result};
@@ -223,7 +224,34 @@ impl PhysixResults {
             "tokeniser": serde_json::to_value(&self.tokeniser)?,
             "runs": serde_json::to_value(&self.runs)?,
             "config": serde_json::to_value(&self.config)?,
+            "leaderboard": serde_json::to_value(self.leaderboard_rows())?,
         }))
+    }
+
+    /// The leaderboard's rows: per dataset, the AR model alone and with refinement.
+    pub fn leaderboard_rows(&self) -> Vec<LeaderboardRow> {
+        let mut rows = Vec::new();
+        for s in self.summaries() {
+            for (i, model) in ["physix_ar", "physix_refined"].into_iter().enumerate() {
+                rows.push(LeaderboardRow {
+                    study: "physix".into(),
+                    model: model.into(),
+                    dataset: s.dataset.clone(),
+                    params: None,
+                    train_seconds: Some(self.total_seconds),
+                    steps: None,
+                    seeds: s.next_frame[i].values.len(),
+                    vrmse_next: s.next_frame[i].mean,
+                    vrmse_next_std: Some(s.next_frame[i].std),
+                    vrmse_rollout: [
+                        Some(s.windows[i][0].mean),
+                        Some(s.windows[i][1].mean),
+                        Some(s.windows[i][2].mean),
+                    ],
+                });
+            }
+        }
+        rows
     }
 
     /// Writes `results.json`, `tables.md` and (with `plot`) `figure3.svg` to `dir`.

@@ -98,11 +98,10 @@ impl TrainTask for PatchTask {
     fn sometimes_unused(&self) -> Vec<String> {
         // CSM pads by (base − p)/2 learned values: none at the base patch size, so a step
         // that draws it leaves the padding without a gradient
-        let names = self.model.varmap().data().lock().map_or_else(
+        self.model.varmap().data().lock().map_or_else(
             |_| Vec::new(),
             |d| d.keys().filter(|k| k.ends_with(".pad")).cloned().collect(),
-        );
-        names
+        )
     }
     fn config_json(&self) -> Result<serde_json::Value> {
         Ok(serde_json::to_value(self.model.config())?)

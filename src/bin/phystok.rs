@@ -233,13 +233,7 @@ fn run(cli: Cli) -> phystok::Result<()> {
                     cfg = cfg.with_steps(r);
                 }
                 let results = cfg.with_device(device).run(&data, &out)?;
-                println!("{results}");
-                println!(
-                    "study in {:.0} s; results in {}",
-                    results.total_seconds,
-                    out.join("results.json").display()
-                );
-                return Ok(());
+                return report_study(&results, results.total_seconds, &out);
             }
             if study == Study::Physix {
                 let mut cfg = phystok::experiment::PhysixStudyConfig::preset(&preset)?;
@@ -254,21 +248,10 @@ fn run(cli: Cli) -> phystok::Result<()> {
                 let refiner = cfg.refiner_steps;
                 cfg = cfg.with_steps(t, a, refiner).with_device(device);
                 let results = cfg.run(&data, &out)?;
-                println!("{results}");
-                println!(
-                    "study in {:.0} s; results in {}",
-                    results.total_seconds,
-                    out.join("results.json").display()
-                );
-                return Ok(());
+                return report_study(&results, results.total_seconds, &out);
             }
             if study == Study::Benchmark {
                 return reproduce_benchmark(&preset, &data, &out, seeds, rollout_steps, device);
-            }
-            if study != Study::Pretraining {
-                return Err(phystok::Error::Msg(format!(
-                    "the {study:?} study is not part of this build yet"
-                )));
             }
             let mut cfg = phystok::experiment::ExperimentConfig::preset(&preset)?;
             if let Some(s) = seeds {
@@ -378,6 +361,20 @@ fn benchmark_datasets(data: &std::path::Path) -> phystok::Result<(PathBuf, Optio
     }
     found.sort();
     Ok((data.to_path_buf(), (!found.is_empty()).then_some(found)))
+}
+
+/// Prints a study's tables and where its results are.
+fn report_study(
+    results: &impl std::fmt::Display,
+    seconds: f64,
+    out: &std::path::Path,
+) -> phystok::Result<()> {
+    println!("{results}");
+    println!(
+        "study in {seconds:.0} s; results in {}",
+        out.join("results.json").display()
+    );
+    Ok(())
 }
 
 fn quickstart(out: &std::path::Path) -> phystok::Result<()> {

@@ -79,6 +79,42 @@ pub(crate) struct ActiveFrame {
     pub e: [Vec<f64>; 3],
 }
 
+/// The pointwise contractions of `D = (xx, xy, yy)` and `E = (xx, xy, yy)` (both
+/// symmetric) that the stress and the D equation share.
+struct Point {
+    /// D's components.
+    dv: [f64; 3],
+    /// E's components.
+    e: [f64; 3],
+    /// The concentration.
+    c: f64,
+    /// `D:E`.
+    d_e: f64,
+    /// `D:D`.
+    d_d: f64,
+    /// `D·D`'s components.
+    dd: [f64; 3],
+}
+
+impl Point {
+    fn at(d: &[Vec<f64>; 3], e: &[Vec<f64>; 3], c: &[f64], idx: usize) -> Self {
+        let [dxx, dxy, dyy] = [d[0][idx], d[1][idx], d[2][idx]];
+        let [exx, exy, eyy] = [e[0][idx], e[1][idx], e[2][idx]];
+        Point {
+            dv: [dxx, dxy, dyy],
+            e: [exx, exy, eyy],
+            c: c[idx],
+            d_e: dxx * exx + 2.0 * dxy * exy + dyy * eyy,
+            d_d: dxx * dxx + 2.0 * dxy * dxy + dyy * dyy,
+            dd: [
+                dxx * dxx + dxy * dxy,
+                dxy * (dxx + dyy),
+                dxy * dxy + dyy * dyy,
+            ],
+        }
+    }
+}
+
 /// The solver's state and work buffers.
 pub(crate) struct ActiveSolver {
     fft: Fft2,
@@ -154,21 +190,14 @@ impl ActiveSolver {
         for _ in 0..STOKES_SWEEPS {
             let mut sigma = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
             for idx in 0..n {
-                let (dxx, dxy, dyy) = (d[0][idx], d[1][idx], d[2][idx]);
-                let (exx, exy, eyy) = (
-                    self.strain[0][idx],
-                    self.strain[1][idx],
-                    self.strain[2][idx],
-                );
-                let ci = c[idx];
-                let d_e = dxx * exx + 2.0 * dxy * exy + dyy * eyy;
-                let d_d = dxx * dxx + 2.0 * dxy * dxy + dyy * dyy;
-                let dd = [
-                    dxx * dxx + dxy * dxy,
-                    dxy * (dxx + dyy),
-                    dxy * dxy + dyy * dyy,
-                ];
-                let dv = [dxx, dxy, dyy];
+                let Point {
+                    dv,
+                    c: ci,
+                    d_e,
+                    d_d,
+                    dd,
+                    ..
+                } = Point::at(d, &self.strain, c, idx);
                 for m in 0..3 {
                     let steric = dd[m] - d_d * dv[m] / ci;
                     sigma[m][idx] = p.alpha * dv[m] + p.beta * d_e * dv[m] / ci
@@ -231,29 +260,23 @@ impl ActiveSolver {
         let mut local = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
         let mut speed: f64 = 0.0;
         for idx in 0..n {
-            let (dxx, dxy, dyy) = (d[0][idx], d[1][idx], d[2][idx]);
-            let (exx, exy, eyy) = (
-                self.strain[0][idx],
-                self.strain[1][idx],
-                self.strain[2][idx],
-            );
-            let ci = c[idx];
-            let (gxx, gyy) = (exx, eyy);
-            let gxy = exy - 0.5 * omega[idx]; // ∂u_x/∂y
-            let gyx = exy + 0.5 * omega[idx]; // ∂u_y/∂x
+            let Point {
+                dv,
+                e,
+                c: ci,
+                d_e,
+                d_d,
+                dd,
+            } = Point::at(&d, &self.strain, &c, idx);
+            let [dxx, dxy, dyy] = dv;
+            let (gxx, gyy) = (e[0], e[2]);
+            let gxy = e[1] - 0.5 * omega[idx]; // ∂u_x/∂y
+            let gyx = e[1] + 0.5 * omega[idx]; // ∂u_y/∂x
             let stretch = [
                 2.0 * (gxx * dxx + gxy * dxy),
                 (gxx + gyy) * dxy + gxy * dyy + gyx * dxx,
                 2.0 * (gyx * dxy + gyy * dyy),
             ];
-            let d_e = dxx * exx + 2.0 * dxy * exy + dyy * eyy;
-            let d_d = dxx * dxx + 2.0 * dxy * dxy + dyy * dyy;
-            let dd = [
-                dxx * dxx + dxy * dxy,
-                dxy * (dxx + dyy),
-                dxy * dxy + dyy * dyy,
-            ];
-            let dv = [dxx, dxy, dyy];
             let iso = [0.5 * ci, 0.0, 0.5 * ci];
             for m in 0..3 {
                 local[m][idx] = stretch[m] - 2.0 * d_e * dv[m] / ci

@@ -188,22 +188,24 @@ impl ActiveSolver {
         let n = c.len();
         let mut u_hat = [zeros(n), zeros(n)];
         for _ in 0..STOKES_SWEEPS {
-            let mut sigma = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
-            for idx in 0..n {
-                let Point {
-                    dv,
-                    c: ci,
-                    d_e,
-                    d_d,
-                    dd,
-                    ..
-                } = Point::at(d, &self.strain, c, idx);
-                for m in 0..3 {
-                    let steric = dd[m] - d_d * dv[m] / ci;
-                    sigma[m][idx] = p.alpha * dv[m] + p.beta * d_e * dv[m] / ci
-                        - 2.0 * p.zeta * p.beta * steric;
-                }
-            }
+            let per_point: Vec<[f64; 3]> = (0..n)
+                .map(|idx| {
+                    let Point {
+                        dv,
+                        c: ci,
+                        d_e,
+                        d_d,
+                        dd,
+                        ..
+                    } = Point::at(d, &self.strain, c, idx);
+                    std::array::from_fn(|m| {
+                        let steric = dd[m] - d_d * dv[m] / ci;
+                        p.alpha * dv[m] + p.beta * d_e * dv[m] / ci - 2.0 * p.zeta * p.beta * steric
+                    })
+                })
+                .collect();
+            let sigma: [Vec<f64>; 3] =
+                std::array::from_fn(|m| per_point.iter().map(|v| v[m]).collect());
             let s = sigma.map(|f| self.spectral(&f));
             let ny = self.fft.ny;
             let mut e_hat = [zeros(n), zeros(n), zeros(n)];

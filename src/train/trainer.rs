@@ -321,23 +321,30 @@ impl<T: TrainTask> Trainer<T> {
     /// [`MissingGradients::Warn`]), [`Error::Interrupted`], and any data or model error.
     pub fn fit_steps(&mut self, n: usize) -> Result<History> {
         check_tensor_ids(self.task.varmap())?;
-        if let Some(line) = &self.resumed
-            && n > 0
-            && self.config.progress != crate::train::Progress::Quiet
-        {
-            eprintln!("{}: {line}", self.label);
-        }
-        if !self.announced && n > 0 && self.config.progress != crate::train::Progress::Quiet {
-            let c = &self.config;
-            eprintln!(
-                "{}: effective batch {} ({} per micro-batch × {} accumulated × {} process{})",
-                self.label,
-                c.effective_batch(),
-                c.loader.batch_size,
-                c.accumulation,
-                c.loader.world_size,
-                if c.loader.world_size == 1 { "" } else { "es" }
-            );
+        if n > 0 && self.config.progress != crate::train::Progress::Quiet {
+            // a notebook streams stdout (stderr reads as an error there); a terminal stderr
+            let say = |line: String| {
+                if self.config.progress.resolve() == crate::train::Progress::Notebook {
+                    println!("{line}");
+                } else {
+                    eprintln!("{line}");
+                }
+            };
+            if let Some(line) = &self.resumed {
+                say(format!("{}: {line}", self.label));
+            }
+            if !self.announced {
+                let c = &self.config;
+                say(format!(
+                    "{}: effective batch {} ({} per micro-batch × {} accumulated × {} process{})",
+                    self.label,
+                    c.effective_batch(),
+                    c.loader.batch_size,
+                    c.accumulation,
+                    c.loader.world_size,
+                    if c.loader.world_size == 1 { "" } else { "es" }
+                ));
+            }
         }
         self.announced = true;
         let interrupts = InterruptGuard::install();

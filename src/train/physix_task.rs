@@ -97,6 +97,19 @@ impl TrainTask for PhysixTokeniserTask {
         let ys = self.tokeniser.autoencode(&xs, name)?.detach();
         Ok((rms.denormalise(&ys)?, window.clone()))
     }
+    fn sometimes_unused(&self) -> Vec<String> {
+        // a step reads one dataset: the other datasets' decoders, and the learned tensors
+        // of channels that dataset has, get no gradient from it
+        self.tokeniser.varmap().data().lock().map_or_else(
+            |_| Vec::new(),
+            |d| {
+                d.keys()
+                    .filter(|k| k.starts_with("decoders.") || k.starts_with("missing"))
+                    .cloned()
+                    .collect()
+            },
+        )
+    }
     fn config_json(&self) -> Result<serde_json::Value> {
         Ok(serde_json::to_value(self.tokeniser.config())?)
     }

@@ -21,7 +21,7 @@ use phystok::train::{Progress, TokeniserTask, TrainTask, Trainer, TrainerConfig}
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const STEPS: usize = 14;
+const STEPS: usize = 60;
 
 /// What the child trains: `steps` steps of tokeniser pretraining, a checkpoint every
 /// `every` steps (and none by wall time) in `{dir}/ckpt`, resuming one that is there.
@@ -148,7 +148,7 @@ fn sigkill_at_random_points_then_resume_ends_where_an_uninterrupted_run_ends() {
     let mut rng = ChaCha8Rng::seed_from_u64(17);
     let mut last_step = 0;
     let mut kills = 0;
-    for round in 0..6 {
+    for round in 0..12 {
         let _ = std::fs::remove_file(killed.join("ready"));
         let mut child = spawn(&killed, STEPS, 1);
         // wait until it trains (it has loaded and taken a step), then kill it a random

@@ -95,31 +95,54 @@ fn resuming_gives_the_same_losses_as_never_stopping() {
     let cfg = quiet(TrainerConfig::quick_rollout(8))
         .with_validate_every(0)
         .with_seed(5);
+    let run = stop_and_resume(&dir, &root.path().join("ckpt"), &cfg, 3);
+    assert_eq!(run.resumed_at, 3);
+    assert_eq!(
+        run.resumed.losses(),
+        run.straight,
+        "bit-identical losses after resuming"
+    );
+    assert_eq!(
+        run.resumed_weights, run.straight_weights,
+        "bit-identical weights"
+    );
+}
+
+/// A mostly frozen rollout run of `2 × half` steps straight through, and the same run
+/// stopped after `half` steps, checkpointed and resumed in a new trainer.
+struct StopAndResume {
+    straight: Vec<f64>,
+    straight_weights: Vec<(String, Vec<f32>)>,
+    resumed_at: usize,
+    resumed: phystok::train::History,
+    resumed_weights: Vec<(String, Vec<f32>)>,
+}
+
+fn stop_and_resume(dir: &Path, ckpt: &Path, cfg: &TrainerConfig, half: usize) -> StopAndResume {
     let build = |resume: Option<&Path>| {
         let mut b = Trainer::builder(rollout_task(FreezeStrategy::MostlyFrozen), cfg.clone())
-            .train_data(vec![open(&dir, Split::Train)]);
+            .train_data(vec![open(dir, Split::Train)]);
         if let Some(r) = resume {
             b = b.resume_from(r);
         }
         b.build().unwrap()
     };
     let mut straight = build(None);
-    let all = straight.fit_steps(6).unwrap().losses();
-
-    let ckpt = root.path().join("ckpt");
+    let straight_losses = straight.fit_steps(2 * half).unwrap().losses();
     let mut first = build(None);
-    first.fit_steps(3).unwrap();
-    first.save_checkpoint(&ckpt).unwrap();
+    first.fit_steps(half).unwrap();
+    first.save_checkpoint(ckpt).unwrap();
     drop(first);
-    let mut resumed = build(Some(&ckpt));
-    assert_eq!(resumed.step(), 3);
-    let h = resumed.fit_steps(3).unwrap();
-    assert_eq!(h.losses(), all, "bit-identical losses after resuming");
-    assert_eq!(
-        snapshot(resumed.task().varmap()),
-        snapshot(straight.task().varmap()),
-        "bit-identical weights"
-    );
+    let mut resumed = build(Some(ckpt));
+    let resumed_at = resumed.step();
+    let history = resumed.fit_steps(half).unwrap();
+    StopAndResume {
+        straight: straight_losses,
+        straight_weights: snapshot(straight.task().varmap()),
+        resumed_at,
+        resumed: history,
+        resumed_weights: snapshot(resumed.task().varmap()),
+    }
 }
 
 #[test]
@@ -405,26 +428,11 @@ fn resuming_an_accumulating_run_gives_the_same_losses_as_never_stopping() {
         .with_validate_every(0)
         .with_seed(5)
         .with_accumulation(3);
-    let build = |resume: Option<&Path>| {
-        let mut b = Trainer::builder(rollout_task(FreezeStrategy::MostlyFrozen), cfg.clone())
-            .train_data(vec![open(&dir, Split::Train)]);
-        if let Some(r) = resume {
-            b = b.resume_from(r);
-        }
-        b.build().unwrap()
-    };
-    let mut straight = build(None);
-    let all = straight.fit_steps(4).unwrap().losses();
-    let ckpt = root.path().join("ckpt");
-    let mut first = build(None);
-    first.fit_steps(2).unwrap();
-    first.save_checkpoint(&ckpt).unwrap();
-    drop(first);
-    let mut resumed = build(Some(&ckpt));
-    let h = resumed.fit_steps(2).unwrap();
+    let run = stop_and_resume(&dir, &root.path().join("ckpt"), &cfg, 2);
+    let h = run.resumed;
     assert_eq!(
         h.losses(),
-        all,
+        run.straight,
         "the loader resumes 3 micro-batches per step on"
     );
     assert_eq!(h.effective_batch, 2 * 3);

@@ -63,7 +63,7 @@ pub struct ModelResult {
 pub struct ComputeAdaptiveResults {
     /// The configuration.
     pub config: ComputeAdaptiveConfig,
-    /// The git commit of the build (`PHYSTOK_COMMIT` or `unknown`).
+    /// The git commit it ran at ([`crate::experiment::Provenance`]; `unknown` outside a checkout).
     pub commit: String,
     /// Rayon threads.
     pub threads: usize,

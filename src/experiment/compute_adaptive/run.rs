@@ -173,9 +173,7 @@ impl ComputeAdaptiveConfig {
         }
         let results = ComputeAdaptiveResults {
             config: self.clone(),
-            commit: option_env!("PHYSTOK_COMMIT")
-                .unwrap_or("unknown")
-                .to_string(),
+            commit: crate::experiment::Provenance::capture().commit,
             threads: rayon::current_num_threads(),
             k,
             models,

@@ -2,7 +2,9 @@
 # Regenerates the published results from the current code: runs the main job
 # (`phystok reproduce --preset quick`), copies its outputs to docs/results/, and rewrites the
 # README's Table 5 block (between the `<!-- table5:begin -->` and `<!-- table5:end -->`
-# markers) from docs/results/results.json. The README's numbers are never edited by hand.
+# markers) and the rollout-horizon table with the harmonic-spike scores (between
+# `<!-- horizons:begin` and `<!-- horizons:end -->`) from docs/results/results.json. The
+# README's numbers are never edited by hand.
 #
 # Usage: bash scripts/results.sh [--readme-only]
 #   --readme-only   skip the run; rewrite the README block from docs/results/results.json
@@ -32,6 +34,15 @@ readme = open("README.md").read()
 new, n = re.subn(r"<!-- table5:begin.*?<!-- table5:end -->", lambda m: block, readme, flags=re.S)
 if n != 1:
     raise SystemExit("README.md: no table5 markers")
+rows = ["| configuration | step 1 | step 2 | steps 3–6 | steps 7–18 | spike score |", "|---|---:|---:|---:|---:|---:|"]
+for k in keys:
+    a = r[k]
+    spike = pm(a["spike_score"]) if a.get("spike_score") else "–"
+    rows.append(f"| {k} | {pm(a['h1'])} | {pm(a['h2'])} | {pm(a['h3_6'])} | {pm(a['h7_18'])} | {spike} |")
+block = "<!-- horizons:begin (scripts/results.sh writes this table from docs/results/results.json) -->\n" + "\n".join(rows) + "\n<!-- horizons:end -->"
+new, n = re.subn(r"<!-- horizons:begin.*?<!-- horizons:end -->", lambda m: block, new, flags=re.S)
+if n != 1:
+    raise SystemExit("README.md: no horizons markers")
 open("README.md", "w").write(new)
-print("README.md: Table 5 rewritten from docs/results/results.json")
+print("README.md: Table 5 and the horizon table rewritten from docs/results/results.json")
 PY

@@ -105,6 +105,19 @@ fn the_grid_runs_and_reports_every_configuration() {
             );
         }
     }
+    // every arm's rollouts carry a harmonic-spike score per seed (a log ratio: any sign)
+    for key in [
+        "scratch",
+        "in_domain_trainable",
+        "out_of_domain_frozen",
+    ] {
+        let spike = &json[key]["spike_score"];
+        assert!(
+            spike["mean"].as_f64().unwrap().is_finite(),
+            "{key}: {spike}"
+        );
+        assert_eq!(spike["values"].as_array().unwrap().len(), 2);
+    }
     // seeds differ, so the spread is not zero
     assert!(json["scratch"]["vrmse"]["std"].as_f64().unwrap() > 0.0);
     // scratch and the pretrained arms start from different tokenisers

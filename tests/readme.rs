@@ -44,6 +44,47 @@ fn readme_table5_equals_the_published_results() {
 }
 
 #[test]
+fn readme_horizon_table_equals_the_published_results() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("docs/results/results.json")).unwrap(),
+    )
+    .unwrap();
+    let start = readme
+        .find("<!-- horizons:begin")
+        .expect("horizons markers in README.md");
+    let end = readme
+        .find("<!-- horizons:end -->")
+        .expect("horizons end marker");
+    let rows: Vec<&str> = readme[start..end]
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| configuration"))
+        .collect();
+    assert!(rows.len() >= 5, "{rows:?}");
+    for row in rows {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        let key = cells[0];
+        let arm = &results[key];
+        assert!(arm.is_object(), "{key} not in results.json");
+        for (cell, metric) in [
+            (cells[1], "h1"),
+            (cells[2], "h2"),
+            (cells[3], "h3_6"),
+            (cells[4], "h7_18"),
+            (cells[5], "spike_score"),
+        ] {
+            let want = format!(
+                "{:.4} ± {:.4}",
+                arm[metric]["mean"].as_f64().unwrap(),
+                arm[metric]["std"].as_f64().unwrap()
+            );
+            assert_eq!(cell, want, "{key} {metric}");
+        }
+    }
+}
+
+#[test]
 fn readme_compute_adaptive_table_equals_the_published_results() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();

@@ -37,4 +37,4 @@ pub use physix::{
 };
 pub use provenance::Provenance;
 pub use results::{ArmSummary, CurvePoint, ExperimentResults, PretrainResult, RunResult, SeedStat};
-pub use run::{ensure_data, rollout_horizons};
+pub use run::{ensure_data, rollout_horizons, spike_score};

@@ -99,6 +99,10 @@ pub struct RunResult {
     pub total_params: usize,
     /// Training losses and learning rates.
     pub history: History,
+    /// Harmonic-spike score of its rollouts at the tokeniser's spatial compression
+    /// ([`spike_score`](super::spike_score)); absent in results written before it existed.
+    #[serde(default)]
+    pub spike_score: Option<f64>,
 }
 
 /// One tokeniser pretraining.
@@ -139,6 +143,9 @@ pub struct ArmSummary {
     pub h7_18: SeedStat,
     /// Table 4: seconds of rollout training per 2,100 steps.
     pub seconds_per_2100_steps: SeedStat,
+    /// Harmonic-spike score of the rollouts (absent when a run lacks it).
+    #[serde(default)]
+    pub spike_score: Option<SeedStat>,
 }
 
 /// Everything the grid produced.
@@ -188,6 +195,11 @@ impl ExperimentResults {
                         seconds_per_2100_steps: stat(&|r| {
                             r.train_seconds / r.steps.max(1) as f64 * 2100.0
                         }),
+                        spike_score: runs
+                            .iter()
+                            .map(|r| r.spike_score)
+                            .collect::<Option<Vec<_>>>()
+                            .map(SeedStat::of),
                     },
                 )
             })
@@ -263,16 +275,24 @@ impl ExperimentResults {
             .map(|(a, s)| {
                 (
                     a.key(),
-                    vec![s.h1.cell(), s.h2.cell(), s.h3_6.cell(), s.h7_18.cell()],
+                    vec![
+                        s.h1.cell(),
+                        s.h2.cell(),
+                        s.h3_6.cell(),
+                        s.h7_18.cell(),
+                        s.spike_score.map_or_else(|| "-".into(), |s| s.cell()),
+                    ],
                 )
             })
             .collect();
         Self::table(
             format!(
-                "Rollout VRMSE per horizon after {} steps ({} windows per validation dataset)",
-                self.config.rollout.steps, self.config.horizon_windows
+                "Rollout VRMSE per horizon after {} steps ({} windows per validation dataset), and the harmonic-spike score of the rollouts at the spatial compression's harmonics (log10 power at m·N/{} over the local baseline; 0 = no spike)",
+                self.config.rollout.steps,
+                self.config.horizon_windows,
+                self.config.model.compression.space()
             ),
-            &["step 1", "step 2", "steps 3-6", "steps 7-18"],
+            &["step 1", "step 2", "steps 3-6", "steps 7-18", "spike score"],
             rows,
         )
     }

@@ -7,7 +7,10 @@
 //! The Well's data: 256² on a 10 × 10 periodic box, 81 frames every 0.25, 5 trajectories
 //! per parameter set, α ∈ {−1, …, −5}, β = 0.8, ζ ∈ {1, 3, …, 17}; `c = 1` and `D` a
 //! plane-wave perturbation of the isotropic state `I/2` initially. The same here, with a
-//! random sum of plane waves per trajectory.
+//! random sum of plane waves per trajectory, and a small plane-wave perturbation of the
+//! concentration too: in this model `∂c/∂t + ∇·(u c) = d_T ∇²c` with `∇·u = 0`, so a
+//! uniform concentration stays exactly uniform forever (a constant channel whose VRMSE
+//! divides by zero variance).
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -25,6 +28,10 @@ pub const ACTIVE_MATTER_NAME: &str = System::ActiveMatter.name();
 
 /// Plane waves summed into each trajectory's initial orientation perturbation.
 const INITIAL_WAVES: usize = 6;
+
+fn default_concentration_perturbation() -> f64 {
+    0.05
+}
 
 /// Configuration of the active-matter simulator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,13 +53,18 @@ pub struct ActiveMatterConfig {
     /// Largest amplitude of the initial plane-wave perturbation of `D` (at most 0.5 / 6,
     /// so that `D` starts positive definite).
     pub perturbation: f64,
+    /// Largest amplitude of the initial plane-wave perturbation of the concentration about
+    /// 1 (at most 0.5 / 6, so that `c ≥ 1/2`); `D` starts at `c I/2` plus its perturbation,
+    /// so `tr D = c` holds. Without it the concentration never leaves 1.
+    #[serde(default = "default_concentration_perturbation")]
+    pub concentration_perturbation: f64,
     /// CFL number of the advective step limit.
     pub cfl: f64,
 }
 
 impl Default for ActiveMatterConfig {
     /// 64 × 64 on a 10 × 10 box, 4 trajectories, 32 frames every 0.25, α = −1, β = 0.8,
-    /// ζ = 3, d_T = d_R = 0.05, perturbation 0.05.
+    /// ζ = 3, d_T = d_R = 0.05, perturbations of D and of c 0.05.
     fn default() -> Self {
         ActiveMatterConfig {
             sampling: Sampling {
@@ -70,6 +82,7 @@ impl Default for ActiveMatterConfig {
             rotational_diffusion: 0.05,
             length: 10.0,
             perturbation: 0.05,
+            concentration_perturbation: default_concentration_perturbation(),
             cfl: 0.5,
         }
     }
@@ -127,13 +140,13 @@ impl ActiveMatterConfig {
         }
     }
 
-    /// Initial `(c, [D_xx, D_xy, D_yy])` of trajectory `index`: `c = 1`, `D = I/2` plus a
-    /// random sum of traceless plane waves of mode numbers 1–4.
+    /// Initial `(c, [D_xx, D_xy, D_yy])` of trajectory `index`: `c = 1` and `D = c I/2`,
+    /// each plus a random sum of plane waves of mode numbers 1–4 (traceless for `D`).
     fn initial_state(&self, index: usize) -> (Vec<f64>, [Vec<f64>; 3]) {
         let mut rng = common::trajectory_rng(self.sampling.seed, index);
         let (nx, ny) = (self.sampling.nx, self.sampling.ny);
         let tau = 2.0 * std::f64::consts::PI;
-        let waves: Vec<[f64; 5]> = (0..INITIAL_WAVES)
+        let waves: Vec<[f64; 6]> = (0..INITIAL_WAVES)
             .map(|_| {
                 [
                     rng.random_range(-4i32..=4) as f64,
@@ -141,21 +154,25 @@ impl ActiveMatterConfig {
                     rng.random_range(0.0..tau),
                     rng.random_range(-1.0..1.0) * self.perturbation,
                     rng.random_range(-1.0..1.0) * self.perturbation,
+                    rng.random_range(-1.0..1.0) * self.concentration_perturbation,
                 ]
             })
             .collect();
-        let c = vec![1.0; nx * ny];
-        let mut d = [vec![0.5; nx * ny], vec![0.0; nx * ny], vec![0.5; nx * ny]];
+        let mut c = vec![1.0; nx * ny];
+        let mut d = [vec![0.0; nx * ny], vec![0.0; nx * ny], vec![0.0; nx * ny]];
         for i in 0..nx {
             for j in 0..ny {
                 let (x, y) = (i as f64 / nx as f64, j as f64 / ny as f64);
                 let k = i * ny + j;
-                for &[mx, my, phase, a, b] in &waves {
+                for &[mx, my, phase, a, b, e] in &waves {
                     let wave = (tau * (mx * x + my * y) + phase).cos();
+                    c[k] += e * wave;
                     d[0][k] += a * wave;
                     d[1][k] += b * wave;
                     d[2][k] -= a * wave;
                 }
+                d[0][k] += 0.5 * c[k];
+                d[2][k] += 0.5 * c[k];
             }
         }
         (c, d)
@@ -176,7 +193,8 @@ impl Simulator for ActiveMatterConfig {
     }
 
     /// Checks every rule: the sampling's; finite α; β, ζ, d_T, d_R ≥ 0; a positive box;
-    /// the perturbation in `[0, 0.5/6]` (D starts positive definite); CFL in (0, 1].
+    /// both perturbations in `[0, 0.5/6]` (D starts positive definite, `c ≥ 1/2`); CFL in
+    /// (0, 1].
     fn check(&self) -> Result<(), ConfigError> {
         self.sampling.check()?;
         if !self.alpha.is_finite() {
@@ -202,12 +220,17 @@ impl Simulator for ActiveMatterConfig {
         }
         common::check_positive("length", self.length)?;
         let max = 0.5 / INITIAL_WAVES as f64;
-        if !(self.perturbation >= 0.0 && self.perturbation <= max) {
-            return Err(ConfigError::OutOfRange {
-                name: "perturbation",
-                range: "[0, 1/12]",
-                value: self.perturbation,
-            });
+        for (name, value) in [
+            ("perturbation", self.perturbation),
+            ("concentration_perturbation", self.concentration_perturbation),
+        ] {
+            if !(value >= 0.0 && value <= max) {
+                return Err(ConfigError::OutOfRange {
+                    name,
+                    range: "[0, 1/12]",
+                    value,
+                });
+            }
         }
         common::check_cfl(self.cfl, 1.0, "(0, 1]")
     }
@@ -339,6 +362,15 @@ mod tests {
                     "mean c drifts: {}",
                     mean(s)
                 );
+                // The concentration varies in space at every frame (a uniform one would stay
+                // uniform forever, and its VRMSE would divide by zero variance).
+                let off = (t * frames + s) * n;
+                let var = c[off..off + n]
+                    .iter()
+                    .map(|&v| (v as f64 - mean(s)).powi(2))
+                    .sum::<f64>()
+                    / n as f64;
+                assert!(var > 1e-5, "c uniform at frame {s}: variance {var}");
             }
             for p in 0..frames * n {
                 let k = t * frames * n + p;
@@ -402,6 +434,12 @@ mod tests {
             ..Default::default()
         };
         assert!(c.check().unwrap_err().to_string().contains("perturbation"));
+        let c = ActiveMatterConfig {
+            concentration_perturbation: -0.01,
+            ..Default::default()
+        };
+        let e = c.check().unwrap_err().to_string();
+        assert!(e.contains("concentration_perturbation"), "{e}");
         let e = ActiveMatterConfig::default()
             .with_alpha(f64::NAN)
             .check()

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # phystok (candle CPU + phystok's kernels) against PyTorch CPU, same shapes, same thread count,
 # one after the other in the same run: the causal 3x3x3 conv layer and the attention op
-# (benches/kernels.rs, kernels_pytorch.py), one TokeniserConfig::small training step at
-# 9x64x64 batch 2 (tokeniser.rs, tokeniser_pytorch.py) and one processor block step at both
-# widths (processor.rs, processor_pytorch.py), the CKM patch encoder + decoder with a
+# (benches/kernels.rs, kernels_pytorch.py), one tokeniser training step at 9x64x64 batch 2
+# for TokeniserConfig::small and ::paper (tokeniser.rs, tokeniser_pytorch.py), one processor
+# block step at both widths (processor.rs, processor_pytorch.py), the CKM patch encoder + decoder with a
 # PI-resized kernel at p = 4, 8, 16 (patch.rs, patch_pytorch.py), the PhysiX AR model's
 # training step and cached generation (physix.rs, physix_pytorch.py), and The Well's FNO and
 # ConvNeXt U-Net training steps (baselines.rs, baselines_pytorch.py). Ends with a table
 # `name phystok_ms pytorch_ms ratio` (ratio = phystok / pytorch: below 1 is faster) and the
 # kernels' GFLOP/s against the measured matrix-product rate.
+#
+# Then the peak resident memory of the paper-size steps (benches/memory.sh).
 #
 # Usage: bash benches/compare-pytorch.sh [repeats] [threads]   (defaults 5 and 2)
 set -euo pipefail
@@ -22,7 +24,8 @@ python="${PHYSTOK_PYTHON:-$HOME/.cache/phystok/the-well-venv/bin/python}"
 # GEMMs and phystok's kernels use $threads rayon threads. Override with CANDLE_NUM_THREADS=2.
 export RAYON_NUM_THREADS="$threads" OMP_NUM_THREADS="$threads"
 export CANDLE_NUM_THREADS="${CANDLE_NUM_THREADS:-1}"
-export PHYSTOK_BENCH_PRESETS=small
+# both tokeniser presets: the small step and the paper-size step a paper-preset user trains
+export PHYSTOK_BENCH_PRESETS=small,paper
 log="$(mktemp -d)"
 trap 'rm -rf "$log"' EXIT
 
@@ -53,7 +56,9 @@ rows=()
 for n in conv3x3x3_16to16 attention_16x256 matmul_2048x1088x4352; do
   rows+=("$n $(kernel_ms "$log/rs_kernels" "$n") $(kernel_ms "$log/py_kernels" "$n")")
 done
-rows+=("tokeniser_small_step $(step_ms "$log/rs_tokeniser" tokeniser_small) $(step_ms "$log/py_tokeniser" tokeniser_small)")
+for n in small paper; do
+  rows+=("tokeniser_${n}_step $(step_ms "$log/rs_tokeniser" "tokeniser_$n") $(step_ms "$log/py_tokeniser" "tokeniser_$n")")
+done
 for n in moderate paper-width; do
   rows+=("processor_block_$n $(block_ms "$log/rs_processor" "$n") $(block_ms "$log/py_processor" "$n")")
 done
@@ -82,3 +87,5 @@ echo "# GFLOP/s (phystok / pytorch)"
 for n in conv3x3x3_16to16 attention_16x256 matmul_2048x1088x4352; do
   printf '%-34s %10s %10s\n' "$n" "$(kernel_gf "$log/rs_kernels" "$n")" "$(kernel_gf "$log/py_kernels" "$n")"
 done
+echo
+bash benches/memory.sh "$threads"

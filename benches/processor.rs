@@ -102,8 +102,15 @@ fn main() -> phystok::Result<()> {
             repeats: n(7)?,
         });
     }
+    // PHYSTOK_BENCH_SHAPES=paper-width (comma-separated) runs only those shapes
+    let wanted = std::env::var("PHYSTOK_BENCH_SHAPES").ok();
     for shape in SHAPES {
-        run(shape)?;
+        if wanted
+            .as_deref()
+            .is_none_or(|w| w.split(',').any(|n| n == shape.name))
+        {
+            run(shape)?;
+        }
     }
     Ok(())
 }

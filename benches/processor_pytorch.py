@@ -6,6 +6,7 @@ from the first argument (default 2). Prints one line per shape: median and min i
 """
 
 import importlib.util
+import os
 import pathlib
 import sys
 import time
@@ -42,5 +43,8 @@ def run(name, dim, heads, b, t, h, w, repeats):
 
 if __name__ == "__main__":
     torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
+    # PHYSTOK_BENCH_SHAPES=paper-width (comma-separated) runs only those shapes
+    wanted = os.environ.get("PHYSTOK_BENCH_SHAPES", ",".join(s[0] for s in SHAPES)).split(",")
     for shape in SHAPES:
-        run(*shape)
+        if shape[0] in wanted:
+            run(*shape)

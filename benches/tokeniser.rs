@@ -1,7 +1,8 @@
 //! One tokeniser training step (forward + MSE + backward) at 9 frames, 64x64, batch 2, for the
 //! `small()` and `paper()` presets, plus the causal 3x3x3 convolution 16 → 16 on its own with
 //! phystok's direct and im2col + GEMM kernels and both conv2d decompositions.
-//! `PHYSTOK_BENCH_PRESETS=small` runs only the named presets. Run through
+//! `PHYSTOK_BENCH_PRESETS=small` runs only the named presets; `PHYSTOK_BENCH_CONV=0` skips
+//! the convolution cases. Run through
 //! `benches/tokeniser.sh` (which also runs the PyTorch version, `benches/tokeniser_pytorch.py`,
 //! in the same session) or alone: `RAYON_NUM_THREADS=2 cargo bench --bench tokeniser --
 //! [repeats]`. Prints one line per case: name, median milliseconds, min, repeats.
@@ -46,12 +47,18 @@ fn main() -> phystok::Result<()> {
     let x = Var::from_tensor(&wavy((2, 16, 9, 64, 64)))?;
     let w = Var::from_tensor(&(wavy((16, 16, 3, 3, 3)) * 0.05)?)?;
     let b = Var::from_tensor(&Tensor::zeros(16, DType::F32, &dev)?)?;
-    for strategy in [
-        ConvStrategy::Direct,
-        ConvStrategy::Gemm,
-        ConvStrategy::FoldedTaps,
-        ConvStrategy::SummedTaps,
-    ] {
+    // PHYSTOK_BENCH_CONV=0 skips these (e.g. to profile the tokeniser steps alone)
+    let conv_strategies = if std::env::var("PHYSTOK_BENCH_CONV").as_deref() == Ok("0") {
+        vec![]
+    } else {
+        vec![
+            ConvStrategy::Direct,
+            ConvStrategy::Gemm,
+            ConvStrategy::FoldedTaps,
+            ConvStrategy::SummedTaps,
+        ]
+    };
+    for strategy in conv_strategies {
         let options = ConvOptions {
             strategy,
             ..ConvOptions::default()

@@ -154,13 +154,15 @@ def timed(repeats, fn):
 def main():
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     print(f"# pytorch {torch.__version__} CPU, threads {torch.get_num_threads()}")
-    x = torch.sin(0.013 * torch.arange(2 * 16 * 9 * 64 * 64, dtype=torch.float32)).reshape(2, 16, 9, 64, 64).requires_grad_()
-    w = (0.05 * torch.sin(0.013 * torch.arange(16 * 16 * 27, dtype=torch.float32))).reshape(16, 16, 3, 3, 3).requires_grad_()
-    b = torch.zeros(16, requires_grad=True)
-    with torch.no_grad():
-        fwd, _ = timed(repeats, lambda: causal_conv(x, w, b))
-    med, mn = timed(repeats, lambda: causal_conv(x, w, b).square().mean().backward())
-    print(f"conv3x3x3_16to16_torch fwd {fwd:.1f} fwd+bwd {med:.1f} min {mn:.1f} n {repeats}")
+    # PHYSTOK_BENCH_CONV=0 skips the convolution alone (as benches/tokeniser.rs)
+    if os.environ.get("PHYSTOK_BENCH_CONV", "1") != "0":
+        x = torch.sin(0.013 * torch.arange(2 * 16 * 9 * 64 * 64, dtype=torch.float32)).reshape(2, 16, 9, 64, 64).requires_grad_()
+        w = (0.05 * torch.sin(0.013 * torch.arange(16 * 16 * 27, dtype=torch.float32))).reshape(16, 16, 3, 3, 3).requires_grad_()
+        b = torch.zeros(16, requires_grad=True)
+        with torch.no_grad():
+            fwd, _ = timed(repeats, lambda: causal_conv(x, w, b))
+        med, mn = timed(repeats, lambda: causal_conv(x, w, b).square().mean().backward())
+        print(f"conv3x3x3_16to16_torch fwd {fwd:.1f} fwd+bwd {med:.1f} min {mn:.1f} n {repeats}")
     presets = {
         "small": (4, [8, 16, 32], 8, 1),
         "paper": (18, [16, 32, 64], 18, 4),

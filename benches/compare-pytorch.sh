@@ -31,6 +31,9 @@ trap 'rm -rf "$log"' EXIT
 
 bash scripts/env.sh cargo bench --bench kernels -- "$repeats" | tee "$log/rs_kernels"
 bash scripts/env.sh cargo bench --bench tokeniser -- "$repeats" | tee "$log/rs_tokeniser"
+# the paper-size step again on the direct convolution's AVX2 path (what CPUs without AVX-512 run)
+PHYSTOK_SIMD=avx2 PHYSTOK_BENCH_CONV=0 PHYSTOK_BENCH_PRESETS=paper \
+  bash scripts/env.sh cargo bench --bench tokeniser -- "$repeats" | tee "$log/rs_tokeniser_avx2"
 bash scripts/env.sh cargo bench --bench processor | tee "$log/rs_processor"
 bash scripts/env.sh cargo bench --bench patch -- "$repeats" | tee "$log/rs_patch"
 bash scripts/env.sh cargo bench --bench physix -- "$repeats" | tee "$log/rs_physix"
@@ -56,9 +59,11 @@ rows=()
 for n in conv3x3x3_16to16 attention_16x256 matmul_2048x1088x4352; do
   rows+=("$n $(kernel_ms "$log/rs_kernels" "$n") $(kernel_ms "$log/py_kernels" "$n")")
 done
+rows+=("conv3x3x3_16to16_avx2 $(kernel_ms "$log/rs_kernels" conv3x3x3_16to16_avx2) $(kernel_ms "$log/py_kernels" conv3x3x3_16to16)")
 for n in small paper; do
   rows+=("tokeniser_${n}_step $(step_ms "$log/rs_tokeniser" "tokeniser_$n") $(step_ms "$log/py_tokeniser" "tokeniser_$n")")
 done
+rows+=("tokeniser_paper_step_avx2 $(step_ms "$log/rs_tokeniser_avx2" tokeniser_paper) $(step_ms "$log/py_tokeniser" tokeniser_paper)")
 for n in moderate paper-width; do
   rows+=("processor_block_$n $(block_ms "$log/rs_processor" "$n") $(block_ms "$log/py_processor" "$n")")
 done

@@ -51,6 +51,7 @@ fn main() {
     let conv_flops = 3.0 * 2.0 * 16.0 * 432.0 * 4096.0 * 18.0;
     for (name, strategy) in [
         ("conv3x3x3_16to16", ConvStrategy::Direct),
+        ("conv3x3x3_16to16_avx2", ConvStrategy::DirectAvx2),
         ("conv3x3x3_16to16_im2col", ConvStrategy::Gemm),
         ("conv3x3x3_16to16_candle", ConvStrategy::FoldedTaps),
     ] {

@@ -53,6 +53,7 @@ fn main() -> phystok::Result<()> {
     } else {
         vec![
             ConvStrategy::Direct,
+            ConvStrategy::DirectAvx2,
             ConvStrategy::Gemm,
             ConvStrategy::FoldedTaps,
             ConvStrategy::SummedTaps,

@@ -104,6 +104,7 @@ fn conv_case(strategy: ConvStrategy, kernel: [usize; 2], stride: [usize; 2]) {
 #[test]
 fn direct_conv_is_deterministic() {
     conv_case(ConvStrategy::Direct, [3, 3], [1, 1]);
+    conv_case(ConvStrategy::DirectAvx2, [3, 3], [1, 1]);
 }
 
 #[test]

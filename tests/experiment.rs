@@ -106,11 +106,7 @@ fn the_grid_runs_and_reports_every_configuration() {
         }
     }
     // every arm's rollouts carry a harmonic-spike score per seed (a log ratio: any sign)
-    for key in [
-        "scratch",
-        "in_domain_trainable",
-        "out_of_domain_frozen",
-    ] {
+    for key in ["scratch", "in_domain_trainable", "out_of_domain_frozen"] {
         let spike = &json[key]["spike_score"];
         assert!(
             spike["mean"].as_f64().unwrap().is_finite(),

@@ -55,7 +55,8 @@ const CONV_CASES: [ConvCase; 15] = [
     ("down_t4_s2", [2, 2, 9, 4, 4], [5, 2], [4, 2], SpatialPadding::Valid),
     ("3x3x3_s2_same", [2, 3, 5, 7, 7], [3, 3], [2, 2], SpatialPadding::Same),
     // the direct kernel's tiles: rows of 16 pixels plus a masked remainder, output
-    // channels in blocks of 16, 8, 4, 2, 1 (C_out = 31) and of 4 in the weight gradient
+    // channels in blocks of 16, 8, 4, 2, 1 (C_out = 31; AVX2: 6 and 1, 20: 6 and 2, 16: 6
+    // and 4) and of 4 in the weight gradient (8 pixels at a time on AVX2: 37 = 4·8 + 5)
     ("3x3x3_wide", [5, 31, 3, 4, 37], [3, 3], [1, 1], SpatialPadding::Same),
     ("3x3x3_16to16", [16, 16, 3, 5, 16], [3, 3], [1, 1], SpatialPadding::Same),
     ("1x1x1_wide", [6, 20, 2, 3, 33], [1, 1], [1, 1], SpatialPadding::Same),
@@ -96,7 +97,11 @@ fn phystok_conv_kernels_equal_candle_conv2d_forward_and_gradients() {
             (ys, g(&x), g(&wt), g(&bias))
         };
         let plain = run(ConvStrategy::FoldedTaps);
-        for strategy in [ConvStrategy::Direct, ConvStrategy::Gemm] {
+        for strategy in [
+            ConvStrategy::Direct,
+            ConvStrategy::DirectAvx2,
+            ConvStrategy::Gemm,
+        ] {
             let fast = run(strategy);
             for (what, a, b) in [
                 ("output", &fast.0, &plain.0),
@@ -111,6 +116,39 @@ fn phystok_conv_kernels_equal_candle_conv2d_forward_and_gradients() {
                 );
             }
         }
+    }
+}
+
+/// The AVX2 path sums every output's products in the same order with the same fused
+/// multiply-adds as the AVX-512 path: their forward passes (and so input gradients, which are
+/// forward convolutions) agree bit for bit.
+#[test]
+fn the_direct_kernels_avx2_forward_equals_its_avx512_forward_bit_for_bit() {
+    if phystok::nn::conv_isa() != Some(phystok::nn::ConvIsa::Avx512) {
+        eprintln!("skipped: no AVX-512 path here (or PHYSTOK_SIMD lowers it)");
+        return;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for (name, [ci, co, t, h, w], [kt, ks], [st, ss], padding) in CONV_CASES {
+        if st != 1 || ss != 1 {
+            continue;
+        }
+        let x = random(&mut rng, &[2, ci, t, h, w]);
+        let wt = random(&mut rng, &[co, ci, kt, ks, ks]);
+        let run = |strategy| {
+            let options = ConvOptions {
+                stride_time: st,
+                stride_space: ss,
+                padding,
+                strategy,
+            };
+            values(&causal_conv3d(x.as_tensor(), wt.as_tensor(), None, options).unwrap())
+        };
+        let (a, b) = (run(ConvStrategy::Direct), run(ConvStrategy::DirectAvx2));
+        assert!(
+            a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
+            "{name}: the AVX2 forward differs from the AVX-512 forward"
+        );
     }
 }
 

@@ -245,7 +245,11 @@ fn convolutions_propagate_nan_like_candle_conv2d() {
         )
     };
     let plain = run(ConvStrategy::FoldedTaps);
-    for strategy in [ConvStrategy::Direct, ConvStrategy::Gemm] {
+    for strategy in [
+        ConvStrategy::Direct,
+        ConvStrategy::DirectAvx2,
+        ConvStrategy::Gemm,
+    ] {
         let fused = run(strategy);
         let name = format!("{strategy:?}");
         same_non_finite(&format!("{name} y"), &fused.0, &plain.0);

@@ -42,11 +42,17 @@ pub enum SpatialPadding {
 /// speed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum ConvStrategy {
-    /// phystok's direct CPU kernel for `f32` on the CPU (AVX-512, unit strides; own forward,
-    /// input and weight gradients), im2col + GEMM where it does not apply (strided layers,
-    /// CPUs without AVX-512F); [`ConvStrategy::FoldedTaps`] on other devices and dtypes.
+    /// phystok's direct CPU kernel for `f32` on the CPU (AVX-512, or AVX2 + FMA on CPUs
+    /// without it; unit strides; own forward, input and weight gradients), im2col + GEMM
+    /// where it does not apply (strided layers, CPUs without AVX2);
+    /// [`ConvStrategy::FoldedTaps`] on other devices and dtypes.
     #[default]
     Direct,
+    /// phystok's direct CPU kernel on its AVX2 + FMA code path even where the CPU has
+    /// AVX-512F (the path of CPUs without it; to test and measure it on any x86 machine);
+    /// as [`ConvStrategy::Direct`] otherwise. `PHYSTOK_SIMD=avx2` does the same for `Direct`
+    /// in a whole process.
+    DirectAvx2,
     /// phystok's im2col + GEMM CPU kernel (own backward) for `f32` on the CPU, at every
     /// stride; [`ConvStrategy::FoldedTaps`] on other devices and dtypes.
     Gemm,
@@ -185,6 +191,7 @@ pub fn causal_conv3d(
     }
     let kernel = match options.strategy {
         ConvStrategy::Direct => Some(ConvKernel::Direct),
+        ConvStrategy::DirectAvx2 => Some(ConvKernel::DirectAvx2),
         ConvStrategy::Gemm => Some(ConvKernel::Im2colGemm),
         ConvStrategy::FoldedTaps | ConvStrategy::SummedTaps => None,
     };
@@ -213,7 +220,10 @@ pub fn causal_conv3d(
             .map_err(Error::from)
     };
     let ys = match options.strategy {
-        ConvStrategy::FoldedTaps | ConvStrategy::Gemm | ConvStrategy::Direct => {
+        ConvStrategy::FoldedTaps
+        | ConvStrategy::Gemm
+        | ConvStrategy::Direct
+        | ConvStrategy::DirectAvx2 => {
             let taps = (0..k_t).map(&tap).collect::<Result<Vec<_>>>()?;
             let folded = if k_t == 1 {
                 taps[0].clone()

@@ -222,7 +222,10 @@ impl Simulator for ActiveMatterConfig {
         let max = 0.5 / INITIAL_WAVES as f64;
         for (name, value) in [
             ("perturbation", self.perturbation),
-            ("concentration_perturbation", self.concentration_perturbation),
+            (
+                "concentration_perturbation",
+                self.concentration_perturbation,
+            ),
         ] {
             if !(value >= 0.0 && value <= max) {
                 return Err(ConfigError::OutOfRange {

@@ -140,8 +140,8 @@ enum Direction {
 }
 
 fn forward(g: &Geom, x: &[f32], w: &[f32]) -> Vec<f32> {
-    if g.kernel == ConvKernel::Direct && direct::supports(g) {
-        return direct::forward(g, x, w);
+    if let Some(isa) = direct::select(g) {
+        return direct::forward(g, isa, x, w);
     }
     let wk = permute_weight(g, w, Direction::Forward);
     let (k, n, kk) = (g.k(), g.n_out(), g.kk());
@@ -190,8 +190,8 @@ fn forward(g: &Geom, x: &[f32], w: &[f32]) -> Vec<f32> {
 }
 
 fn weight_grad(g: &Geom, x: &[f32], dy: &[f32]) -> Vec<f32> {
-    if g.kernel == ConvKernel::Direct && direct::supports(g) {
-        return direct::weight_grad(g, x, dy);
+    if let Some(isa) = direct::select(g) {
+        return direct::weight_grad(g, isa, x, dy);
     }
     let (k, n, kk) = (g.k(), g.n_out(), g.kk());
     let y_rs = g.t_out * n;

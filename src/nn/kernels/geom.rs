@@ -4,11 +4,15 @@
 /// Which CPU kernel computes a `CausalConvOp` (the same result to float32 rounding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConvKernel {
-    /// The direct AVX-512 kernel (`super::direct`) for unit strides on CPUs with
-    /// AVX-512F (forward, input and weight gradients); [`ConvKernel::Im2colGemm`] for
-    /// everything else.
+    /// The direct kernel (`super::direct`) for unit strides, with AVX-512F where the CPU has
+    /// it and AVX2 + FMA otherwise (forward, input and weight gradients);
+    /// [`ConvKernel::Im2colGemm`] for everything else. `PHYSTOK_SIMD=avx2` picks the AVX2
+    /// path and `PHYSTOK_SIMD=none` im2col + GEMM (read once per process).
     #[default]
     Direct,
+    /// The direct kernel's AVX2 + FMA code path even on CPUs with AVX-512F (to test and
+    /// measure it where both exist); [`ConvKernel::Im2colGemm`] where it does not apply.
+    DirectAvx2,
     /// im2col + GEMM for every geometry.
     Im2colGemm,
 }

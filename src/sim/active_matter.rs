@@ -55,7 +55,9 @@ pub struct ActiveMatterConfig {
     pub perturbation: f64,
     /// Largest amplitude of the initial plane-wave perturbation of the concentration about
     /// 1 (at most 0.5 / 6, so that `c ≥ 1/2`); `D` starts at `c I/2` plus its perturbation,
-    /// so `tr D = c` holds. Without it the concentration never leaves 1.
+    /// so `tr D = c` holds. Without it the concentration never leaves 1. The default
+    /// gives a spread of about 5 % of the mean; The Well's concentration varies by about
+    /// 0.3 %.
     #[serde(default = "default_concentration_perturbation")]
     pub concentration_perturbation: f64,
     /// CFL number of the advective step limit.

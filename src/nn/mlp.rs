@@ -12,6 +12,7 @@ use candle_nn::{Init, VarBuilder};
 
 use crate::Result;
 use crate::nn::kernels::channel::add_channel_bias;
+use crate::nn::kernels::silu::SiluOp;
 use crate::nn::kernels::swiglu::SwigluOp;
 
 /// How a [`Linear`] layer's weights start.
@@ -152,6 +153,15 @@ impl Linear {
         }
         Ok(ys.reshape(out_dims)?)
     }
+}
+
+/// `silu(x) = x · σ(x)`: one rayon pass forward and one backward ([`SiluOp`]) for `f32`
+/// CPU tensors, candle's `silu` elsewhere. The same bits as candle's, values and gradients.
+pub fn silu(x: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        return Ok(SiluOp::apply(x)?);
+    }
+    Ok(x.silu()?)
 }
 
 /// `silu(gate) · x`: the SwiGLU product of the two halves [`swiglu`] splits.

@@ -27,6 +27,7 @@ pub(crate) mod geom;
 pub(crate) mod norm;
 pub(crate) mod ordered;
 pub(crate) mod rope;
+pub(crate) mod silu;
 pub(crate) mod softmax;
 pub(crate) mod swiglu;
 

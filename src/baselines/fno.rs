@@ -16,7 +16,7 @@ use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::nn::{
-    Component, Factorisation, Linear, LinearConfig, SpectralConv2d, SpectralConvConfig,
+    Component, Factorisation, Linear, LinearConfig, SpectralConv2d, SpectralConvConfig, gelu_erf,
 };
 use crate::{ConfigError, Result};
 
@@ -159,7 +159,7 @@ fn pointwise(layer: &Linear, xs: &Tensor) -> Result<Tensor> {
 }
 
 fn mlp_forward(mlp: &[Linear; 2], xs: &Tensor) -> Result<Tensor> {
-    pointwise(&mlp[1], &pointwise(&mlp[0], xs)?.gelu_erf()?)
+    pointwise(&mlp[1], &gelu_erf(&pointwise(&mlp[0], xs)?)?)
 }
 
 #[derive(Debug, Clone)]
@@ -224,11 +224,11 @@ impl Fno {
             let gated = xs.broadcast_mul(&block.gate)?;
             let mut ys = (block.spectral.forward(&xs)? + skip)?;
             if i < last {
-                ys = ys.gelu_erf()?;
+                ys = gelu_erf(&ys)?;
             }
             ys = (mlp_forward(&block.channel_mlp, &ys)? + gated)?;
             if i < last {
-                ys = ys.gelu_erf()?;
+                ys = gelu_erf(&ys)?;
             }
             xs = ys;
         }

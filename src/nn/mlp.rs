@@ -12,6 +12,7 @@ use candle_nn::{Init, VarBuilder};
 
 use crate::Result;
 use crate::nn::kernels::channel::add_channel_bias;
+use crate::nn::kernels::gelu::GeluOp;
 use crate::nn::kernels::silu::SiluOp;
 use crate::nn::kernels::swiglu::SwigluOp;
 
@@ -162,6 +163,16 @@ pub fn silu(x: &Tensor) -> Result<Tensor> {
         return Ok(SiluOp::apply(x)?);
     }
     Ok(x.silu()?)
+}
+
+/// `gelu(x) = x · Φ(x)` in its exact erf form: one rayon pass forward and one backward
+/// ([`GeluOp`]) for `f32` CPU tensors, candle's `gelu_erf` elsewhere. The same bits as
+/// candle's, values and gradients.
+pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        return Ok(GeluOp::apply(x)?);
+    }
+    Ok(x.gelu_erf()?)
 }
 
 /// `silu(gate) · x`: the SwiGLU product of the two halves [`swiglu`] splits.

@@ -34,7 +34,7 @@ pub use flex_down::FlexDownsample;
 pub use flex_up::{FlexUpsample, depth_to_space};
 pub use kernel_resize::{KernelResize, KernelResizer, bilinear_resize_matrix, resize_axis_matrix};
 pub use kernels::direct::{Isa as ConvIsa, isa as conv_isa};
-pub use mlp::{Bias, Linear, LinearConfig, LinearInit, silu, swiglu, swiglu_parts};
+pub use mlp::{Bias, Linear, LinearConfig, LinearInit, gelu_erf, silu, swiglu, swiglu_parts};
 pub use norm::{LayerNorm, RmsGroupNorm, Shift};
 pub use params::{Component, ParamRow, ParamTable, conv_uniform, seeded_var_builder};
 pub use position_bias::{

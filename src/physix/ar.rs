@@ -17,7 +17,7 @@ use candle_nn::{VarBuilder, VarMap};
 use super::ar_config::ArConfig;
 use super::rope3d::{Rope3d, Rope3dTables};
 use crate::nn::{Bias, Component, LayerNorm, Linear, LinearConfig, ParamTable, Shift};
-use crate::nn::{attention, seeded_var_builder};
+use crate::nn::{attention, gelu_erf, seeded_var_builder};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -234,7 +234,7 @@ impl ArModel {
         let a = attention(&q, &k, &v, mask)?;
         let a = a.transpose(1, 2)?.reshape((b, n, d))?;
         let xs = (xs + block.out.forward(&a)?)?;
-        let m = block.fc1.forward(&block.norm2.forward(&xs)?)?.gelu_erf()?;
+        let m = gelu_erf(&block.fc1.forward(&block.norm2.forward(&xs)?)?)?;
         Ok((&xs + block.fc2.forward(&m)?)?)
     }
 

@@ -22,6 +22,7 @@ pub(crate) mod attention;
 pub(crate) mod channel;
 pub(crate) mod conv;
 pub(crate) mod direct;
+pub(crate) mod gelu;
 mod gemm;
 pub(crate) mod geom;
 pub(crate) mod norm;

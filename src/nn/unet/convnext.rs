@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layers::{ChannelL2Norm, Conv2d, ConvTranspose2x2, DepthwiseConv};
 use super::{check_depth, check_input};
-use crate::nn::{Bias, Component, LayerNorm, Linear, LinearConfig, Shift};
+use crate::nn::{Bias, Component, LayerNorm, Linear, LinearConfig, Shift, gelu_erf};
 use crate::{ConfigError, Result};
 
 /// Settings of a [`UNetConvNext`].
@@ -290,7 +290,7 @@ impl Block {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let hs = self.dwconv.forward(xs)?.permute((0, 2, 3, 1))?;
         let hs = self.norm.forward(&hs)?;
-        let hs = self.pwconv1.forward(&hs)?.gelu_erf()?;
+        let hs = gelu_erf(&self.pwconv1.forward(&hs)?)?;
         let hs = self.pwconv2.forward(&hs)?.broadcast_mul(&self.gamma)?;
         Ok((xs + hs.permute((0, 3, 1, 2))?)?)
     }

@@ -81,16 +81,20 @@ done
 
 echo
 echo "# phystok vs PyTorch CPU, $threads threads (CANDLE_NUM_THREADS=$CANDLE_NUM_THREADS), medians of $repeats (processor: repeats of processor.rs), load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-34s %12s %12s %8s\n' name phystok_ms pytorch_ms ratio
+printf '%-34s %12s %12s %8s\n' name phystok_ms pytorch_ms ratio | tee "$log/table"
 for row in "${rows[@]}"; do
   set -- $row
   awk -v n="$1" -v a="${2:-nan}" -v b="${3:-nan}" \
     'BEGIN { r = (b + 0 > 0) ? sprintf("%.2f", a / b) : "nan"; printf "%-34s %12s %12s %8s\n", n, a, b, r }'
-done
+done | tee -a "$log/table"
 echo
 echo "# GFLOP/s (phystok / pytorch)"
 for n in conv3x3x3_16to16 attention_16x256 matmul_2048x1088x4352; do
   printf '%-34s %10s %10s\n' "$n" "$(kernel_gf "$log/rs_kernels" "$n")" "$(kernel_gf "$log/py_kernels" "$n")"
 done
 echo
-bash benches/memory.sh "$threads"
+bash benches/memory.sh "$threads" | tee "$log/memory"
+# PHYSTOK_COMPARE_OUT=FILE keeps the time table and the memory rows (scripts/bench-readme.sh)
+if [ -n "${PHYSTOK_COMPARE_OUT:-}" ]; then
+  { cat "$log/table"; grep -v '^#\|^name' "$log/memory"; } > "$PHYSTOK_COMPARE_OUT"
+fi

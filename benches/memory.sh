@@ -39,8 +39,8 @@ measure() {
   rows+=("${name}_runtime_alone $rs0 $py0" "$name $rs $py" "${name}_above_runtime $((rs - rs0)) $((py - py0))")
 }
 export PHYSTOK_BENCH_CONV=0
-measure tokeniser_paper_step PHYSTOK_BENCH_PRESETS paper "$tok --bench 2" benches/tokeniser_pytorch.py 2
-measure processor_block_paper_width PHYSTOK_BENCH_SHAPES paper-width "$proc --bench" benches/processor_pytorch.py "$threads"
+measure peak_tokeniser_paper_step PHYSTOK_BENCH_PRESETS paper "$tok --bench 2" benches/tokeniser_pytorch.py 2
+measure peak_processor_block_paper_width PHYSTOK_BENCH_SHAPES paper-width "$proc --bench" benches/processor_pytorch.py "$threads"
 
 echo "# peak resident memory (MiB), $threads threads, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-44s %12s %12s %8s\n' name phystok_mib pytorch_mib ratio

@@ -25,6 +25,8 @@ fn silu(v: f32) -> f32 {
 /// candle's gradient of `y = silu(x)` at one element: `dy · (σ(x) · (1 − y) + y)`, with
 /// `σ(x) = 1 / (e^{−x} + 1)` and `1 − y` as candle's affine `y · (−1) + 1`.
 #[inline(always)]
+// `y * -1.0`, not `-y`: candle's affine multiplies, and on a NaN the two differ in sign bit
+#[allow(clippy::neg_multiply)]
 fn silu_grad(x: f32, y: f32, dy: f32) -> f32 {
     let sigmoid = 1.0 / ((-x).exp() + 1.0);
     dy * (sigmoid * (y * -1.0 + 1.0) + y)

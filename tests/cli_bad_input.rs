@@ -209,6 +209,80 @@ fn bad_input_is_refused_cleanly_before_any_work() {
             2,
             "seeds",
         ),
+        // the ablation study refuses what the others refuse, before simulating anything
+        (
+            vec![
+                "reproduce",
+                "ablations",
+                "--preset",
+                "huge",
+                "--data",
+                &data,
+                "--out",
+                "o",
+            ],
+            1,
+            "huge",
+        ),
+        (
+            vec![
+                "reproduce",
+                "ablations",
+                "--pretrain-steps",
+                "0",
+                "--data",
+                &data,
+                "--out",
+                "o",
+            ],
+            1,
+            "steps",
+        ),
+        (
+            vec![
+                "reproduce",
+                "ablations",
+                "--rollout-steps",
+                "0",
+                "--data",
+                &data,
+                "--out",
+                "o",
+            ],
+            1,
+            "steps",
+        ),
+        (
+            vec![
+                "reproduce",
+                "ablations",
+                "--device",
+                "tpu",
+                "--data",
+                &data,
+                "--out",
+                "o",
+            ],
+            1,
+            "tpu",
+        ),
+        (
+            vec![
+                "reproduce",
+                "ablations",
+                "--out",
+                &out_under_file,
+                "--data",
+                &data,
+            ],
+            1,
+            "output folder",
+        ),
+        (
+            vec!["reproduce", "ablations", "--seeds", "", "--data", &data, "--out", "o"],
+            2,
+            "seeds",
+        ),
     ];
     let mut refused = 0;
     for (args, code, want) in &cases {

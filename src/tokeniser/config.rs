@@ -98,11 +98,14 @@ impl TokeniserConfig {
     /// The paper's tokeniser (Section 2.5, Table 2 "5 M"; Appendices B, C, Table 7), with
     /// `total_fields = 18`, the union of the fields of the four datasets of Appendix A
     /// (density, energy, pressure, momentum x/y, buoyancy, velocity x/y, tracer,
-    /// concentration, the four components of D and of E). Four residual blocks per level
-    /// give 4,848,100 parameters, the paper's "5 M" (encoder 1.57 M, decoder 3.28 M, of which
-    /// the innermost depth-to-space convolution alone holds 1.77 M); the heads and bottlenecks (what the
-    /// "mostly frozen" strategy trains) hold 47,924 of them, where Table 3 says 85 k (the
-    /// paper does not give the layers' exact shapes).
+    /// concentration, the four components of D and of E). Four residual blocks per level,
+    /// each with a plain per-frame group norm ([`PAPER_NORM_GROUPS`] groups; the paper drops
+    /// only MAGVIT-2's *adaptive* group norm), depth-to-space upsampling ("We use
+    /// depth-to-space upsampling", Appendix C) and the adjoint kernel resize give 4,852,196
+    /// parameters, the paper's "5 M" (encoder 1.57 M, decoder 3.28 M, of which the innermost
+    /// depth-to-space convolution alone holds 1.77 M; the norms 4,096); the heads and
+    /// bottlenecks (what the "mostly frozen" strategy trains) hold 47,924 of them, where
+    /// Table 3 says 85 k (the paper does not give the layers' exact shapes).
     pub fn paper() -> Self {
         Self {
             total_fields: 18,

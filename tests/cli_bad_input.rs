@@ -279,7 +279,16 @@ fn bad_input_is_refused_cleanly_before_any_work() {
             "output folder",
         ),
         (
-            vec!["reproduce", "ablations", "--seeds", "", "--data", &data, "--out", "o"],
+            vec![
+                "reproduce",
+                "ablations",
+                "--seeds",
+                "",
+                "--data",
+                &data,
+                "--out",
+                "o",
+            ],
             2,
             "seeds",
         ),

@@ -114,7 +114,10 @@ fn transposed_upsampling_has_the_depth_to_space_shapes_and_is_causal() {
                         assert_eq!(*dn, 0.0, "{resize:?} {f}: latent {j} changed frame {n}");
                     }
                 }
-                assert!(d[st * j] > 1e-6, "{resize:?} {f}: latent {j} missed its frame");
+                assert!(
+                    d[st * j] > 1e-6,
+                    "{resize:?} {f}: latent {j} missed its frame"
+                );
             }
         }
         assert_eq!(
@@ -137,10 +140,16 @@ fn transposed_upsampling_gradients_reach_input_and_every_parameter_at_every_fact
                 .unwrap()
                 .with_resize(resize);
             let xs = Var::from_tensor(&wavy((1, 3, 3, 2, 2), 0.31)).unwrap();
-            let ys = up.forward(xs.as_tensor(), ScaleFactor::new(st, ss)).unwrap();
+            let ys = up
+                .forward(xs.as_tensor(), ScaleFactor::new(st, ss))
+                .unwrap();
             let loss = ys.sqr().unwrap().sum_all().unwrap();
             let vars = all_vars(&varmap, &xs);
-            assert_eq!(vars.len(), 5, "input, transposed.{{weight,bias}}, conv.{{weight,bias}}");
+            assert_eq!(
+                vars.len(),
+                5,
+                "input, transposed.{{weight,bias}}, conv.{{weight,bias}}"
+            );
             assert_grads_reach(&loss, &vars);
             assert_eq!(
                 up.n_parameters(),
@@ -204,7 +213,9 @@ fn frame_group_norm_normalises_each_group_of_each_frame_alone() {
     // per frame: changing frame t changes frame t only (squared, so that the change is not
     // a shift the normalisation removes)
     for t in 0..3 {
-        let y1 = norm.forward(&bump(xs.as_tensor(), t).sqr().unwrap()).unwrap();
+        let y1 = norm
+            .forward(&bump(xs.as_tensor(), t).sqr().unwrap())
+            .unwrap();
         let y0 = norm.forward(&xs.as_tensor().sqr().unwrap()).unwrap();
         let d = per_frame_change(&y1, &y0);
         for (n, dn) in d.iter().enumerate() {
@@ -240,7 +251,11 @@ fn a_residual_block_with_the_norm_is_causal_and_trains_every_parameter() {
     }
     let loss = ys.sqr().unwrap().sum_all().unwrap();
     let vars = all_vars(&varmap, &xs);
-    assert_eq!(vars.len(), 9, "input, conv1/2 weight+bias, norm1/2 weight+bias");
+    assert_eq!(
+        vars.len(),
+        9,
+        "input, conv1/2 weight+bias, norm1/2 weight+bias"
+    );
     assert_grads_reach(&loss, &vars);
 }
 
@@ -262,14 +277,20 @@ fn pi_resize_downsampling_returns_the_base_kernel_at_the_base_factor_and_trains(
         pi.kernel(small).unwrap();
         pi.kernel(ScaleFactor::new(2, 2)).unwrap();
     }
-    assert_eq!(pi.resizer().cached(), 3, "3 → 3 in time added once, never recomputed");
+    assert_eq!(
+        pi.resizer().cached(),
+        3,
+        "3 → 3 in time added once, never recomputed"
+    );
     for (st, ss) in FACTORS {
         let (varmap, vb) = vb(17);
         let down = FlexDownsample::new(2, 3, base, vb)
             .unwrap()
             .with_resize(KernelResize::PseudoInverse);
         let xs = Var::from_tensor(&wavy((1, 2, 5, 8, 8), 0.3)).unwrap();
-        let ys = down.forward(xs.as_tensor(), ScaleFactor::new(st, ss)).unwrap();
+        let ys = down
+            .forward(xs.as_tensor(), ScaleFactor::new(st, ss))
+            .unwrap();
         assert_eq!(ys.dims(), &[1, 3, 4 / st + 1, 8 / ss, 8 / ss]);
         let loss = ys.sqr().unwrap().sum_all().unwrap();
         assert_grads_reach(&loss, &all_vars(&varmap, &xs));
@@ -288,7 +309,14 @@ fn options_config() -> TokeniserConfig {
 #[test]
 fn a_tokeniser_with_every_option_round_trips_shapes_and_trains_every_parameter() {
     let tok = options_config().init(&Device::Cpu).unwrap();
-    let names: Vec<String> = tok.varmap().data().lock().unwrap().keys().cloned().collect();
+    let names: Vec<String> = tok
+        .varmap()
+        .data()
+        .lock()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     for name in [
         "decoder.levels.2.up.transposed.weight",
         "decoder.levels.2.up.conv.weight",
@@ -310,7 +338,12 @@ fn a_tokeniser_with_every_option_round_trips_shapes_and_trains_every_parameter()
     ] {
         let x = Var::from_tensor(&wavy((1, 3, 5, 32, 32), 0.11)).unwrap();
         let ys = tok.autoencode(x.as_tensor(), &[0, 1, 2], &c).unwrap();
-        let loss = (ys - x.as_tensor()).unwrap().sqr().unwrap().mean_all().unwrap();
+        let loss = (ys - x.as_tensor())
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .mean_all()
+            .unwrap();
         let vars = all_vars(tok.varmap(), &x);
         assert!(vars.len() > 40);
         assert_grads_reach(&loss, &vars);
@@ -345,7 +378,10 @@ fn a_tokeniser_with_every_option_is_causal_in_time() {
                     assert_eq!(*d, 0.0, "{c}: frame {t} changed reconstructed frame {f}");
                 }
             }
-            assert!(dy[t] > 1e-6, "{c}: frame {t} did not reach its reconstruction");
+            assert!(
+                dy[t] > 1e-6,
+                "{c}: frame {t} did not reach its reconstruction"
+            );
         }
     }
 }

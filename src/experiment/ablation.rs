@@ -274,8 +274,7 @@ impl AblationConfig {
             }
             if let AblationChange::Tokeniser(t) = &r.change {
                 t.check()?;
-                if i == 0 && t.latent_channels != self.experiment.model.processor.latent_channels
-                {
+                if i == 0 && t.latent_channels != self.experiment.model.processor.latent_channels {
                     return Err(ConfigError::Mismatch {
                         name: "rows[0] latent_channels",
                         value: t.latent_channels.to_string(),
@@ -292,8 +291,8 @@ impl AblationConfig {
 
     /// Runs every row and seed on the datasets under `data_root` (the target datasets are
     /// simulated there when missing), with checkpoints under `out/checkpoints/` (a complete
-    /// one made with the same settings is reused), and writes `results.json` and `tables.md`
-    /// to `out`.
+    /// one made with the same settings is reused), and writes `results.json`, `tables.md` and
+    /// `figure.svg` to `out`.
     pub fn run(
         &self,
         data_root: impl AsRef<Path>,
@@ -363,7 +362,12 @@ impl AblationConfig {
                             &ckpt(&row.key, seed),
                             &device,
                         )?;
-                        parameters = t.clone().with_seed(seed).init(&device)?.param_table().total();
+                        parameters = t
+                            .clone()
+                            .with_seed(seed)
+                            .init(&device)?
+                            .param_table()
+                            .total();
                         r.history
                             .validation
                             .last()
@@ -500,7 +504,42 @@ impl AblationResults {
         table
     }
 
-    /// Writes `results.json` (everything, with the provenance) and `tables.md` to `dir`.
+    /// The bar figure: one panel per metric, a bar per row (mean, whisker ± std).
+    #[cfg(feature = "plot")]
+    pub fn figure(&self) -> crate::plot::BarsFigure {
+        use crate::plot::{Bar, BarPanel, BarsFigure};
+        let panel = |m: AblationMetric, title: &str| BarPanel {
+            title: title.into(),
+            x_label: "VRMSE (mean ± std over seeds)".into(),
+            bars: self
+                .rows
+                .iter()
+                .filter(|r| r.metric == m)
+                .map(|r| Bar {
+                    label: r.key.clone(),
+                    value: r.vrmse.mean,
+                    spread: r.vrmse.std,
+                })
+                .collect(),
+        };
+        let panels = [
+            panel(
+                AblationMetric::Reconstruction,
+                "reconstruction (pretraining)",
+            ),
+            panel(AblationMetric::NextFrame, "next frame (rollout training)"),
+        ]
+        .into_iter()
+        .filter(|p| !p.bars.is_empty())
+        .collect();
+        BarsFigure::new(panels).with_title(format!(
+            "Tokeniser option ablations ({} preset)",
+            self.config.experiment.preset
+        ))
+    }
+
+    /// Writes `results.json` (everything, with the provenance), `tables.md` and, with the
+    /// `plot` feature, `figure.svg` to `dir`.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -510,6 +549,11 @@ impl AblationResults {
         };
         write("results.json", serde_json::to_string_pretty(self)?)?;
         write("tables.md", self.table().to_markdown())?;
+        #[cfg(feature = "plot")]
+        {
+            use crate::plot::Figure;
+            self.figure().save_svg(dir.join("figure.svg"))?;
+        }
         Ok(())
     }
 

@@ -33,9 +33,9 @@ use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::causal_conv::{ConvOptions, SpatialPadding, causal_conv3d};
-use super::kernel_resize::{KernelResize, KernelResizer};
 #[cfg(doc)]
 use super::kernel_resize::resize_axis_matrix;
+use super::kernel_resize::{KernelResize, KernelResizer};
 use super::params::conv_uniform;
 use super::scale::{SamplePositions, ScaleFactor, interpolation_matrix};
 use crate::Result;

@@ -17,7 +17,7 @@ if [ "${1:-}" = "--ablations" ]; then
   bash scripts/env.sh cargo run --release -- reproduce ablations --preset quick --out out/ablations
   echo "results: the ablation study took $((SECONDS - start)) s"
   mkdir -p docs/results/ablations
-  cp out/ablations/{results.json,tables.md} docs/results/ablations/
+  cp out/ablations/{results.json,tables.md,figure.svg} docs/results/ablations/
 elif [ "${1:-}" != "--readme-only" ]; then
   start=$SECONDS
   bash scripts/env.sh cargo run --release -- reproduce --preset quick --out out/reproduce

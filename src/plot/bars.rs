@@ -76,7 +76,7 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &BarPane
         .margin(8)
         .x_label_area_size(36)
         .y_label_area_size(170)
-        .build_cartesian_2d(0.0..top, (0..n).into_segmented())
+        .build_cartesian_2d(0.0..top, (0..n - 1).into_segmented())
         .map_err(draw_error)?;
     chart
         .configure_mesh()
@@ -95,14 +95,16 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &BarPane
         }
         let row = n - 1 - i;
         let colour = PALETTE[i % PALETTE.len()];
+        let mut rect = Rectangle::new(
+            [
+                (0.0, SegmentValue::Exact(row)),
+                (bar.value, SegmentValue::Exact(row + 1)),
+            ],
+            colour.mix(0.75).filled(),
+        );
+        rect.set_margin(3, 3, 0, 0);
         chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [
-                    (0.0, SegmentValue::Exact(row)),
-                    (bar.value, SegmentValue::Exact(row + 1)),
-                ],
-                colour.mix(0.75).filled(),
-            )))
+            .draw_series(std::iter::once(rect))
             .map_err(draw_error)?;
         if bar.spread > 0.0 && bar.spread.is_finite() {
             let (lo, hi) = (bar.value - bar.spread, bar.value + bar.spread);

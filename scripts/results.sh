@@ -3,14 +3,23 @@
 # (`phystok reproduce --preset quick`), copies its outputs to docs/results/, and rewrites the
 # README's Table 5 block (between the `<!-- table5:begin -->` and `<!-- table5:end -->`
 # markers) and the rollout-horizon table with the harmonic-spike scores (between
-# `<!-- horizons:begin` and `<!-- horizons:end -->`) from docs/results/results.json. The
-# README's numbers are never edited by hand.
+# `<!-- horizons:begin` and `<!-- horizons:end -->`) from docs/results/results.json, and the
+# tokeniser-ablation block (between `<!-- ablations:begin -->` and `<!-- ablations:end -->`)
+# from docs/results/ablations/results.json. The README's numbers are never edited by hand.
 #
-# Usage: bash scripts/results.sh [--readme-only]
-#   --readme-only   skip the run; rewrite the README block from docs/results/results.json
+# Usage: bash scripts/results.sh [--readme-only | --ablations]
+#   --readme-only   skip the runs; rewrite the README blocks from the stored results
+#   --ablations     run the ablation study only (`phystok reproduce ablations --preset quick`),
+#                   copy its outputs to docs/results/ablations/, rewrite the README blocks
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "${1:-}" != "--readme-only" ]; then
+if [ "${1:-}" = "--ablations" ]; then
+  start=$SECONDS
+  bash scripts/env.sh cargo run --release -- reproduce ablations --preset quick --out out/ablations
+  echo "results: the ablation study took $((SECONDS - start)) s"
+  mkdir -p docs/results/ablations
+  cp out/ablations/{results.json,tables.md,figure.svg} docs/results/ablations/
+elif [ "${1:-}" != "--readme-only" ]; then
   start=$SECONDS
   bash scripts/env.sh cargo run --release -- reproduce --preset quick --out out/reproduce
   echo "results: the main job took $((SECONDS - start)) s"
@@ -45,4 +54,43 @@ if n != 1:
     raise SystemExit("README.md: no horizons markers")
 open("README.md", "w").write(new)
 print("README.md: Table 5 and the horizon table rewritten from docs/results/results.json")
+PY
+python3 - <<'PY'
+import json, os, re
+path = "docs/results/ablations/results.json"
+if not os.path.exists(path):
+    raise SystemExit(0)
+r = json.load(open(path))
+exp = r["config"]["experiment"]
+def vs(row, base):
+    if base is None or row["key"] == base["key"]:
+        return "—"
+    return f"{100 * (row['vrmse']['mean'] / base['vrmse']['mean'] - 1):+.1f} %".replace("-", "−")
+bases = {}
+for row in r["rows"]:
+    bases.setdefault(row["metric"], row)
+metric = {"Reconstruction": "reconstruction", "NextFrame": "next frame"}
+lines = [
+    f"Quick preset, {exp['pretrain']['steps']} in-domain pretraining steps per row and seed "
+    f"(the main study: 1,500), {exp['rollout']['steps']} rollout steps for the rollout rows "
+    f"(the main study: 400), mean ± std over {len(exp['seeds'])} seeds; the study took "
+    f"{r['total_seconds']:.0f} s on {r['provenance'].get('threads', '?')} threads.",
+    "",
+    "| row | what it switches | VRMSE | metric | vs its baseline | parameters |",
+    "|---|---|---:|---|---:|---:|",
+]
+for row in r["rows"]:
+    s = row["vrmse"]
+    lines.append(
+        f"| {row['key']} | {row['description']} | {s['mean']:.4f} ± {s['std']:.4f} | "
+        f"{metric.get(row['metric'], row['metric'])} | {vs(row, bases[row['metric']])} | {row['parameters']:,} |"
+    )
+block = ("<!-- ablations:begin (scripts/results.sh writes this table from docs/results/ablations/results.json) -->\n"
+         + "\n".join(lines) + "\n<!-- ablations:end -->")
+readme = open("README.md").read()
+new, n = re.subn(r"<!-- ablations:begin.*?<!-- ablations:end -->", lambda m: block, readme, flags=re.S)
+if n != 1:
+    raise SystemExit("README.md: no ablations markers")
+open("README.md", "w").write(new)
+print("README.md: the ablation table rewritten from docs/results/ablations/results.json")
 PY

@@ -178,7 +178,7 @@ fn bad_experiment_settings_are_typed_errors() {
 #[test]
 fn both_presets_know_exactly_the_fields_of_their_datasets() {
     // The tokeniser's vocabulary is the preset's, not the data's: the parameter counts the
-    // docs print (TokeniserConfig::paper(): 4,848,100) are what trains, because the union
+    // docs print (TokeniserConfig::paper(): 4,852,196) are what trains, because the union
     // of the fields of Euler, shear flow, Rayleigh–Bénard and active matter is exactly the
     // 18 the presets declare.
     let root = tempfile::tempdir().unwrap();

@@ -1,5 +1,6 @@
 //! The README's Table 5 is the published run's: every number in its block equals
-//! `docs/results/results.json` (written together by `scripts/results.sh`; never by hand).
+//! `docs/results/results.json`, and the compute-adaptive and ablation tables equal their
+//! studies' `results.json` (written together by `scripts/results.sh`; never by hand).
 
 use serde_json::Value;
 
@@ -131,5 +132,46 @@ fn readme_compute_adaptive_table_equals_the_published_results() {
             .find_map(|k| cell(k, tokens))
             .unwrap();
         assert_eq!(cells[4], format!("{} (p{})", fixed.0, fixed.1));
+    }
+}
+
+#[test]
+fn readme_ablation_table_equals_the_published_results() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("docs/results/ablations/results.json")).unwrap(),
+    )
+    .unwrap();
+    let start = readme
+        .find("<!-- ablations:begin")
+        .expect("ablations markers in README.md");
+    let end = readme
+        .find("<!-- ablations:end -->")
+        .expect("ablations end marker");
+    let rows: Vec<&str> = readme[start..end]
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| row"))
+        .collect();
+    let published = results["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), published.len(), "{rows:?}");
+    for (row, want) in rows.iter().zip(published) {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        assert_eq!(cells[0], want["key"].as_str().unwrap());
+        let v = &want["vrmse"];
+        assert_eq!(
+            cells[2],
+            format!(
+                "{:.4} ± {:.4}",
+                v["mean"].as_f64().unwrap(),
+                v["std"].as_f64().unwrap()
+            ),
+            "{}",
+            cells[0]
+        );
+        assert_eq!(
+            cells[5].replace(',', ""),
+            want["parameters"].as_u64().unwrap().to_string()
+        );
     }
 }

@@ -453,3 +453,61 @@ fn resuming_an_accumulating_run_gives_the_same_losses_as_never_stopping() {
         "Table 6"
     );
 }
+
+/// Removes every `keys` entry from the objects of `v`, at any depth.
+fn strip_keys(v: &mut serde_json::Value, keys: &[&str]) -> usize {
+    match v {
+        serde_json::Value::Object(map) => {
+            let mut n = 0;
+            for k in keys {
+                n += usize::from(map.remove(*k).is_some());
+            }
+            n + map.values_mut().map(|x| strip_keys(x, keys)).sum::<usize>()
+        }
+        serde_json::Value::Array(items) => items.iter_mut().map(|x| strip_keys(x, keys)).sum(),
+        _ => 0,
+    }
+}
+
+#[test]
+fn a_checkpoint_from_before_the_tokeniser_options_resumes_and_a_changed_option_does_not() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = euler(root.path());
+    let ckpt = root.path().join("ckpt");
+    let cfg = quiet(TrainerConfig::quick_rollout(2)).with_validate_every(0);
+    let build = |task: RolloutTask, resume: Option<&Path>| {
+        let mut b = Trainer::builder(task, cfg.clone()).train_data(vec![open(&dir, Split::Train)]);
+        if let Some(r) = resume {
+            b = b.resume_from(r);
+        }
+        b.build()
+    };
+    let mut first = build(rollout_task(FreezeStrategy::FullyTrainable), None).unwrap();
+    first.fit_steps(1).unwrap();
+    first.save_checkpoint(&ckpt).unwrap();
+    drop(first);
+    // the checkpoint as one made before the three settings existed
+    let path = ckpt.join("checkpoint.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let removed = strip_keys(&mut json, &["upsampling", "residual_norm", "kernel_resize"]);
+    assert_eq!(removed, 3, "the tokeniser's three settings are saved once");
+    std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
+    let resumed = build(rollout_task(FreezeStrategy::FullyTrainable), Some(&ckpt)).unwrap();
+    assert_eq!(resumed.step(), 1);
+    drop(resumed);
+    // a run that switches one of them is refused, naming it
+    let mut changed = RolloutConfig::tiny().with_seed(2);
+    changed.tokeniser.total_fields = 5;
+    changed.tokeniser = changed
+        .tokeniser
+        .with_upsampling(phystok::tokeniser::Upsampling::Transposed);
+    let task = RolloutTask::new(
+        changed.init(&Device::Cpu).unwrap(),
+        FreezeStrategy::FullyTrainable,
+    );
+    let Err(err) = build(task, Some(&ckpt)) else {
+        panic!("a changed upsampling resumed")
+    };
+    assert!(err.to_string().contains("upsampling"), "{err}");
+}

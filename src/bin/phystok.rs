@@ -30,6 +30,9 @@ enum Study {
     Physix,
     /// The Well's baselines and the leaderboard of every family.
     Benchmark,
+    /// The tokeniser's options switched one at a time (upsampling, residual norm, head
+    /// scaling, kernel resize, rollout-training compression), reconstruction VRMSE per row.
+    Ablations,
 }
 
 impl Study {
@@ -39,6 +42,7 @@ impl Study {
             Study::ComputeAdaptive => PathBuf::from("out/compute-adaptive"),
             Study::Physix => PathBuf::from("out/physix"),
             Study::Benchmark => PathBuf::from("out/benchmark"),
+            Study::Ablations => PathBuf::from("out/ablations"),
         }
     }
 }
@@ -247,6 +251,22 @@ fn run(cli: Cli) -> phystok::Result<()> {
                 );
                 let refiner = cfg.refiner_steps;
                 cfg = cfg.with_steps(t, a, refiner).with_device(device);
+                let results = cfg.run(&data, &out)?;
+                return report_study(&results, results.total_seconds, &out);
+            }
+            if study == Study::Ablations {
+                let mut cfg = phystok::experiment::AblationConfig::preset(&preset)?;
+                if let Some(s) = seeds {
+                    cfg = cfg.with_seeds(s);
+                }
+                let (p, r) = (
+                    pretrain_steps.unwrap_or(cfg.experiment.pretrain.steps),
+                    rollout_steps.unwrap_or(cfg.experiment.rollout.steps),
+                );
+                cfg = cfg.with_steps(p, r).with_device(device);
+                if allow_simulated {
+                    cfg = cfg.with_data_policy(phystok::experiment::DataPolicy::SimulateMissing);
+                }
                 let results = cfg.run(&data, &out)?;
                 return report_study(&results, results.total_seconds, &out);
             }

@@ -20,6 +20,7 @@
 //! its own rollout models (initialisation, compression draws, data order, drop path), so
 //! the spread over seeds covers pretraining too.
 
+mod ablation;
 pub mod benchmark;
 mod compute_adaptive;
 mod config;
@@ -28,6 +29,11 @@ mod provenance;
 mod results;
 mod run;
 
+pub use ablation::{
+    AblationChange, AblationConfig, AblationMetric, AblationResults, AblationRow,
+    AblationRowResult, QUICK_ABLATION_NORM_GROUPS, QUICK_ABLATION_PRETRAIN_STEPS,
+    QUICK_ABLATION_ROLLOUT_STEPS,
+};
 pub use compute_adaptive::{
     ComputeAdaptiveConfig, ComputeAdaptiveResults, ModelResult, RolloutScore, SizeScore, StudyModel,
 };

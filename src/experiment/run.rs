@@ -34,7 +34,7 @@ macro_rules! say {
 }
 
 /// Rollout steps of Figure 3's longest horizon.
-const HORIZON_STEPS: usize = 18;
+pub(super) const HORIZON_STEPS: usize = 18;
 
 /// Validation batches during evaluation.
 const EVAL_BATCH: usize = 8;
@@ -200,7 +200,7 @@ impl ExperimentConfig {
     /// Pretrains one tokeniser, or reuses the checkpoint in `dir` when it was made with the
     /// same settings and step count.
     #[allow(clippy::too_many_arguments)]
-    fn pretrain(
+    pub(super) fn pretrain(
         &self,
         p: Pretraining,
         seed: u64,
@@ -289,7 +289,7 @@ impl ExperimentConfig {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn rollout_run(
+    pub(super) fn rollout_run(
         &self,
         arm: Arm,
         seed: u64,
@@ -485,7 +485,7 @@ pub fn ensure_data<'a>(root: &Path, names: impl IntoIterator<Item = &'a String>)
 
 /// Refuses, naming the dataset, when one of `names` is missing under `root` or holds data
 /// phystok simulated ([`DataPolicy::RequireWell`]).
-fn require_well<'a>(
+pub(super) fn require_well<'a>(
     root: &Path,
     preset: &str,
     names: impl IntoIterator<Item = &'a String>,

@@ -31,7 +31,7 @@ pub use causal_conv::{
 pub use drop_path::{DropPath, Mode};
 pub use field_head::{AdaptiveFieldConv, FieldSide, check_active_fields};
 pub use flex_down::FlexDownsample;
-pub use flex_up::{FlexUpsample, depth_to_space};
+pub use flex_up::{FlexTransposedUpsample, FlexUpsample, depth_to_space};
 pub use kernel_resize::{KernelResize, KernelResizer, bilinear_resize_matrix, resize_axis_matrix};
 pub use kernels::direct::{Isa as ConvIsa, isa as conv_isa};
 pub use mlp::{Bias, Linear, LinearConfig, LinearInit, gelu_erf, silu, swiglu, swiglu_parts};
@@ -40,7 +40,7 @@ pub use params::{Component, ParamRow, ParamTable, conv_uniform, seeded_var_build
 pub use position_bias::{
     RelativePositionBias, WALRUS_MAX_DISTANCE, WALRUS_NUM_BUCKETS, causal_bucket,
 };
-pub use residual::ResidualBlock;
+pub use residual::{FRAME_GROUP_NORM_EPS, FrameGroupNorm, ResidualBlock, ResidualNorm};
 pub use rope::{AxialRope, RopeTables, WALRUS_ROPE_MAX_FREQ};
 pub use scale::{SamplePositions, ScaleFactor, interpolation_matrix};
 pub use spectral::{Factorisation, SpectralConv2d, SpectralConvConfig, spectral_conv2d};

@@ -154,9 +154,11 @@ impl PhysixTokeniserConfig {
     }
 
     /// The crate tokeniser settings the encoder (`total_fields` = the union) or a decoder
-    /// (`total_fields` = its dataset's channels) is built from.
+    /// (`total_fields` = its dataset's channels) is built from. PhysiX's blocks keep no
+    /// residual norm (the tokeniser paper's per-frame group norm is not PhysiX's).
     pub(crate) fn block_config(&self, total_fields: usize) -> TokeniserConfig {
         TokeniserConfig::paper()
+            .with_residual_norm(crate::nn::ResidualNorm::None)
             .with_total_fields(total_fields)
             .with_channels(self.channels.clone())
             .with_latent_channels(self.fsq.levels.len())

@@ -9,6 +9,7 @@
 //! [`SpectrumOptions`](crate::metrics::SpectrumOptions), [`SnapshotFigure::from_tensors`]
 //! with [`SnapshotOptions`].
 
+mod bars;
 mod colour;
 mod curves;
 mod figure;
@@ -17,6 +18,7 @@ mod render;
 mod snapshot;
 mod spectrum;
 
+pub use bars::{Bar, BarPanel, BarsFigure};
 pub use colour::{Colormap, colour_at};
 pub use curves::{CurvePanel, CurveSeries, CurvesFigure};
 pub(crate) use figure::draw_error;

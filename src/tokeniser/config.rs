@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::compression::{Compression, DepthChoices};
 use crate::ConfigError;
+use crate::nn::{KernelResize, ResidualNorm};
 
 /// Settings of a [`Tokeniser`](super::Tokeniser).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +32,45 @@ pub struct TokeniserConfig {
     /// Which heads rescale their output by `sqrt(c_total / c_active)`.
     #[serde(default)]
     pub head_scaling: HeadScaling,
+    /// How the decoder upsamples (paper: depth-to-space; configs saved before this setting
+    /// existed load as depth-to-space).
+    #[serde(default)]
+    pub upsampling: Upsampling,
+    /// The normalisation inside the residual blocks (configs saved before this setting
+    /// existed load as none).
+    #[serde(default)]
+    pub residual_norm: ResidualNorm,
+    /// How the flexible layers resize their base kernel to smaller factors (configs saved
+    /// before this setting existed load as the adjoint rule).
+    #[serde(default = "adjoint")]
+    pub kernel_resize: KernelResize,
+}
+
+fn adjoint() -> KernelResize {
+    KernelResize::Adjoint
+}
+
+/// How the decoder's flexible upsampling layers work (paper Appendix B explores both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Upsampling {
+    /// A causal `3x3x3` convolution expands the channels by `s_t·s_s²`, rearranged into time
+    /// and space ([`FlexUpsample`](crate::nn::FlexUpsample)); the paper's choice.
+    #[default]
+    DepthToSpace,
+    /// A causal transposed convolution with the kernel sizes of Eq. 6, resized from the base
+    /// kernel like the downsampling layers, then a causal `3x3x3` convolution
+    /// ([`FlexTransposedUpsample`](crate::nn::FlexTransposedUpsample)).
+    Transposed,
+}
+
+impl Upsampling {
+    /// A short name for tables (`depth-to-space`, `transposed`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            Upsampling::DepthToSpace => "depth-to-space",
+            Upsampling::Transposed => "transposed",
+        }
+    }
 }
 
 /// Which of the tokeniser's adaptive field heads rescale by `sqrt(c_total / c_active)`.
@@ -43,6 +83,11 @@ pub enum HeadScaling {
     BothHeads,
 }
 
+/// Channel groups of the paper preset's per-frame group norm. The paper does not give it
+/// (MAGVIT-2 uses 32, wider than the paper's first level of 16 channels); 8 divides every
+/// width (16, 32, 64).
+pub const PAPER_NORM_GROUPS: usize = 8;
+
 impl Default for TokeniserConfig {
     fn default() -> Self {
         Self::paper()
@@ -50,14 +95,17 @@ impl Default for TokeniserConfig {
 }
 
 impl TokeniserConfig {
-    /// The paper's tokeniser (Section 2.5, Table 2 "5 M"; Appendix C, Table 7), with
+    /// The paper's tokeniser (Section 2.5, Table 2 "5 M"; Appendices B, C, Table 7), with
     /// `total_fields = 18`, the union of the fields of the four datasets of Appendix A
     /// (density, energy, pressure, momentum x/y, buoyancy, velocity x/y, tracer,
-    /// concentration, the four components of D and of E). Four residual blocks per level
-    /// give 4,848,100 parameters, the paper's "5 M" (encoder 1.57 M, decoder 3.28 M, of which
-    /// the innermost depth-to-space convolution alone holds 1.77 M); the heads and bottlenecks (what the
-    /// "mostly frozen" strategy trains) hold 47,924 of them, where Table 3 says 85 k (the
-    /// paper does not give the layers' exact shapes).
+    /// concentration, the four components of D and of E). Four residual blocks per level,
+    /// each with a plain per-frame group norm ([`PAPER_NORM_GROUPS`] groups; the paper drops
+    /// only MAGVIT-2's *adaptive* group norm), depth-to-space upsampling ("We use
+    /// depth-to-space upsampling", Appendix C) and the adjoint kernel resize give 4,852,196
+    /// parameters, the paper's "5 M" (encoder 1.57 M, decoder 3.28 M, of which the innermost
+    /// depth-to-space convolution alone holds 1.77 M; the norms 4,096); the heads and
+    /// bottlenecks (what the "mostly frozen" strategy trains) hold 47,924 of them, where
+    /// Table 3 says 85 k (the paper does not give the layers' exact shapes).
     pub fn paper() -> Self {
         Self {
             total_fields: 18,
@@ -72,6 +120,11 @@ impl TokeniserConfig {
             validation: Compression::paper_validation(),
             seed: 0,
             head_scaling: HeadScaling::BothHeads,
+            upsampling: Upsampling::DepthToSpace,
+            residual_norm: ResidualNorm::GroupPerFrame {
+                groups: PAPER_NORM_GROUPS,
+            },
+            kernel_resize: KernelResize::Adjoint,
         }
     }
 
@@ -85,6 +138,7 @@ impl TokeniserConfig {
             latent_channels: 8,
             res_blocks: 1,
             head_scaling: HeadScaling::EncoderOnly,
+            residual_norm: ResidualNorm::None,
             ..Self::paper()
         }
     }
@@ -98,6 +152,7 @@ impl TokeniserConfig {
             latent_channels: 4,
             res_blocks: 0,
             head_scaling: HeadScaling::EncoderOnly,
+            residual_norm: ResidualNorm::None,
             ..Self::paper()
         }
     }
@@ -144,6 +199,24 @@ impl TokeniserConfig {
         self
     }
 
+    /// Sets how the decoder upsamples.
+    pub fn with_upsampling(mut self, upsampling: Upsampling) -> Self {
+        self.upsampling = upsampling;
+        self
+    }
+
+    /// Sets the residual blocks' normalisation.
+    pub fn with_residual_norm(mut self, residual_norm: ResidualNorm) -> Self {
+        self.residual_norm = residual_norm;
+        self
+    }
+
+    /// Sets how the flexible layers resize their base kernel.
+    pub fn with_kernel_resize(mut self, kernel_resize: KernelResize) -> Self {
+        self.kernel_resize = kernel_resize;
+        self
+    }
+
     /// Sets the seed.
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -177,6 +250,11 @@ impl TokeniserConfig {
         }
         for d in &self.depths {
             d.check()?;
+        }
+        if self.res_blocks > 0 {
+            for &c in &self.channels {
+                self.residual_norm.check(c, "residual_norm.groups")?;
+            }
         }
         self.validation.check(&self.depths)
     }

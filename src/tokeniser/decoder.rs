@@ -3,22 +3,56 @@
 //! head back to the active fields (paper Appendix B, C).
 //!
 //! Weight names (`vb.pp` paths): `bottleneck`, `mid.{i}.conv{1,2}`, `levels.{d}.up.conv`,
-//! `levels.{d}.blocks.{i}.conv{1,2}`, `head` — under the `decoder` prefix.
+//! `levels.{d}.blocks.{i}.conv{1,2}`, `head` — under the `decoder` prefix (with a residual
+//! norm also `…norm{1,2}` in every block; with transposed upsampling `levels.{d}.up.transposed`
+//! and `levels.{d}.up.conv` instead of `levels.{d}.up.conv` alone).
 
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::compression::Compression;
-use super::config::{HeadScaling, TokeniserConfig};
+use super::config::{HeadScaling, TokeniserConfig, Upsampling};
+use super::encoder::blocks;
 use crate::Result;
-use crate::nn::Component;
 use crate::nn::{
-    AdaptiveFieldConv, CausalConv3d, CausalConv3dConfig, FieldSide, FlexUpsample, ResidualBlock,
+    AdaptiveFieldConv, CausalConv3d, CausalConv3dConfig, FieldSide, FlexTransposedUpsample,
+    FlexUpsample, ResidualBlock,
 };
+use crate::nn::{Component, ScaleFactor};
+
+/// One depth's upsampling layer, as the config chooses.
+#[derive(Debug, Clone)]
+enum Up {
+    DepthToSpace(FlexUpsample),
+    Transposed(FlexTransposedUpsample),
+}
+
+impl Up {
+    fn forward(&self, xs: &Tensor, factor: ScaleFactor) -> Result<Tensor> {
+        match self {
+            Up::DepthToSpace(up) => up.forward(xs, factor),
+            Up::Transposed(up) => up.forward(xs, factor),
+        }
+    }
+
+    fn base_factor(&self) -> ScaleFactor {
+        match self {
+            Up::DepthToSpace(up) => up.base_factor(),
+            Up::Transposed(up) => up.base_factor(),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Up::DepthToSpace(_) => "flexible depth-to-space",
+            Up::Transposed(_) => "flexible transposed conv + conv 3x3x3",
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 struct Level {
-    up: FlexUpsample,
+    up: Up,
     blocks: Vec<ResidualBlock>,
 }
 
@@ -31,12 +65,6 @@ pub struct Decoder {
     head: AdaptiveFieldConv,
 }
 
-fn blocks(n: usize, channels: usize, vb: VarBuilder) -> Result<Vec<ResidualBlock>> {
-    (0..n)
-        .map(|i| ResidualBlock::new(channels, vb.pp(i)))
-        .collect()
-}
-
 impl Decoder {
     /// Builds the decoder under `vb` (the tokeniser passes `vb.pp("decoder")`).
     pub fn new(config: &TokeniserConfig, vb: VarBuilder) -> Result<Self> {
@@ -44,7 +72,8 @@ impl Decoder {
         let inner = config.channels[n - 1];
         let bottleneck =
             CausalConv3dConfig::new(config.latent_channels, inner).build(vb.pp("bottleneck"))?;
-        let mid = blocks(config.res_blocks, inner, vb.pp("mid"))?;
+        let norm = config.residual_norm;
+        let mid = blocks(config.res_blocks, inner, norm, vb.pp("mid"))?;
         // level d upsamples from channels[d] to the encoder's input width of depth d
         let mut levels = Vec::new();
         for d in 0..n {
@@ -54,14 +83,19 @@ impl Decoder {
                 config.channels[d - 1]
             };
             let vb = vb.pp("levels").pp(d);
+            let (c_in, base) = (config.channels[d], config.depths[d].largest());
+            let up = match config.upsampling {
+                Upsampling::DepthToSpace => {
+                    Up::DepthToSpace(FlexUpsample::new(c_in, c_out, base, vb.pp("up"))?)
+                }
+                Upsampling::Transposed => Up::Transposed(
+                    FlexTransposedUpsample::new(c_in, c_out, base, vb.pp("up"))?
+                        .with_resize(config.kernel_resize),
+                ),
+            };
             levels.push(Level {
-                up: FlexUpsample::new(
-                    config.channels[d],
-                    c_out,
-                    config.depths[d].largest(),
-                    vb.pp("up"),
-                )?,
-                blocks: blocks(config.res_blocks, c_out, vb.pp("blocks"))?,
+                up,
+                blocks: blocks(config.res_blocks, c_out, norm, vb.pp("blocks"))?,
             });
         }
         let mut head = AdaptiveFieldConv::new(
@@ -116,7 +150,7 @@ impl Decoder {
             let base = level.up.base_factor();
             out.push(Component::new(
                 format!("decoder.levels.{d}.up"),
-                format!("flexible depth-to-space, base {base}"),
+                format!("{}, base {base}", level.up.kind()),
             ));
             if !level.blocks.is_empty() {
                 out.push(Component::new(

@@ -2,7 +2,8 @@
 //! residual blocks → `1x1x1` bottleneck to the latent channels (paper Appendix B, C).
 //!
 //! Weight names (`vb.pp` paths): `head`, `levels.{d}.blocks.{i}.conv{1,2}`, `levels.{d}.down`,
-//! `mid.{i}.conv{1,2}`, `bottleneck` — under the `encoder` prefix the tokeniser gives it.
+//! `mid.{i}.conv{1,2}`, `bottleneck` (with a residual norm also `…blocks.{i}.norm{1,2}`,
+//! `mid.{i}.norm{1,2}`) — under the `encoder` prefix the tokeniser gives it.
 
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
@@ -13,6 +14,7 @@ use crate::Result;
 use crate::nn::Component;
 use crate::nn::{
     AdaptiveFieldConv, CausalConv3d, CausalConv3dConfig, FieldSide, FlexDownsample, ResidualBlock,
+    ResidualNorm,
 };
 
 #[derive(Debug, Clone)]
@@ -30,9 +32,14 @@ pub struct Encoder {
     bottleneck: CausalConv3d,
 }
 
-fn blocks(n: usize, channels: usize, vb: VarBuilder) -> Result<Vec<ResidualBlock>> {
+pub(super) fn blocks(
+    n: usize,
+    channels: usize,
+    norm: ResidualNorm,
+    vb: VarBuilder,
+) -> Result<Vec<ResidualBlock>> {
     (0..n)
-        .map(|i| ResidualBlock::new(channels, vb.pp(i)))
+        .map(|i| ResidualBlock::with_norm(channels, norm, vb.pp(i)))
         .collect()
 }
 
@@ -50,12 +57,18 @@ impl Encoder {
         for (d, (choices, &c_out)) in config.depths.iter().zip(&config.channels).enumerate() {
             let vb = vb.pp("levels").pp(d);
             levels.push(Level {
-                blocks: blocks(config.res_blocks, c_in, vb.pp("blocks"))?,
-                down: FlexDownsample::new(c_in, c_out, choices.largest(), vb.pp("down"))?,
+                blocks: blocks(
+                    config.res_blocks,
+                    c_in,
+                    config.residual_norm,
+                    vb.pp("blocks"),
+                )?,
+                down: FlexDownsample::new(c_in, c_out, choices.largest(), vb.pp("down"))?
+                    .with_resize(config.kernel_resize),
             });
             c_in = c_out;
         }
-        let mid = blocks(config.res_blocks, c_in, vb.pp("mid"))?;
+        let mid = blocks(config.res_blocks, c_in, config.residual_norm, vb.pp("mid"))?;
         let bottleneck = CausalConv3dConfig::new(c_in, config.latent_channels)
             .with_kernel(1, 1)
             .build(vb.pp("bottleneck"))?;

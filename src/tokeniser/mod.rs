@@ -9,7 +9,7 @@ mod encoder;
 mod model;
 
 pub use compression::{Compression, DepthChoices};
-pub use config::{HeadScaling, TokeniserConfig};
+pub use config::{HeadScaling, PAPER_NORM_GROUPS, TokeniserConfig, Upsampling};
 pub use decoder::Decoder;
 pub use encoder::Encoder;
 pub use model::Tokeniser;

@@ -74,13 +74,23 @@ fn first_difference(
 /// Refuses to resume `ckpt` (loaded from `dir`) into a run configured as `now` unless its
 /// task, model, fields and numeric trainer settings match and it holds the optimiser's and
 /// the generator's state.
-pub(super) fn check_resume(dir: &Path, ckpt: &Checkpoint, now: &SavedConfig) -> Result<()> {
-    let saved: SavedConfig = ckpt.config().map_err(|e| {
+///
+/// `upgrade` rewrites the saved model settings as the task's config type writes them now
+/// ([`TrainTask::upgrade_config_json`](super::TrainTask::upgrade_config_json)), so settings
+/// added since the checkpoint was made compare at their defaults.
+pub(super) fn check_resume(
+    dir: &Path,
+    ckpt: &Checkpoint,
+    now: &SavedConfig,
+    upgrade: impl Fn(serde_json::Value) -> serde_json::Value,
+) -> Result<()> {
+    let mut saved: SavedConfig = ckpt.config().map_err(|e| {
         Error::format(
             dir,
             format!("cannot resume: checkpoint.json holds no trainer configuration ({e})"),
         )
     })?;
+    saved.model = upgrade(saved.model);
     let mismatch = |what: &str, left: String, right: String| Error::Mismatch {
         what: format!(
             "cannot resume {}: the checkpoint's {what} differs from this run's (use a fresh checkpoint folder, or the settings it was made with)",

@@ -41,6 +41,14 @@ pub trait TrainTask: Send {
     fn predict(&self, window: &Tensor, fields: &ActiveFields) -> Result<(Tensor, Tensor)>;
     /// The model's settings as JSON, saved with every checkpoint.
     fn config_json(&self) -> Result<serde_json::Value>;
+    /// A checkpoint's saved [`TrainTask::config_json`] as this task's config type writes it
+    /// now: settings added after the checkpoint was made take their serde defaults (the
+    /// behaviour from before they existed), so such a checkpoint still resumes. Saved JSON
+    /// that does not parse is returned as it is (the resume guard then names the
+    /// difference). The identity by default.
+    fn upgrade_config_json(&self, saved: serde_json::Value) -> serde_json::Value {
+        saved
+    }
     /// Trainable variables that a step may legitimately leave without a gradient (parts of
     /// a stochastic architecture that step did not use, such as CSM's learned padding at
     /// the base patch size); the trainer's first-step gradient check skips them.
@@ -134,6 +142,10 @@ impl TrainTask for TokeniserTask {
     fn config_json(&self) -> Result<serde_json::Value> {
         Ok(serde_json::to_value(self.tokeniser.config())?)
     }
+
+    fn upgrade_config_json(&self, saved: serde_json::Value) -> serde_json::Value {
+        upgrade::<crate::tokeniser::TokeniserConfig>(saved)
+    }
 }
 
 /// Rollout training: a [`RolloutModel`] whose trainable weights a [`FreezeStrategy`] picks.
@@ -200,4 +212,18 @@ impl TrainTask for RolloutTask {
     fn config_json(&self) -> Result<serde_json::Value> {
         Ok(serde_json::to_value(self.model.config())?)
     }
+
+    fn upgrade_config_json(&self, saved: serde_json::Value) -> serde_json::Value {
+        upgrade::<crate::model::RolloutConfig>(saved)
+    }
+}
+
+/// `saved` parsed as `C` (missing settings take their serde defaults) and written back;
+/// unchanged when it does not parse.
+fn upgrade<C: serde::Serialize + serde::de::DeserializeOwned>(
+    saved: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::from_value::<C>(saved.clone())
+        .and_then(|c| serde_json::to_value(c))
+        .unwrap_or(saved)
 }

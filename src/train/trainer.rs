@@ -142,7 +142,9 @@ impl<T: TrainTask> TrainerBuilder<T> {
                 trainer: self.config.clone(),
                 fields: fields.clone(),
             };
-            check_resume(dir, &ckpt, &now)?;
+            check_resume(dir, &ckpt, &now, |saved| {
+                self.task.upgrade_config_json(saved)
+            })?;
             ckpt.load_weights_into(self.task.varmap(), &WeightSelection::all())?;
             if let Some(state) = &ckpt.optimiser {
                 optimiser.load_state(state)?;

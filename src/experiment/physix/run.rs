@@ -194,11 +194,8 @@ impl PhysixStudyConfig {
         let mut tokens = Vec::new();
         for i in scoring.indices(ds.len()) {
             let w = coarsen_space(&ds.window(i)?.to_tensor(device)?.unsqueeze(0)?, coarsen)?;
-            let rms = crate::data::SampleRms::fit(
-                &w,
-                &fields.field_of_channel,
-                crate::data::RmsGrouping::PerField,
-            )?;
+            let rms =
+                crate::physix::normaliser(&w.narrow(2, 0, self.model.n_steps_input)?, fields)?;
             let name = model.dataset_of(fields)?;
             let t = model.tokeniser().tokenise(&rms.normalise(&w)?, name)?;
             tokens.extend(t.flatten_all()?.to_vec1::<u32>()?);

@@ -65,8 +65,8 @@ pub struct ContinuousConfig {
 impl ContinuousConfig {
     /// The main study's quick sizes ([`ExperimentConfig::quick`]: tokeniser 8 → 16, 8
     /// latent channels, 2x time and 4x space at validation, processor of 2 blocks of
-    /// width 64, data at 32²) with PhysiX's step budget: `pretrain_steps` tokeniser and
-    /// `rollout_steps` rollout steps (the main study: 1,500 and 400).
+    /// width 64, data at 32²) with `pretrain_steps` tokeniser and `rollout_steps` rollout
+    /// steps (the main study: 1,500 and 400).
     pub fn quick(pretrain_steps: usize, rollout_steps: usize) -> Self {
         let main = ExperimentConfig::quick();
         ContinuousConfig {
@@ -117,11 +117,11 @@ impl PhysixStudyConfig {
     /// active matter, seen at
     /// 32² (2x2 block means, as the main study's quick preset): the small tokeniser at
     /// 4x time and 4x space (the paper's 8x would leave 4×4 tokens of a 32² frame), FSQ
-    /// `[8, 5, 5, 5]`; the small AR model (400 tokeniser and 300 AR steps); refiners of 8
+    /// `[8, 5, 5, 5]`; the small AR model (1,000 tokeniser and 300 AR steps); refiners of 8
     /// features, 2 stages, over 2 frames (40 steps of 8 pairs: a ConvNeXt U-Net step is
     /// the slowest thing here on the CPU); 5 context frames; two seeds. Side by side, the
-    /// main study's continuous tokeniser + processor at its quick size with the same step
-    /// budgets ([`ContinuousConfig::quick`]).
+    /// main study's continuous tokeniser + processor at its quick size and budgets (1,500
+    /// pretraining and 400 rollout steps, [`ContinuousConfig::quick`]).
     pub fn quick() -> Self {
         let tokeniser = PhysixTokeniserConfig::small()
             .with_compression([(1, 2), (2, 2), (2, 1)])
@@ -139,7 +139,7 @@ impl PhysixStudyConfig {
         PhysixStudyConfig {
             preset: "quick".into(),
             model,
-            tokeniser: trainer(400, 2e-3, 1.0, 4),
+            tokeniser: trainer(1000, 2e-3, 1.0, 4),
             ar: trainer(300, 2e-3, 1.0, 8),
             refiner_steps: 40,
             refiner_batch: 8,
@@ -155,7 +155,7 @@ impl PhysixStudyConfig {
                 .filter(|d| d != "active_matter")
                 .collect(),
             device: DeviceChoice::Cpu,
-            continuous: Some(ContinuousConfig::quick(400, 300)),
+            continuous: Some(ContinuousConfig::quick(1500, 400)),
         }
         .with_refiner(RefinerConfig::small().with_init_features(8))
     }
@@ -224,15 +224,11 @@ impl PhysixStudyConfig {
         self.datasets = datasets.into_iter().map(Into::into).collect();
         self
     }
-    /// Sets the tokeniser, AR and refiner step counts (the continuous side gets the
-    /// tokeniser's for its pretraining and the AR model's for its rollout training).
+    /// Sets the tokeniser, AR and refiner step counts (the continuous side keeps its own,
+    /// [`ContinuousConfig`]).
     pub fn with_steps(mut self, tokeniser: usize, ar: usize, refiner: usize) -> Self {
         self.tokeniser = self.tokeniser.with_steps(tokeniser);
         self.ar = self.ar.with_steps(ar);
-        if let Some(c) = &mut self.continuous {
-            c.pretrain = c.pretrain.clone().with_steps(tokeniser);
-            c.rollout = c.rollout.clone().with_steps(ar);
-        }
         self.refiner_steps = refiner;
         self
     }

@@ -8,11 +8,43 @@
 # from docs/results/ablations/results.json. The README's numbers are never edited by hand.
 #
 # Usage: bash scripts/results.sh [--readme-only | --ablations]
+#        bash scripts/results.sh physix [--readme-only]
 #   --readme-only   skip the runs; rewrite the README blocks from the stored results
 #   --ablations     run the ablation study only (`phystok reproduce ablations --preset quick`),
 #                   copy its outputs to docs/results/ablations/, rewrite the README blocks
+#   physix          the PhysiX study instead (`phystok reproduce physix --preset quick`): copies
+#                   its outputs to docs/results/physix/ (with the wall time in wall_time.txt) and
+#                   rewrites the README's PhysiX block (between `<!-- physix:begin` and
+#                   `<!-- physix:end -->`) from docs/results/physix/tables.md, which the study
+#                   writes from its results.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "physix" ]; then
+  if [ "${2:-}" != "--readme-only" ]; then
+    start=$SECONDS
+    bash scripts/env.sh cargo run --release -- reproduce physix --preset quick --out out/physix
+    wall=$((SECONDS - start))
+    echo "results: the PhysiX study took $wall s"
+    mkdir -p docs/results/physix
+    cp out/physix/{results.json,tables.md,figure3.svg} docs/results/physix/
+    echo "$wall s wall time of \`bash scripts/results.sh physix\` (build included), load $(cut -d' ' -f1-3 /proc/loadavg) at its end" > docs/results/physix/wall_time.txt
+  fi
+  python3 - <<'PY'
+import re
+tables = open("docs/results/physix/tables.md").read()
+# the first table of tables.md: its caption line, a blank line, the rows
+parts = tables.strip().split("\n\n")
+main = parts[0].strip() + "\n\n" + parts[1].strip()
+block = "<!-- physix:begin (scripts/results.sh physix writes this table from docs/results/physix/tables.md) -->\n" + main + "\n<!-- physix:end -->"
+readme = open("README.md").read()
+new, n = re.subn(r"<!-- physix:begin.*?<!-- physix:end -->", lambda m: block, readme, flags=re.S)
+if n != 1:
+    raise SystemExit("README.md: no physix markers")
+open("README.md", "w").write(new)
+print("README.md: the PhysiX table rewritten from docs/results/physix/tables.md")
+PY
+  exit 0
+fi
 if [ "${1:-}" = "--ablations" ]; then
   start=$SECONDS
   bash scripts/env.sh cargo run --release -- reproduce ablations --preset quick --out out/ablations

@@ -175,3 +175,71 @@ fn readme_ablation_table_equals_the_published_results() {
         );
     }
 }
+
+#[test]
+fn readme_physix_table_equals_the_published_results() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let tables = std::fs::read_to_string(root.join("docs/results/physix/tables.md")).unwrap();
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("docs/results/physix/results.json")).unwrap(),
+    )
+    .unwrap();
+    let start = readme
+        .find("<!-- physix:begin")
+        .expect("physix markers in README.md");
+    let end = readme
+        .find("<!-- physix:end -->")
+        .expect("physix end marker");
+    let rows: Vec<&str> = readme[start..end]
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| dataset"))
+        .collect();
+    // the README's rows are those of the study's own tables.md
+    for row in &rows {
+        assert!(tables.lines().any(|l| l == *row), "{row} not in tables.md");
+    }
+    // and every dataset's rows carry results.json's numbers
+    let datasets = results["datasets"].as_array().unwrap();
+    assert!(!datasets.is_empty());
+    let pm = |s: &Value| {
+        format!(
+            "{:.4} ± {:.4}",
+            s["mean"].as_f64().unwrap(),
+            s["std"].as_f64().unwrap()
+        )
+    };
+    for d in datasets {
+        let name = d["dataset"].as_str().unwrap();
+        let of = |model: &str| -> Vec<&str> {
+            let row = rows
+                .iter()
+                .find(|r| r.starts_with(&format!("| {name} | {model} |")))
+                .unwrap_or_else(|| panic!("no {model} row for {name}"));
+            row.trim_matches('|').split('|').map(str::trim).collect()
+        };
+        for (k, model) in ["AR only", "AR + refinement"].into_iter().enumerate() {
+            let cells = of(model);
+            assert_eq!(
+                cells[2],
+                format!("{:.4}", d["reconstruction_vrmse"].as_f64().unwrap())
+            );
+            assert_eq!(cells[4], pm(&d["next_frame"][k]), "{name} {model}");
+            for w in 0..3 {
+                assert_eq!(cells[5 + w], pm(&d["windows"][k][w]), "{name} {model}");
+            }
+        }
+        let c = &d["continuous"];
+        if c.is_object() {
+            let cells = of("continuous (main study)");
+            assert_eq!(
+                cells[2],
+                format!("{:.4}", c["reconstruction_vrmse"].as_f64().unwrap())
+            );
+            assert_eq!(cells[4], pm(&c["next_frame"]), "{name} continuous");
+            for w in 0..3 {
+                assert_eq!(cells[5 + w], pm(&c["windows"][w]), "{name} continuous");
+            }
+        }
+    }
+}

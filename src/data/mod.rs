@@ -40,7 +40,7 @@ pub use fields::{ActiveFields, FieldVocabulary};
 pub use h5::WellReader;
 #[cfg(feature = "hdf5")]
 pub use loader::{Batch, Loader, LoaderConfig};
-pub use normalise::{RMS_EPS, RmsGrouping, SampleRms};
+pub use normalise::{RMS_EPS, RmsGrouping, STD_FLOOR, SampleRms};
 pub use stats::{DatasetStats, FieldStats};
 pub use well::{
     BoundaryCondition, BoundaryType, FieldData, GridType, ScalarData, TensorOrder, WellFile,

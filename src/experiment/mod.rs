@@ -39,7 +39,8 @@ pub use compute_adaptive::{
 };
 pub use config::{Arm, DataPolicy, ExperimentConfig, Pretraining};
 pub use physix::{
-    DatasetRun, DatasetSummary, PhysixResults, PhysixStudyConfig, TokeniserScore, WINDOWS,
+    ContinuousConfig, ContinuousResults, ContinuousRun, ContinuousSummary, DatasetRun,
+    DatasetSummary, PhysixResults, PhysixStudyConfig, TokeniserScore, WINDOWS,
 };
 pub use provenance::Provenance;
 pub use results::{ArmSummary, CurvePoint, ExperimentResults, PretrainResult, RunResult, SeedStat};

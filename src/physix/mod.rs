@@ -21,7 +21,7 @@ pub use ar::{ArModel, KvCache};
 pub use ar_config::ArConfig;
 pub use fsq::{CodebookUsage, FSQ_MAX_CODEBOOK, Fsq, FsqConfig, round_ste};
 pub use generate::{CacheMode, Sampling};
-pub use model::{PhysixConfig, PhysixModel, Refinement};
+pub use model::{PhysixConfig, PhysixModel, Refinement, normaliser};
 pub use refine::{RefinementPairs, Refiner, RefinerConfig};
 pub use rope3d::{Rope3d, Rope3dTables};
 pub use tokeniser::PhysixTokeniser;

@@ -8,13 +8,13 @@ use rand_chacha::ChaCha8Rng;
 
 use super::model::PhysixModel;
 use super::refine::RefinementPairs;
-use crate::data::{ActiveFields, RmsGrouping, SampleRms, WellDataset, coarsen_space};
+use crate::data::{ActiveFields, WellDataset, coarsen_space};
 use crate::{ConfigError, Error, Result};
 
 impl PhysixModel {
     /// Pairs for dataset `ds`'s refiner: `draws` random starts per trajectory (a ChaCha
     /// stream from `seed`), each giving `S_t` pairs (the true frames before each AR frame,
-    /// the decoded AR frame, the true frame), normalised by the context's per-field RMS.
+    /// the decoded AR frame, the true frame), standardised by the context ([`normaliser`](super::normaliser)).
     /// `ds` must read windows of `n_steps_input + S_t` frames; they are coarse-grained by
     /// `coarsen` in space first (1: as they are).
     pub fn refinement_pairs(
@@ -72,11 +72,7 @@ impl PhysixModel {
                     .map(|&i| ds.window(i)?.to_tensor(&device))
                     .collect::<Result<Vec<_>>>()?;
                 let window = coarsen_space(&Tensor::stack(&windows, 0)?, coarsen)?;
-                let rms = SampleRms::fit(
-                    &window.narrow(2, 0, n_in)?,
-                    &fields.field_of_channel,
-                    RmsGrouping::PerField,
-                )?;
+                let rms = super::model::normaliser(&window.narrow(2, 0, n_in)?, fields)?;
                 let xs = rms.normalise(&window)?;
                 let coarse = self.coarse_block(&xs.narrow(2, 0, n_in)?, &name)?;
                 for k in 0..st {

@@ -16,5 +16,8 @@ mod config;
 mod results;
 mod run;
 
-pub use config::PhysixStudyConfig;
-pub use results::{DatasetRun, DatasetSummary, PhysixResults, TokeniserScore, WINDOWS};
+pub use config::{ContinuousConfig, PhysixStudyConfig};
+pub use results::{
+    ContinuousResults, ContinuousRun, ContinuousSummary, DatasetRun, DatasetSummary, PhysixResults,
+    TokeniserScore, WINDOWS,
+};

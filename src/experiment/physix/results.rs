@@ -46,6 +46,35 @@ pub struct DatasetRun {
     pub refiner_seconds: f64,
 }
 
+/// The continuous tokeniser + processor on one dataset, one seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContinuousRun {
+    /// Dataset.
+    pub dataset: String,
+    /// Seed of the rollout training.
+    pub seed: u64,
+    /// Next-frame VRMSE.
+    pub next_frame: f64,
+    /// Rollout VRMSE per window of [`WINDOWS`].
+    pub windows: [f64; 3],
+    /// Rollout VRMSE per step.
+    pub per_step: Vec<f64>,
+}
+
+/// The main study's continuous tokeniser + processor, on the same datasets and windows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContinuousResults {
+    /// Tokeniser pretraining seconds.
+    pub pretrain_seconds: f64,
+    /// Rollout training seconds per seed.
+    pub rollout_seconds: Vec<f64>,
+    /// Reconstruction VRMSE of the pretrained tokeniser per dataset (the context frames
+    /// of the windows the discrete tokeniser is scored on).
+    pub reconstruction: Vec<(String, f64)>,
+    /// Every dataset and seed.
+    pub runs: Vec<ContinuousRun>,
+}
+
 /// Everything the study measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhysixResults {
@@ -59,6 +88,9 @@ pub struct PhysixResults {
     pub tokeniser: Vec<TokeniserScore>,
     /// Every dataset and seed.
     pub runs: Vec<DatasetRun>,
+    /// The continuous side of the comparison, when the config has one.
+    #[serde(default)]
+    pub continuous: Option<ContinuousResults>,
     /// Wall time of the whole study.
     pub total_seconds: f64,
     /// Rayon threads.
@@ -80,6 +112,20 @@ pub struct DatasetSummary {
     pub next_frame: [SeedStat; 2],
     /// Rollout VRMSE over seeds per window `[AR only, AR + refinement][window]`.
     pub windows: [[SeedStat; 3]; 2],
+    /// The continuous tokeniser + processor, when run: its tokeniser's reconstruction
+    /// VRMSE, next-frame and per-window rollout VRMSE over seeds.
+    pub continuous: Option<ContinuousSummary>,
+}
+
+/// The continuous side's mean ± spread on one dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContinuousSummary {
+    /// Tokeniser reconstruction VRMSE.
+    pub reconstruction_vrmse: f64,
+    /// Next-frame VRMSE over seeds.
+    pub next_frame: SeedStat,
+    /// Rollout VRMSE over seeds per window.
+    pub windows: [SeedStat; 3],
 }
 
 fn pm(s: &SeedStat) -> String {
@@ -109,12 +155,29 @@ impl PhysixResults {
                     windows: std::array::from_fn(|k| {
                         std::array::from_fn(|w| stat(&|r| r.windows[k][w]))
                     }),
+                    continuous: self.continuous.as_ref().map(|c| {
+                        let runs: Vec<&ContinuousRun> =
+                            c.runs.iter().filter(|r| r.dataset == t.dataset).collect();
+                        let stat = |f: &dyn Fn(&ContinuousRun) -> f64| {
+                            SeedStat::of(runs.iter().map(|r| f(r)).collect())
+                        };
+                        ContinuousSummary {
+                            reconstruction_vrmse: c
+                                .reconstruction
+                                .iter()
+                                .find(|(d, _)| *d == t.dataset)
+                                .map_or(f64::NAN, |(_, v)| *v),
+                            next_frame: stat(&|r| r.next_frame),
+                            windows: std::array::from_fn(|w| stat(&|r| r.windows[w])),
+                        }
+                    }),
                 }
             })
             .collect()
     }
 
-    /// The main table: per dataset and arm, mean ± std over seeds.
+    /// The main table: per dataset and arm (PhysiX's AR model alone and refined, and the
+    /// main study's continuous tokeniser + processor when run), mean ± std over seeds.
     pub fn table(&self) -> Table {
         let mut t = Table::new([
             "dataset",
@@ -149,6 +212,18 @@ impl PhysixResults {
                     pm(&s.windows[k][2]),
                 ]);
             }
+            if let Some(c) = &s.continuous {
+                let _ = t.push_row([
+                    s.dataset.clone(),
+                    "continuous (main study)".to_string(),
+                    format!("{:.4}", c.reconstruction_vrmse),
+                    "continuous".to_string(),
+                    pm(&c.next_frame),
+                    pm(&c.windows[0]),
+                    pm(&c.windows[1]),
+                    pm(&c.windows[2]),
+                ]);
+            }
         }
         t
     }
@@ -168,11 +243,23 @@ impl PhysixResults {
         }
         let refiners: f64 = self.runs.iter().map(|r| r.refiner_seconds).sum();
         let _ = t.push_row(["refiners (all)".to_string(), format!("{refiners:.0}")]);
+        if let Some(c) = &self.continuous {
+            let _ = t.push_row([
+                "continuous tokeniser pretraining".to_string(),
+                format!("{:.0}", c.pretrain_seconds),
+            ]);
+            for (seed, s) in self.config.seeds.iter().zip(&c.rollout_seconds) {
+                let _ = t.push_row([
+                    format!("continuous rollout model, seed {seed}"),
+                    format!("{s:.0}"),
+                ]);
+            }
+        }
         t
     }
 
-    /// Figure 3: rollout VRMSE per step with and without refinement, a panel per dataset
-    /// (mean over seeds; band: min–max).
+    /// Figure 3: rollout VRMSE per step with and without refinement (and of the continuous
+    /// tokeniser + processor, when run), a panel per dataset (mean over seeds; band: min–max).
     #[cfg(feature = "plot")]
     pub fn figure3(&self) -> crate::plot::CurvesFigure {
         use crate::plot::{CurvePanel, CurveSeries, CurvesFigure};
@@ -203,11 +290,32 @@ impl PhysixResults {
                         .collect();
                     panel = panel.with_series(CurveSeries::new(name, points).with_band(band));
                 }
+                if let Some(c) = &self.continuous {
+                    let runs: Vec<&ContinuousRun> =
+                        c.runs.iter().filter(|r| r.dataset == t.dataset).collect();
+                    let n = runs.iter().map(|r| r.per_step.len()).min().unwrap_or(0);
+                    let stats: Vec<SeedStat> = (0..n)
+                        .map(|i| SeedStat::of(runs.iter().map(|r| r.per_step[i]).collect()))
+                        .collect();
+                    let points = stats
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| ((i + 1) as f64, s.mean))
+                        .collect();
+                    let band = stats
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| ((i + 1) as f64, s.min, s.max))
+                        .collect();
+                    panel = panel.with_series(
+                        CurveSeries::new("continuous (main study)", points).with_band(band),
+                    );
+                }
                 panel
             })
             .collect();
         CurvesFigure::new(panels)
-            .with_title("Figure 3: PhysiX rollouts with and without refinement (from scratch)")
+            .with_title("Figure 3: PhysiX rollouts with and without refinement (from scratch), and the continuous tokeniser + processor")
     }
 
     /// `results.json`: the settings, the per-dataset summaries, every run and the timings.
@@ -223,6 +331,7 @@ impl PhysixResults {
             "datasets": serde_json::to_value(self.summaries())?,
             "tokeniser": serde_json::to_value(&self.tokeniser)?,
             "runs": serde_json::to_value(&self.runs)?,
+            "continuous": serde_json::to_value(&self.continuous)?,
             "config": serde_json::to_value(&self.config)?,
             "leaderboard": serde_json::to_value(self.leaderboard_rows())?,
         }))

@@ -5,13 +5,19 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::config::PhysixStudyConfig;
-use super::results::{DatasetRun, PhysixResults, TokeniserScore, WINDOWS};
+use super::results::{
+    ContinuousResults, ContinuousRun, DatasetRun, PhysixResults, TokeniserScore, WINDOWS,
+};
 use crate::Result;
 use crate::data::{ActiveFields, Split, WellDataset, WindowSpec, coarsen_space};
+use crate::emulator::Emulator;
 use crate::experiment::ensure_data;
+use crate::freeze::FreezeStrategy;
 use crate::metrics::{WindowScoring, score_next_frame, score_rollouts};
 use crate::physix::{CodebookUsage, DatasetChannels, PhysixModel, Refinement};
-use crate::train::{PhysixArTask, PhysixTokeniserTask, Progress, Trainer, predict_grid};
+use crate::train::{
+    PhysixArTask, PhysixTokeniserTask, Progress, RolloutTask, TokeniserTask, Trainer, predict_grid,
+};
 
 /// Windows per evaluation batch.
 const EVAL_BATCH: usize = 4;
@@ -168,12 +174,17 @@ impl PhysixStudyConfig {
                 });
             }
         }
+        let continuous = match &self.continuous {
+            Some(_) => Some(self.run_continuous(root, out, &vocab, &device, start)?),
+            None => None,
+        };
         let results = PhysixResults {
             config: self.clone(),
             tokeniser_seconds,
             ar_seconds,
             tokeniser: tokeniser_scores,
             runs,
+            continuous,
             total_seconds: start.elapsed().as_secs_f64(),
             threads: rayon::current_num_threads(),
         };
@@ -194,11 +205,8 @@ impl PhysixStudyConfig {
         let mut tokens = Vec::new();
         for i in scoring.indices(ds.len()) {
             let w = coarsen_space(&ds.window(i)?.to_tensor(device)?.unsqueeze(0)?, coarsen)?;
-            let rms = crate::data::SampleRms::fit(
-                &w,
-                &fields.field_of_channel,
-                crate::data::RmsGrouping::PerField,
-            )?;
+            let rms =
+                crate::physix::normaliser(&w.narrow(2, 0, self.model.n_steps_input)?, fields)?;
             let name = model.dataset_of(fields)?;
             let t = model.tokeniser().tokenise(&rms.normalise(&w)?, name)?;
             tokens.extend(t.flatten_all()?.to_vec1::<u32>()?);
@@ -218,40 +226,172 @@ impl PhysixStudyConfig {
         next_spec: WindowSpec,
         roll_spec: WindowSpec,
     ) -> Result<([f64; 2], [[f64; 3]; 2], [Vec<f64>; 2])> {
-        let next_ds = WellDataset::open(root.join(name), Split::Test, next_spec)?;
-        let roll_ds = WellDataset::open(root.join(name), Split::Test, roll_spec)?;
         let mut next = [0.0; 2];
         let mut windows = [[0.0; 3]; 2];
         let mut per_step: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
         for (k, r) in [Refinement::Off, Refinement::On].into_iter().enumerate() {
             let m = model.with_refinement(r);
-            let scoring = WindowScoring::default()
-                .with_batch_size(EVAL_BATCH)
-                .with_coarsen(self.tokeniser.coarsen);
-            let grid = score_next_frame(
-                &m,
-                &next_ds,
-                fields,
-                &scoring.with_windows(self.next_frame_windows),
-            )?;
-            next[k] = grid.summary().mean.vrmse;
-            let grid = score_rollouts(
-                &m,
-                &roll_ds,
-                fields,
-                &scoring.with_windows(self.rollout_windows),
-            )?;
-            let (_, times, _) = grid.dims();
-            for (w, &(a, b)) in WINDOWS.iter().enumerate() {
-                windows[k][w] = if b <= times {
-                    grid.time_slice(a - 1..b)?.summary().mean.vrmse
-                } else {
-                    f64::NAN
-                };
-            }
-            per_step[k] = grid.per_time().iter().map(|s| s.vrmse).collect();
+            (next[k], windows[k], per_step[k]) =
+                self.score_emulator(&m, root, name, fields, next_spec, roll_spec)?;
         }
         Ok((next, windows, per_step))
+    }
+
+    /// One emulator's next-frame VRMSE, rollout VRMSE per window of [`WINDOWS`] and per
+    /// step, on dataset `name`'s test split: the windows every arm of the study is scored on.
+    fn score_emulator(
+        &self,
+        emulator: &(impl Emulator + ?Sized),
+        root: &Path,
+        name: &str,
+        fields: &ActiveFields,
+        next_spec: WindowSpec,
+        roll_spec: WindowSpec,
+    ) -> Result<(f64, [f64; 3], Vec<f64>)> {
+        let next_ds = WellDataset::open(root.join(name), Split::Test, next_spec)?;
+        let roll_ds = WellDataset::open(root.join(name), Split::Test, roll_spec)?;
+        let scoring = WindowScoring::default()
+            .with_batch_size(EVAL_BATCH)
+            .with_coarsen(self.tokeniser.coarsen);
+        let grid = score_next_frame(
+            emulator,
+            &next_ds,
+            fields,
+            &scoring.with_windows(self.next_frame_windows),
+        )?;
+        let next = grid.summary().mean.vrmse;
+        let grid = score_rollouts(
+            emulator,
+            &roll_ds,
+            fields,
+            &scoring.with_windows(self.rollout_windows),
+        )?;
+        let (_, times, _) = grid.dims();
+        let mut windows = [0.0; 3];
+        for (w, &(a, b)) in WINDOWS.iter().enumerate() {
+            windows[w] = if b <= times {
+                grid.time_slice(a - 1..b)?.summary().mean.vrmse
+            } else {
+                f64::NAN
+            };
+        }
+        let per_step = grid.per_time().iter().map(|s| s.vrmse).collect();
+        Ok((next, windows, per_step))
+    }
+
+    /// The main study's continuous tokeniser + processor on the same datasets: its
+    /// tokeniser pretrained once on all of them (the first seed; the checkpoint goes to
+    /// `out/continuous_tokeniser`), then per seed the rollout model loading it and training
+    /// every weight (the main study's `in_domain_trainable` arm), scored on the windows
+    /// PhysiX is scored on.
+    fn run_continuous(
+        &self,
+        root: &Path,
+        out: &Path,
+        vocab: &crate::data::FieldVocabulary,
+        device: &candle_core::Device,
+        start: Instant,
+    ) -> Result<ContinuousResults> {
+        let Some(c) = &self.continuous else {
+            return Err(crate::Error::Msg("no continuous settings".into()));
+        };
+        let progress = c.pretrain.progress;
+        let n_in = self.model.n_steps_input;
+        let mut model_cfg = c.model.clone().with_n_steps_input(n_in);
+        model_cfg.tokeniser = model_cfg.tokeniser.with_total_fields(vocab.len());
+        model_cfg.check()?;
+        let open = |split: Split, spec: WindowSpec| {
+            self.datasets
+                .iter()
+                .map(|n| WellDataset::open(root.join(n), split, spec))
+                .collect::<Result<Vec<_>>>()
+        };
+        let spec = WindowSpec::new(n_in, 1);
+        let seed0 = self.seeds[0];
+        let t0 = Instant::now();
+        let task = TokeniserTask::new(model_cfg.tokeniser.clone().with_seed(seed0).init(device)?)
+            .with_n_frames(n_in);
+        let mut trainer = Trainer::builder(task, c.pretrain.clone().with_seed(seed0))
+            .train_data(open(Split::Train, spec)?)
+            .fields(vocab.clone())
+            .label("continuous tokeniser")
+            .build()?;
+        trainer.fit()?;
+        let dir = out.join("continuous_tokeniser");
+        trainer.save_checkpoint(&dir)?;
+        let pretrain_seconds = t0.elapsed().as_secs_f64();
+        // reconstruction of the context frames of the windows the discrete tokeniser is
+        // scored on
+        let disc_spec = WindowSpec::new(n_in, self.model.tokeniser.time_compression());
+        let mut reconstruction = Vec::new();
+        for ds in open(Split::Test, disc_spec)? {
+            let fields = vocab.active(ds.channel_names(), &ds.header().field_of_channel())?;
+            let scoring = WindowScoring::default()
+                .with_windows(self.next_frame_windows)
+                .with_batch_size(EVAL_BATCH)
+                .with_coarsen(self.tokeniser.coarsen);
+            let grid = predict_grid(trainer.task(), &ds, &fields, &scoring)?;
+            reconstruction.push((ds.name().to_string(), grid.summary().mean.vrmse));
+        }
+        say(
+            progress,
+            format!(
+                "[{:>5.0} s] continuous tokeniser: {} steps in {pretrain_seconds:.0} s; reconstruction VRMSE {}",
+                start.elapsed().as_secs_f64(),
+                c.pretrain.steps,
+                reconstruction
+                    .iter()
+                    .map(|(d, v)| format!("{d} {v:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        let next_spec = WindowSpec::new(n_in, 1);
+        let roll_spec = WindowSpec::new(n_in, self.rollout_steps);
+        let mut runs = Vec::new();
+        let mut rollout_seconds = Vec::new();
+        for &seed in &self.seeds {
+            let model = model_cfg.clone().with_seed(seed).init(device)?;
+            model.load_tokeniser(&dir)?;
+            let t0 = Instant::now();
+            let mut trainer = Trainer::builder(
+                RolloutTask::new(model.clone(), FreezeStrategy::FullyTrainable),
+                c.rollout.clone().with_seed(seed),
+            )
+            .train_data(open(Split::Train, spec)?)
+            .fields(vocab.clone())
+            .label(format!("continuous rollout seed {seed}"))
+            .build()?;
+            trainer.fit()?;
+            rollout_seconds.push(t0.elapsed().as_secs_f64());
+            for name in &self.datasets {
+                let ds = WellDataset::open(root.join(name), Split::Test, next_spec)?;
+                let fields = vocab.active(ds.channel_names(), &ds.header().field_of_channel())?;
+                let (next_frame, windows, per_step) =
+                    self.score_emulator(&model, root, name, &fields, next_spec, roll_spec)?;
+                say(
+                    progress,
+                    format!(
+                        "[{:>5.0} s] continuous {name} seed {seed}: next frame {next_frame:.3}, rollout 9-26 {:.3}",
+                        start.elapsed().as_secs_f64(),
+                        windows[2]
+                    ),
+                );
+                runs.push(ContinuousRun {
+                    dataset: name.clone(),
+                    seed,
+                    next_frame,
+                    windows,
+                    per_step,
+                });
+            }
+        }
+        Ok(ContinuousResults {
+            pretrain_seconds,
+            rollout_seconds,
+            reconstruction,
+            runs,
+        })
     }
 }
 

@@ -7,7 +7,7 @@
 //! [`AttentionKernel::Matmul`], it is `matmul → softmax → matmul` with the differentiable
 //! `candle_nn::ops::softmax`.
 
-use candle_core::{D, DType, Tensor};
+use candle_core::{D, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::kernels::attention::FusedAttentionOp;
@@ -46,10 +46,9 @@ pub fn attention_with(
     bias: Option<&Tensor>,
     kernel: AttentionKernel,
 ) -> Result<Tensor> {
-    let f32_cpu = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
-    if kernel == AttentionKernel::Fused
-        && [q, k, v].into_iter().chain(bias).all(f32_cpu)
-        && q.rank() == 4
+    let mut inputs = vec![q, k, v];
+    inputs.extend(bias);
+    if kernel == AttentionKernel::Fused && crate::nn::kernels::applies(&inputs) && q.rank() == 4
     {
         return Ok(FusedAttentionOp::apply(q, k, v, bias)?);
     }

@@ -6,7 +6,7 @@
 //! [`swiglu`] is the gated activation of the parallel PaLM-style block of Walrus
 //! (`x, gate = chunk(2); silu(gate) * x`, Shazeer 2020).
 
-use candle_core::{D, DType, Tensor};
+use candle_core::{D, Tensor};
 
 use candle_nn::{Init, VarBuilder};
 
@@ -159,11 +159,7 @@ impl Linear {
 /// One fused op ([`SwigluOp`]) for `f32` CPU tensors of one shape, candle's `silu` and `mul`
 /// elsewhere.
 pub fn swiglu_parts(x: &Tensor, gate: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu()
-        && x.dtype() == DType::F32
-        && gate.dtype() == DType::F32
-        && x.dims() == gate.dims()
-    {
+    if crate::nn::kernels::applies(&[x, gate]) && x.dims() == gate.dims() {
         return Ok(SwigluOp::apply(x, gate)?);
     }
     Ok((gate.silu()? * x)?)

@@ -13,7 +13,7 @@
 //! - [`LayerNorm`]: ordinary layer normalisation over the last axis (PyTorch eps 1e-5), used
 //!   for the QK normalisation of attention heads.
 
-use candle_core::{D, DType, Tensor};
+use candle_core::{D, Tensor};
 
 use candle_nn::{Init, VarBuilder};
 
@@ -158,7 +158,7 @@ impl LayerNorm {
 
 /// Whether the fused CPU normalisation ([`NormalizeOp`]) applies: `f32` on the CPU.
 fn fused_cpu(xs: &Tensor) -> bool {
-    xs.device().is_cpu() && xs.dtype() == DType::F32
+    crate::nn::kernels::applies(&[xs])
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@
 //! The rotation uses `candle_nn::rotary_emb::rope_i_slow` (differentiable); the fused
 //! `rope_i` has no backward pass.
 
-use candle_core::{D, DType, Device, Tensor};
+use candle_core::{D, Device, Tensor};
 
 use crate::nn::kernels::rope::RopeOp;
 use crate::{ConfigError, Result};
@@ -142,7 +142,7 @@ impl AxialRope {
         if rot == 0 {
             return Ok(xs.clone());
         }
-        if xs.device().is_cpu() && xs.dtype() == DType::F32 {
+        if crate::nn::kernels::applies(&[xs, &tables.cos, &tables.sin]) {
             return Ok(RopeOp::apply(xs, &tables.cos, &tables.sin)?);
         }
         let hd = xs.dim(D::Minus1)?;

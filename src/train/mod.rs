@@ -10,6 +10,7 @@ mod baseline;
 mod evaluate;
 #[cfg(feature = "hdf5")]
 mod guard;
+pub mod dist;
 mod history;
 #[cfg(feature = "hdf5")]
 mod interrupt;

@@ -9,7 +9,9 @@
 # Everything comes from PyPI (no system CUDA) into a virtual environment cached under
 # ~/.cache/phystok/cuda (or $PHYSTOK_CACHE/cuda): nvcc + crt + nvvm (the compiler), cccl and the
 # runtime (headers, libcudart), nvrtc, cuBLAS, cuRAND (cudarc links them dynamically) and NCCL
-# 2.28 (the newest NCCL cudarc 0.19 has bindings for that a cu13 wheel ships). The wheels lay
+# 2.28 for linking the `nccl` build (cudarc's `nccl` feature binds NCCL 2.30's API; the calls
+# phystok makes, ncclGetUniqueId, ncclCommInitRank and ncclAllReduce, are in both; on a GPU
+# machine the NCCL that PyTorch's wheels ship is loaded). The wheels lay
 # out one toolkit root, site-packages/nvidia/cu13/{bin,include,lib}; we add the unversioned
 # `libX.so` links the linker wants, and NCCL's headers/library into the same root.
 #

@@ -171,7 +171,8 @@ macro_rules! test_device {
 
             #[test]
             fn cuda() -> crate::Result<()> {
-                match crate::device::testing::cuda(concat!(module_path!(), "::", stringify!($name))) {
+                let name = concat!(module_path!(), "::", stringify!($name));
+                match crate::device::testing::cuda(name) {
                     Some(dev) => body(&dev),
                     None => Ok(()),
                 }

@@ -181,7 +181,9 @@ pub enum ConfigError {
         size: usize,
     },
     /// A setting needs a cargo feature this build was compiled without.
-    #[error("{name} needs phystok built with the `{feature}` feature (cargo build --release --features {feature}; see README, \"GPU build\")")]
+    #[error(
+        "{name} needs phystok built with the `{feature}` feature (cargo build --release --features {feature}; see README, \"GPU build\")"
+    )]
     FeatureMissing {
         /// The setting (a CLI flag or environment variable).
         name: &'static str,
@@ -189,7 +191,9 @@ pub enum ConfigError {
         feature: &'static str,
     },
     /// A GPU ordinal names no GPU of this machine.
-    #[error("{name}: GPU {index} does not exist; this machine has {present} CUDA GPU(s) (ordinals 0..{present})")]
+    #[error(
+        "{name}: GPU {index} does not exist; this machine has {present} CUDA GPU(s) (ordinals 0..{present})"
+    )]
     NoSuchGpu {
         /// The setting (`--gpus`, `LOCAL_RANK`).
         name: &'static str,

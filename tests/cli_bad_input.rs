@@ -244,7 +244,13 @@ fn bad_input_is_refused_cleanly_before_any_work() {
 fn phystok_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_phystok"));
     cmd.args(args).current_dir(cwd).env("RUST_BACKTRACE", "0");
-    for var in ["RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"] {
+    for var in [
+        "RANK",
+        "WORLD_SIZE",
+        "LOCAL_RANK",
+        "MASTER_ADDR",
+        "MASTER_PORT",
+    ] {
         cmd.env_remove(var);
     }
     cmd.envs(env.iter().copied());
@@ -295,7 +301,11 @@ fn gpu_launch_input_is_refused_before_any_work() {
             torchrun("0", "3"),
             "world size (3) does not fit the effective batch 16",
         ),
-        (vec![], vec![("RANK", "0"), ("WORLD_SIZE", "2")], "MASTER_ADDR"),
+        (
+            vec![],
+            vec![("RANK", "0"), ("WORLD_SIZE", "2")],
+            "MASTER_ADDR",
+        ),
         (vec![], vec![("RANK", "0")], "WORLD_SIZE"),
         (vec![], torchrun("4", "2"), "RANK=4"),
         (vec!["--gpus", "0"], torchrun("0", "2"), "torchrun"),
@@ -306,7 +316,10 @@ fn gpu_launch_input_is_refused_before_any_work() {
         args.extend(extra);
         let (code, stderr) = phystok_env(r, &args, env);
         assert_eq!(code, Some(1), "{args:?} {env:?}: exit {code:?}: {stderr}");
-        assert!(stderr.contains(want), "{args:?} {env:?}: lacks `{want}`: {stderr}");
+        assert!(
+            stderr.contains(want),
+            "{args:?} {env:?}: lacks `{want}`: {stderr}"
+        );
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.is_empty()).collect();
         assert_eq!(lines.len(), 1, "{args:?}: one line: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
@@ -316,5 +329,8 @@ fn gpu_launch_input_is_refused_before_any_work() {
     let (code, stderr) = phystok_env(r, &args, &[]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("not supported yet"), "{stderr}");
-    assert!(!r.join("data").exists(), "no simulation for refused launches");
+    assert!(
+        !r.join("data").exists(),
+        "no simulation for refused launches"
+    );
 }

@@ -505,8 +505,7 @@ fn a_communicator_must_match_the_loader_shard() {
         .train_data(vec![open(&dir, Split::Train)])
         .communicator(Box::new(SingleProcess::new()))
         .build()
-        .err()
-        .expect("mismatched world refused");
+        .expect_err("mismatched world refused");
     assert!(
         matches!(err, Error::Config(phystok::ConfigError::Mismatch { .. })),
         "{err}"

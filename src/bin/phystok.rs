@@ -349,7 +349,11 @@ fn data_parallel_gpu(
         world.split_batch(trainer.loader.batch_size, trainer.accumulation)?;
     }
     let present = cuda_gpu_count(name)?;
-    check_gpus(if name == "--gpus" { name } else { "LOCAL_RANK" }, &ordinals, present)?;
+    check_gpus(
+        if name == "--gpus" { name } else { "LOCAL_RANK" },
+        &ordinals,
+        present,
+    )?;
     if world.size > 1 {
         return Err(phystok::ConfigError::Unsupported {
             name,

@@ -453,15 +453,25 @@ mod tests {
                         }
                         for i in 0..n {
                             if count[i] > 0 {
-                                assert_eq!(owner[i], None, "window {i} in two shards (world {world})");
+                                assert_eq!(
+                                    owner[i], None,
+                                    "window {i} in two shards (world {world})"
+                                );
                                 owner[i] = Some(rank);
                             }
                         }
                         let repeats: usize = count.iter().map(|&c| c.saturating_sub(1)).sum();
-                        assert_eq!(repeats, batches * b - len, "world {world} rank {rank} n {n} b {b}");
+                        assert_eq!(
+                            repeats,
+                            batches * b - len,
+                            "world {world} rank {rank} n {n} b {b}"
+                        );
                         assert!(count.iter().all(|&c| c <= 2));
                     }
-                    assert!(owner.iter().all(Option::is_some), "world {world}: a window in no shard");
+                    assert!(
+                        owner.iter().all(Option::is_some),
+                        "world {world}: a window in no shard"
+                    );
                 }
             }
         }

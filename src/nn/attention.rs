@@ -48,8 +48,7 @@ pub fn attention_with(
 ) -> Result<Tensor> {
     let mut inputs = vec![q, k, v];
     inputs.extend(bias);
-    if kernel == AttentionKernel::Fused && crate::nn::kernels::applies(&inputs) && q.rank() == 4
-    {
+    if kernel == AttentionKernel::Fused && crate::nn::kernels::applies(&inputs) && q.rank() == 4 {
         return Ok(FusedAttentionOp::apply(q, k, v, bias)?);
     }
     let head_dim = q.dim(D::Minus1)?;

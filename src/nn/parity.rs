@@ -93,7 +93,10 @@ fn parity(
     assert_eq!(reference.grads.len(), candidate.grads.len());
     for ((name, g_ref), (_, g)) in reference.grads.iter().zip(&candidate.grads) {
         let e = rel_err(g_ref, g)?;
-        assert!(e <= tol, "gradient of {name} differs by {e:e} (relative) on {dev:?}");
+        assert!(
+            e <= tol,
+            "gradient of {name} differs by {e:e} (relative) on {dev:?}"
+        );
     }
     Ok(())
 }
@@ -102,16 +105,27 @@ fn cpu_randn(shape: &[usize], seed: u64) -> Result<Tensor> {
     randn(shape, seed, &Device::Cpu)
 }
 
-fn conv(dev: &Device, strategy: ConvStrategy, stride: (usize, usize), pad: SpatialPadding) -> Result<()> {
+fn conv(
+    dev: &Device,
+    strategy: ConvStrategy,
+    stride: (usize, usize),
+    pad: SpatialPadding,
+) -> Result<()> {
     // W = 37: two 16-wide output tiles and a remainder; H = 35: one 32-row strip and 3 rows.
-    let inputs = [cpu_randn(&[2, 5, 6, 35, 37], 1)?, cpu_randn(&[7, 5, 3, 3, 3], 2)?, cpu_randn(&[7], 3)?];
+    let inputs = [
+        cpu_randn(&[2, 5, 6, 35, 37], 1)?,
+        cpu_randn(&[7, 5, 3, 3, 3], 2)?,
+        cpu_randn(&[7], 3)?,
+    ];
     let options = ConvOptions {
         stride_time: stride.0,
         stride_space: stride.1,
         padding: pad,
         strategy,
     };
-    parity(dev, &inputs, 1e-4, |x, _| causal_conv3d(&x[0], &x[1], Some(&x[2]), options))
+    parity(dev, &inputs, 1e-4, |x, _| {
+        causal_conv3d(&x[0], &x[1], Some(&x[2]), options)
+    })
 }
 
 test_device!(
@@ -196,12 +210,23 @@ test_device!(
 /// order), so the parity tests above do compare two implementations.
 #[test]
 fn primitive_switch_changes_the_path() -> Result<()> {
-    let inputs = [cpu_randn(&[1, 2, 70, 20], 4)?, cpu_randn(&[1, 2, 45, 20], 5)?, cpu_randn(&[1, 2, 45, 20], 6)?];
+    let inputs = [
+        cpu_randn(&[1, 2, 70, 20], 4)?,
+        cpu_randn(&[1, 2, 45, 20], 5)?,
+        cpu_randn(&[1, 2, 45, 20], 6)?,
+    ];
     let f = |x: &[Tensor], _: VarBuilder| attention(&x[0], &x[1], &x[2], None);
     let kernel = run(&Device::Cpu, &inputs, &f)?;
     let primitive = primitive_ops(|| run(&Device::Cpu, &inputs, &f))?;
-    let diff = (&kernel.y - &primitive.y)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
-    assert!(diff > 0.0, "the two paths gave bit-identical attention outputs");
+    let diff = (&kernel.y - &primitive.y)?
+        .abs()?
+        .flatten_all()?
+        .max(0)?
+        .to_scalar::<f32>()?;
+    assert!(
+        diff > 0.0,
+        "the two paths gave bit-identical attention outputs"
+    );
     assert!(rel_err(&kernel.y, &primitive.y)? < 1e-5);
     Ok(())
 }

@@ -6,11 +6,11 @@
 
 #[cfg(feature = "hdf5")]
 mod baseline;
+pub mod dist;
 #[cfg(feature = "hdf5")]
 mod evaluate;
 #[cfg(feature = "hdf5")]
 mod guard;
-pub mod dist;
 mod history;
 #[cfg(feature = "hdf5")]
 mod interrupt;

@@ -14,12 +14,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::dist::{Communicator, average_gradients};
 use super::evaluate::{check_tensor_ids, predict_grid};
 use super::guard::{
     SavedConfig, check_resume, first_non_finite_gradient, missing_gradient_outcome,
     without_gradient,
 };
-use super::dist::{Communicator, average_gradients};
 use super::history::{History, StepRecord, ValidationRecord};
 use super::interrupt::{InterruptGuard, signal_name};
 use super::progress::Reporter;
@@ -394,7 +394,10 @@ impl<T: TrainTask> Trainer<T> {
                     checkpoint: saved,
                 });
             }
-            let leader = self.communicator.as_ref().is_none_or(|c| c.world().is_leader());
+            let leader = self
+                .communicator
+                .as_ref()
+                .is_none_or(|c| c.world().is_leader());
             let validated = leader
                 && self.config.validate_every > 0
                 && self.step.is_multiple_of(self.config.validate_every)

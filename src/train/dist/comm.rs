@@ -114,8 +114,20 @@ mod tests {
     #[test]
     fn gradients_become_world_means() -> Result<()> {
         let vm = VarMap::new();
-        let a = vm.get(3, "a", candle_nn::Init::Const(1.0), candle_core::DType::F32, &Device::Cpu)?;
-        let _b = vm.get(2, "b", candle_nn::Init::Const(1.0), candle_core::DType::F32, &Device::Cpu)?;
+        let a = vm.get(
+            3,
+            "a",
+            candle_nn::Init::Const(1.0),
+            candle_core::DType::F32,
+            &Device::Cpu,
+        )?;
+        let _b = vm.get(
+            2,
+            "b",
+            candle_nn::Init::Const(1.0),
+            candle_core::DType::F32,
+            &Device::Cpu,
+        )?;
         let x = Var::from_tensor(&Tensor::new(&[1f32, -2.0, 0.5], &Device::Cpu)?)?;
         let grads = (&a * x.as_tensor())?.sum_all()?.backward()?;
         let names = vec!["b".to_string(), "a".to_string()];

@@ -98,7 +98,9 @@ impl Communicator for NcclCommunicator {
         let t = t.contiguous()?;
         let (storage, layout) = t.storage_and_layout();
         let Storage::Cuda(cs) = &*storage else {
-            return Err(Error::Msg("NCCL all-reduce of a tensor not on a CUDA device".into()));
+            return Err(Error::Msg(
+                "NCCL all-reduce of a tensor not on a CUDA device".into(),
+            ));
         };
         let n = layout.shape().elem_count();
         let start = layout.start_offset();

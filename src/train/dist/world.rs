@@ -53,18 +53,19 @@ impl World {
     /// (one node); `MASTER_ADDR` and `MASTER_PORT` are required when the world holds more
     /// than one process.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<World>, ConfigError> {
-        let number = |name: &'static str| -> Result<Option<usize>, ConfigError> {
-            match var(name) {
-                None => Ok(None),
-                Some(v) => v.trim().parse::<usize>().map(Some).map_err(|_| {
-                    ConfigError::BadEnvironment {
-                        name,
-                        value: v.clone(),
-                        expected: "a non-negative integer".into(),
-                    }
-                }),
-            }
-        };
+        let number =
+            |name: &'static str| -> Result<Option<usize>, ConfigError> {
+                match var(name) {
+                    None => Ok(None),
+                    Some(v) => v.trim().parse::<usize>().map(Some).map_err(|_| {
+                        ConfigError::BadEnvironment {
+                            name,
+                            value: v.clone(),
+                            expected: "a non-negative integer".into(),
+                        }
+                    }),
+                }
+            };
         let (rank, size) = match (number("RANK")?, number("WORLD_SIZE")?) {
             (None, None) => return Ok(None),
             (Some(r), Some(s)) => (r, s),
@@ -209,7 +210,9 @@ pub fn cuda_gpu_count(name: &'static str) -> crate::Result<usize> {
     {
         let _ = name;
         let n = candle_core::cuda::cudarc::driver::CudaContext::device_count().map_err(|e| {
-            crate::Error::Msg(format!("counting CUDA GPUs (is the NVIDIA driver installed?): {e}"))
+            crate::Error::Msg(format!(
+                "counting CUDA GPUs (is the NVIDIA driver installed?): {e}"
+            ))
         })?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
@@ -275,7 +278,10 @@ mod tests {
         bad(&[("RANK", "x"), ("WORLD_SIZE", "2")], "RANK");
         bad(&[("RANK", "0"), ("WORLD_SIZE", "0")], "WORLD_SIZE");
         bad(&[("RANK", "2"), ("WORLD_SIZE", "2")], "RANK");
-        bad(&[("RANK", "1"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "3")], "LOCAL_RANK");
+        bad(
+            &[("RANK", "1"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "3")],
+            "LOCAL_RANK",
+        );
         bad(&[("RANK", "1"), ("WORLD_SIZE", "2")], "MASTER_ADDR");
         bad(
             &[("RANK", "1"), ("WORLD_SIZE", "2"), ("MASTER_ADDR", "h")],
@@ -318,7 +324,10 @@ mod tests {
     #[test]
     fn gpu_lists_are_checked() {
         assert_eq!(parse_gpus("0,1, 3").unwrap(), [0, 1, 3]);
-        assert!(matches!(parse_gpus("0,0"), Err(ConfigError::Duplicate { .. })));
+        assert!(matches!(
+            parse_gpus("0,0"),
+            Err(ConfigError::Duplicate { .. })
+        ));
         assert!(matches!(parse_gpus("a"), Err(ConfigError::Unknown { .. })));
         assert!(matches!(parse_gpus(""), Err(ConfigError::Unknown { .. })));
         assert!(check_gpus("--gpus", &[0, 1], 2).is_ok());
@@ -333,7 +342,10 @@ mod tests {
         #[cfg(not(feature = "cuda"))]
         assert!(matches!(
             cuda_gpu_count("--gpus"),
-            Err(crate::Error::Config(ConfigError::FeatureMissing { feature: "cuda", .. }))
+            Err(crate::Error::Config(ConfigError::FeatureMissing {
+                feature: "cuda",
+                ..
+            }))
         ));
     }
 }

@@ -19,8 +19,8 @@
 # we build a link-time stand-in, lib/stubs/libcuda.so with soname libcuda.so.1: every driver
 # entry point cudarc declares, each returning CUDA_ERROR_STUB_LIBRARY (34) like NVIDIA's stub.
 # It is only on the linker's search path, never on LD_LIBRARY_PATH, so a binary built here loads
-# the real driver on a GPU machine. (Run here with PHYSTOK_CUDA_STUB_RUN=1 and a CUDA binary
-# starts and finds no GPU: Device::new_cuda fails, the device tests print that they skip.)
+# the real driver on a GPU machine. PHYSTOK_CUDA_STUB_RUN=1 also puts it on LD_LIBRARY_PATH, so
+# that a CUDA binary can start here and find no GPU (every driver call fails with error 34).
 #
 # Sets CUDA_ROOT/CUDA_PATH/CUDA_HOME, NVCC, PATH, LIBRARY_PATH, LD_LIBRARY_PATH, NCCL_HOME,
 # CUDA_COMPUTE_CAP=90 (H100/H200; there is no nvidia-smi to ask) unless already set, and

@@ -4,7 +4,8 @@
 //! (`benches/processor_pytorch.py`) on the same shapes with the same thread count.
 //! Arguments (all optional): `name dim heads batch time height width repeats`; without
 //! arguments both standard shapes run (see `SHAPES`). Prints one line per shape with the
-//! median and minimum wall time in milliseconds.
+//! median and minimum wall time in milliseconds. `PHYSTOK_BENCH_DEVICE=cuda` runs on the
+//! first GPU (build with `--features cuda`; every timed step ends with a synchronisation).
 
 use std::time::Instant;
 
@@ -56,10 +57,16 @@ fn run(shape: Shape) -> phystok::Result<()> {
         .with_n_heads(heads)
         .with_n_blocks(1)
         .with_layer_scale_init(1.0);
+    let dev = std::env::var("PHYSTOK_BENCH_DEVICE")
+        .unwrap_or("cpu".into())
+        .parse::<phystok::DeviceChoice>()?
+        .device()?;
     let vm = VarMap::new();
-    let block = ProcessorBlock::new(&cfg, 0.0, seeded_var_builder(&vm, 0, &Device::Cpu))?;
-    let tables = block.spatial().rope().tables(&[h, w], &Device::Cpu)?;
-    let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (b, t, h * w, dim), &Device::Cpu)?)?;
+    let block = ProcessorBlock::new(&cfg, 0.0, seeded_var_builder(&vm, 0, &dev))?;
+    let tables = block.spatial().rope().tables(&[h, w], &dev)?;
+    let x = Tensor::randn(0f32, 1.0, (b, t, h * w, dim), &Device::Cpu)?.to_device(&dev)?;
+    let x = Var::from_tensor(&x)?;
+    dev.synchronize()?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut times = Vec::new();
     for i in 0..repeats + 1 {
@@ -67,6 +74,7 @@ fn run(shape: Shape) -> phystok::Result<()> {
         let y = block.forward(x.as_tensor(), &tables, Mode::Train, &mut rng)?;
         let grads = y.sqr()?.mean_all()?.backward()?;
         std::hint::black_box(grads.get(x.as_tensor()));
+        dev.synchronize()?;
         if i > 0 {
             times.push(start.elapsed().as_secs_f64() * 1e3);
         }

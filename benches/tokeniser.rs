@@ -6,6 +6,8 @@
 //! `benches/tokeniser.sh` (which also runs the PyTorch version, `benches/tokeniser_pytorch.py`,
 //! in the same session) or alone: `RAYON_NUM_THREADS=2 cargo bench --bench tokeniser --
 //! [repeats]`. Prints one line per case: name, median milliseconds, min, repeats.
+//! `PHYSTOK_BENCH_DEVICE=cuda` runs on the first GPU (build with `--features cuda`; each timed
+//! call ends with a device synchronisation), as `scripts/gpu-check.sh` does.
 
 use std::time::Instant;
 
@@ -13,12 +15,14 @@ use candle_core::{DType, Device, Tensor, Var};
 use phystok::nn::{ConvOptions, ConvStrategy, causal_conv3d};
 use phystok::tokeniser::{Compression, TokeniserConfig};
 
-fn median_ms(repeats: usize, mut f: impl FnMut()) -> (f64, f64) {
+fn median_ms(dev: &Device, repeats: usize, mut f: impl FnMut()) -> (f64, f64) {
     f(); // warm-up
+    dev.synchronize().unwrap();
     let mut times: Vec<f64> = (0..repeats)
         .map(|_| {
             let t0 = Instant::now();
             f();
+            dev.synchronize().unwrap();
             t0.elapsed().as_secs_f64() * 1e3
         })
         .collect();
@@ -26,10 +30,16 @@ fn median_ms(repeats: usize, mut f: impl FnMut()) -> (f64, f64) {
     (times[times.len() / 2], times[0])
 }
 
-fn wavy(shape: (usize, usize, usize, usize, usize)) -> Tensor {
+fn wavy(shape: (usize, usize, usize, usize, usize), dev: &Device) -> Tensor {
     let n = shape.0 * shape.1 * shape.2 * shape.3 * shape.4;
     let v: Vec<f32> = (0..n).map(|i| (0.013 * i as f32).sin()).collect();
-    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    Tensor::from_vec(v, shape, dev).unwrap()
+}
+
+/// `PHYSTOK_BENCH_DEVICE`: `cpu` (default) or `cuda` (`cuda:N`).
+fn bench_device() -> phystok::Result<Device> {
+    let name = std::env::var("PHYSTOK_BENCH_DEVICE").unwrap_or("cpu".into());
+    name.parse::<phystok::DeviceChoice>()?.device()
 }
 
 fn main() -> phystok::Result<()> {
@@ -37,15 +47,16 @@ fn main() -> phystok::Result<()> {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(5);
-    let dev = Device::Cpu;
+    let dev = bench_device()?;
     println!(
-        "# phystok (candle CPU, RAYON_NUM_THREADS={})",
+        "# phystok (candle {:?}, RAYON_NUM_THREADS={})",
+        dev.location(),
         std::env::var("RAYON_NUM_THREADS").unwrap_or_default()
     );
 
     // the causal conv alone: 16 → 16, 3x3x3, 9x64x64, batch 2
-    let x = Var::from_tensor(&wavy((2, 16, 9, 64, 64)))?;
-    let w = Var::from_tensor(&(wavy((16, 16, 3, 3, 3)) * 0.05)?)?;
+    let x = Var::from_tensor(&wavy((2, 16, 9, 64, 64), &dev))?;
+    let w = Var::from_tensor(&(wavy((16, 16, 3, 3, 3), &dev) * 0.05)?)?;
     let b = Var::from_tensor(&Tensor::zeros(16, DType::F32, &dev)?)?;
     // PHYSTOK_BENCH_CONV=0 skips these (e.g. to profile the tokeniser steps alone)
     let conv_strategies = if std::env::var("PHYSTOK_BENCH_CONV").as_deref() == Ok("0") {
@@ -64,10 +75,10 @@ fn main() -> phystok::Result<()> {
             strategy,
             ..ConvOptions::default()
         };
-        let (fwd, _) = median_ms(repeats, || {
+        let (fwd, _) = median_ms(&dev, repeats, || {
             causal_conv3d(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), options).unwrap();
         });
-        let (med, min) = median_ms(repeats, || {
+        let (med, min) = median_ms(&dev, repeats, || {
             let y =
                 causal_conv3d(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), options).unwrap();
             y.sqr().unwrap().mean_all().unwrap().backward().unwrap();
@@ -88,15 +99,15 @@ fn main() -> phystok::Result<()> {
         }
         let tok = config.init(&dev)?;
         let fields = [0, 1, 2, 3];
-        let xs = wavy((2, 4, 9, 64, 64));
+        let xs = wavy((2, 4, 9, 64, 64), &dev);
         let c = Compression::paper_validation();
-        let (fwd, _) = median_ms(repeats, || {
+        let (fwd, _) = median_ms(&dev, repeats, || {
             tok.autoencode(&xs, &fields, &c).unwrap();
         });
-        let (enc, _) = median_ms(repeats, || {
+        let (enc, _) = median_ms(&dev, repeats, || {
             tok.encode(&xs, &fields, &c).unwrap();
         });
-        let (med, min) = median_ms(repeats, || {
+        let (med, min) = median_ms(&dev, repeats, || {
             let ys = tok.autoencode(&xs, &fields, &c).unwrap();
             let loss = (ys - &xs).unwrap().sqr().unwrap().mean_all().unwrap();
             loss.backward().unwrap();

@@ -18,6 +18,32 @@ import sys
 import time
 
 import torch
+
+
+# PHYSTOK_BENCH_DEVICE=cuda (as scripts/gpu-check.sh sets): every tensor on the GPU, each timed
+# call synchronised; PHYSTOK_BENCH_DTYPE=bf16 runs the step under bf16 autocast (GPU only).
+DEVICE = os.environ.get("PHYSTOK_BENCH_DEVICE", "cpu")
+BF16 = os.environ.get("PHYSTOK_BENCH_DTYPE", "f32") == "bf16"
+
+
+def sync():
+    if DEVICE.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def autocast():
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=BF16 and DEVICE.startswith("cuda"))
+
+
+def use_device():
+    if DEVICE.startswith("cuda"):
+        torch.set_default_device(DEVICE)
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_memory_line(what):
+    if DEVICE.startswith("cuda"):
+        print(f"# {what} peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB ({'bf16 autocast' if BF16 else 'f32'})")
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -143,17 +169,20 @@ class Tokeniser(nn.Module):
 
 def timed(repeats, fn):
     fn()
+    sync()
     ts = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
+        sync()
         ts.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(ts), min(ts)
 
 
 def main():
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    print(f"# pytorch {torch.__version__} CPU, threads {torch.get_num_threads()}")
+    use_device()
+    print(f"# pytorch {torch.__version__} {DEVICE}, threads {torch.get_num_threads()}")
     # PHYSTOK_BENCH_CONV=0 skips the convolution alone (as benches/tokeniser.rs)
     if os.environ.get("PHYSTOK_BENCH_CONV", "1") != "0":
         x = torch.sin(0.013 * torch.arange(2 * 16 * 9 * 64 * 64, dtype=torch.float32)).reshape(2, 16, 9, 64, 64).requires_grad_()
@@ -183,10 +212,13 @@ def main():
 
         def step():
             model.zero_grad(set_to_none=True)
-            ((model(xs, fields, comp) - xs) ** 2).mean().backward()
+            with autocast():
+                loss = ((model(xs, fields, comp) - xs) ** 2).mean()
+            loss.backward()
 
         med, mn = timed(repeats, step)
         print(f"tokeniser_{name} params {params} fwd(no_grad) {fwd:.1f} fwd+bwd {med:.1f} min {mn:.1f} n {repeats}")
+        peak_memory_line(f"tokeniser_{name}")
 
 
 if __name__ == "__main__":

@@ -111,3 +111,74 @@ mod tests {
         assert!(DeviceChoice::Cpu.device().unwrap().is_cpu());
     }
 }
+
+/// Test helpers: the devices a test body runs on ([`test_device!`]) and seeded inputs.
+#[cfg(test)]
+pub(crate) mod testing {
+    use candle_core::{Device, Tensor};
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+
+    /// The first CUDA GPU, or `None` after printing why the CUDA half of `test` is skipped
+    /// (built without `cuda`, or no GPU). With `PHYSTOK_REQUIRE_CUDA=1` (set by
+    /// `scripts/gpu-check.sh`) a missing GPU fails the test instead, so a GPU run cannot
+    /// pass by skipping.
+    pub(crate) fn cuda(test: &str) -> Option<Device> {
+        let why = if cfg!(feature = "cuda") {
+            match Device::new_cuda(0) {
+                Ok(d) => return Some(d),
+                Err(e) => format!("no CUDA GPU ({e})"),
+            }
+        } else {
+            "built without the `cuda` feature".to_string()
+        };
+        assert!(
+            std::env::var("PHYSTOK_REQUIRE_CUDA").as_deref() != Ok("1"),
+            "{test}: PHYSTOK_REQUIRE_CUDA=1 but {why}"
+        );
+        eprintln!("{test}: CUDA half skipped: {why}");
+        None
+    }
+
+    /// `shape` standard-normal `f32`s from a seeded ChaCha stream, made on the CPU (so both
+    /// devices see the same numbers) and moved to `device`.
+    pub(crate) fn randn(shape: &[usize], seed: u64, device: &Device) -> crate::Result<Tensor> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let n = shape.iter().product::<usize>();
+        let data: Vec<f32> = (0..n).map(|_| StandardNormal.sample(&mut rng)).collect();
+        Ok(Tensor::from_vec(data, shape, &Device::Cpu)?.to_device(device)?)
+    }
+}
+
+/// A test whose body runs on every device: `test_device!(fn name(dev) { … Ok(()) })` makes
+/// a module `name` with two tests, `name::cpu` (always) and `name::cuda` (on the first GPU
+/// when built with `cuda` and one is present; else it prints that it skips). The body sees
+/// `dev: &Device` and returns `crate::Result<()>`.
+#[cfg(test)]
+macro_rules! test_device {
+    ($(#[$meta:meta])* fn $name:ident($dev:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn body($dev: &candle_core::Device) -> crate::Result<()> $body
+
+            #[test]
+            fn cpu() -> crate::Result<()> {
+                body(&candle_core::Device::Cpu)
+            }
+
+            #[test]
+            fn cuda() -> crate::Result<()> {
+                let name = concat!(module_path!(), "::", stringify!($name));
+                match crate::device::testing::cuda(name) {
+                    Some(dev) => body(&dev),
+                    None => Ok(()),
+                }
+            }
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use test_device;

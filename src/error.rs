@@ -180,6 +180,47 @@ pub enum ConfigError {
         /// The grid side.
         size: usize,
     },
+    /// A setting needs a cargo feature this build was compiled without.
+    #[error(
+        "{name} needs phystok built with the `{feature}` feature (cargo build --release --features {feature}; see README, \"GPU build\")"
+    )]
+    FeatureMissing {
+        /// The setting (a CLI flag or environment variable).
+        name: &'static str,
+        /// The cargo feature.
+        feature: &'static str,
+    },
+    /// A GPU ordinal names no GPU of this machine.
+    #[error(
+        "{name}: GPU {index} does not exist; this machine has {present} CUDA GPU(s) (ordinals 0..{present})"
+    )]
+    NoSuchGpu {
+        /// The setting (`--gpus`, `LOCAL_RANK`).
+        name: &'static str,
+        /// The ordinal asked for.
+        index: usize,
+        /// The GPUs present.
+        present: usize,
+    },
+    /// An environment variable of a launcher (torchrun's `RANK`, `WORLD_SIZE`, ...) holds a
+    /// value phystok cannot use.
+    #[error("environment variable {name}={value}: {expected}")]
+    BadEnvironment {
+        /// The variable.
+        name: &'static str,
+        /// Its value (empty when unset).
+        value: String,
+        /// What it must be.
+        expected: String,
+    },
+    /// The setting asks for something this version does not do yet.
+    #[error("{name}: {what} is not supported yet")]
+    Unsupported {
+        /// The setting.
+        name: &'static str,
+        /// What was asked for.
+        what: String,
+    },
 }
 
 /// Everything that can fail in phystok.

@@ -322,3 +322,98 @@ fn bad_input_is_refused_cleanly_before_any_work() {
     println!("{refused} bad inputs refused cleanly");
     assert_eq!(refused, cases.len());
 }
+
+/// `phystok args…` in `cwd` with extra environment variables.
+fn phystok_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_phystok"));
+    cmd.args(args).current_dir(cwd).env("RUST_BACKTRACE", "0");
+    for var in [
+        "RANK",
+        "WORLD_SIZE",
+        "LOCAL_RANK",
+        "MASTER_ADDR",
+        "MASTER_PORT",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().expect("run phystok");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Data-parallel launch settings (`--gpus`, torchrun's variables) are refused with one line
+/// before any work: a build without `cuda`, a world size that does not divide the
+/// preset's effective batch (the paper's 16 = 2 × 8 accumulated does not split over 3),
+/// malformed lists and variables, a study without data-parallel training.
+#[test]
+fn gpu_launch_input_is_refused_before_any_work() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let data = r.join("data").to_str().unwrap().to_string();
+    let base = ["reproduce", "--data", &data, "--out", "o"];
+    let no_cuda = if cfg!(feature = "cuda") {
+        // a cuda build on this machine: no driver, or the GPU count decides
+        "GPU"
+    } else {
+        "needs phystok built with the `cuda` feature"
+    };
+    let torchrun = |rank: &'static str, size: &'static str| {
+        vec![
+            ("RANK", rank),
+            ("WORLD_SIZE", size),
+            ("MASTER_ADDR", "127.0.0.1"),
+            ("MASTER_PORT", "29500"),
+        ]
+    };
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (vec!["--gpus", "0"], vec![], no_cuda),
+        (vec!["--gpus", "0,1"], vec![], no_cuda),
+        (
+            vec!["--gpus", "0,1,2", "--preset", "paper"],
+            vec![],
+            "world size (3) does not fit the effective batch 16",
+        ),
+        (vec!["--gpus", "0,0"], vec![], "`0` twice"),
+        (vec!["--gpus", "zero"], vec![], "zero"),
+        (
+            vec!["--preset", "paper"],
+            torchrun("0", "3"),
+            "world size (3) does not fit the effective batch 16",
+        ),
+        (
+            vec![],
+            vec![("RANK", "0"), ("WORLD_SIZE", "2")],
+            "MASTER_ADDR",
+        ),
+        (vec![], vec![("RANK", "0")], "WORLD_SIZE"),
+        (vec![], torchrun("4", "2"), "RANK=4"),
+        (vec!["--gpus", "0"], torchrun("0", "2"), "torchrun"),
+        (vec![], torchrun("0", "1"), no_cuda),
+    ];
+    for (extra, env, want) in &cases {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(extra);
+        let (code, stderr) = phystok_env(r, &args, env);
+        assert_eq!(code, Some(1), "{args:?} {env:?}: exit {code:?}: {stderr}");
+        assert!(
+            stderr.contains(want),
+            "{args:?} {env:?}: lacks `{want}`: {stderr}"
+        );
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: one line: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let mut args = vec!["reproduce", "benchmark", "--gpus", "0"];
+    args.extend(&base[1..]);
+    let (code, stderr) = phystok_env(r, &args, &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("not supported yet"), "{stderr}");
+    assert!(
+        !r.join("data").exists(),
+        "no simulation for refused launches"
+    );
+}

@@ -511,3 +511,61 @@ fn a_checkpoint_from_before_the_tokeniser_options_resumes_and_a_changed_option_d
     };
     assert!(err.to_string().contains("upsampling"), "{err}");
 }
+
+/// A world of one through the data-parallel path (`average_gradients` over
+/// `SingleProcess`, the code NCCL's communicator runs with its sum) trains bit for bit like
+/// the plain path: the same losses and weights, with accumulation and AdamW.
+#[test]
+fn a_world_of_one_through_the_communicator_is_the_plain_path_bit_for_bit() {
+    use phystok::data::LoaderConfig;
+    use phystok::train::dist::SingleProcess;
+    let root = tempfile::tempdir().unwrap();
+    let dir = euler(root.path());
+    let run = |comm: bool| {
+        let cfg = quiet(TrainerConfig::quick_rollout(3))
+            .with_validate_every(0)
+            .with_loader(LoaderConfig::new(2).with_prefetch(0))
+            .with_accumulation(2);
+        let mut b = Trainer::builder(deterministic_rollout_task(), cfg)
+            .train_data(vec![open(&dir, Split::Train)]);
+        if comm {
+            b = b.communicator(Box::new(SingleProcess::new()));
+        }
+        let mut t = b.build().unwrap();
+        let h = t.fit_steps(3).unwrap();
+        (h.losses(), snapshot(t.task().varmap()))
+    };
+    let (plain_loss, plain) = run(false);
+    let (comm_loss, comm) = run(true);
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&plain_loss), bits(&comm_loss));
+    assert_eq!(plain.len(), comm.len());
+    for ((name, a), (_, b)) in plain.iter().zip(&comm) {
+        let a: Vec<u32> = a.iter().map(|x| x.to_bits()).collect();
+        let b: Vec<u32> = b.iter().map(|x| x.to_bits()).collect();
+        assert!(a == b, "{name} differs");
+    }
+    // and the weights did move, so the comparison is not of two untouched models
+    let fresh = snapshot(deterministic_rollout_task().varmap());
+    assert!(fresh.iter().zip(&plain).any(|((_, f), (_, p))| f != p));
+}
+
+/// A communicator whose world is not the loader's shard is refused at build time.
+#[test]
+fn a_communicator_must_match_the_loader_shard() {
+    use phystok::data::LoaderConfig;
+    use phystok::train::dist::SingleProcess;
+    let root = tempfile::tempdir().unwrap();
+    let dir = euler(root.path());
+    let cfg = quiet(TrainerConfig::quick_rollout(1))
+        .with_loader(LoaderConfig::new(2).with_shard(1, 2).with_prefetch(0));
+    let err = Trainer::builder(deterministic_rollout_task(), cfg)
+        .train_data(vec![open(&dir, Split::Train)])
+        .communicator(Box::new(SingleProcess::new()))
+        .build()
+        .expect_err("mismatched world refused");
+    assert!(
+        matches!(err, Error::Config(phystok::ConfigError::Mismatch { .. })),
+        "{err}"
+    );
+}

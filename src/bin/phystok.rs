@@ -131,6 +131,13 @@ enum Command {
         /// `cpu`, `cuda` (the first GPU) or `auto`.
         #[arg(long, default_value = "cpu")]
         device: String,
+        /// CUDA GPUs to train on, one process each: `--gpus 0,1,2,3` (feature `cuda`; the
+        /// pretraining study). Checked before any work: the GPUs must exist and their number
+        /// must divide the preset's effective batch. torchrun's `RANK`, `WORLD_SIZE`,
+        /// `LOCAL_RANK`, `MASTER_ADDR`, `MASTER_PORT` are read the same way. One GPU runs
+        /// today; starting one process per GPU is not implemented yet (README, "GPU build").
+        #[arg(long)]
+        gpus: Option<String>,
         /// Let a `paper` preset run on simulated data (it refuses by default: its sizes
         /// are meant for The Well's datasets).
         #[arg(long)]
@@ -224,10 +231,14 @@ fn run(cli: Cli) -> phystok::Result<()> {
             pretrain_steps,
             rollout_steps,
             device,
+            gpus,
             allow_simulated,
         } => {
             let out = out.unwrap_or_else(|| study.default_out());
-            let device: phystok::DeviceChoice = device.parse()?;
+            let mut device: phystok::DeviceChoice = device.parse()?;
+            if let Some(gpu) = data_parallel_gpu(study, &preset, gpus.as_deref())? {
+                device = phystok::DeviceChoice::Cuda(gpu);
+            }
             if study == Study::ComputeAdaptive {
                 let mut cfg = phystok::experiment::ComputeAdaptiveConfig::preset(&preset)?;
                 if let Some(s) = seeds {
@@ -308,6 +319,79 @@ fn run(cli: Cli) -> phystok::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--gpus` and torchrun's environment, checked before any work: the world they describe
+/// must divide the preset's effective batches, the build must have `cuda`, and the GPUs must
+/// exist. Returns this process's GPU (`None`: neither was given, the `--device` path).
+fn data_parallel_gpu(
+    study: Study,
+    preset: &str,
+    gpus: Option<&str>,
+) -> phystok::Result<Option<usize>> {
+    use phystok::train::dist::{World, check_gpus, cuda_gpu_count, parse_gpus};
+    let env = World::from_env()?;
+    let (name, world, ordinals) = match (gpus, env) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(w)) => {
+            return Err(phystok::ConfigError::Mismatch {
+                name: "--gpus",
+                value: "set".into(),
+                other: format!(
+                    "a torchrun launch (WORLD_SIZE={}): give one or the other",
+                    w.size
+                ),
+            }
+            .into());
+        }
+        (Some(spec), None) => {
+            let list = parse_gpus(spec)?;
+            let world = World {
+                size: list.len(),
+                ..World::single()
+            };
+            ("--gpus", world, list)
+        }
+        (None, Some(w)) => {
+            let local = w.local_rank;
+            ("WORLD_SIZE", w, vec![local])
+        }
+    };
+    if study != Study::Pretraining {
+        return Err(phystok::ConfigError::Unsupported {
+            name,
+            what: format!("data-parallel training of the {study:?} study"),
+        }
+        .into());
+    }
+    let cfg = phystok::experiment::ExperimentConfig::preset(preset)?;
+    for trainer in [&cfg.pretrain, &cfg.rollout] {
+        world.split_batch(trainer.loader.batch_size, trainer.accumulation)?;
+    }
+    let present = cuda_gpu_count(name)?;
+    check_gpus(
+        if name == "--gpus" { name } else { "LOCAL_RANK" },
+        &ordinals,
+        present,
+    )?;
+    if world.size > 1 {
+        return Err(phystok::ConfigError::Unsupported {
+            name,
+            what: if name == "--gpus" {
+                format!(
+                    "starting {} data-parallel processes (the NCCL communicator is built, the launcher is not)",
+                    world.size
+                )
+            } else {
+                format!(
+                    "joining a torchrun world of {} processes (the NCCL communicator is built, the rendezvous at MASTER_ADDR is not)",
+                    world.size
+                )
+            },
+        }
+        .into());
+    }
+    Ok(Some(ordinals[0]))
 }
 
 /// `phystok reproduce benchmark`: The Well's baselines on the datasets under `data` (the

@@ -423,6 +423,60 @@ mod tests {
         assert_eq!(seen.len(), 30);
     }
 
+    /// Data-parallel sharding for world sizes 1–8: over one epoch (pass 0) the ranks' shards
+    /// are disjoint and together hold every window; within a rank every window of its
+    /// shard comes exactly once, except that the last batch of the pass is completed with
+    /// the first windows of the shuffled shard when the shard does not fill whole batches
+    /// (fewer than one batch of repeats, all in that last batch).
+    #[test]
+    fn rank_shards_cover_every_window_once_per_epoch() {
+        for world in 1..=8 {
+            for n in [37, 40, 64] {
+                for b in [1, 2, 3] {
+                    let mut owner = vec![None; n];
+                    for rank in 0..world {
+                        let cfg = LoaderConfig::new(b).with_shard(rank, world).with_seed(11);
+                        let len = (rank..n).step_by(world).count();
+                        let batches = len.div_ceil(b);
+                        let seq = plan_sequence(&[n], &cfg, batches);
+                        let mut count = vec![0usize; n];
+                        for (k, (d, w, pass)) in seq.iter().enumerate() {
+                            assert_eq!((*d, *pass), (0, 0), "one epoch, one dataset");
+                            assert_eq!(w.len(), b);
+                            for (j, &i) in w.iter().enumerate() {
+                                count[i] += 1;
+                                if count[i] > 1 {
+                                    assert_eq!(k, batches - 1, "repeat outside the last batch");
+                                    assert!(k * b + j >= len, "repeat before the shard ran out");
+                                }
+                            }
+                        }
+                        for i in 0..n {
+                            if count[i] > 0 {
+                                assert_eq!(
+                                    owner[i], None,
+                                    "window {i} in two shards (world {world})"
+                                );
+                                owner[i] = Some(rank);
+                            }
+                        }
+                        let repeats: usize = count.iter().map(|&c| c.saturating_sub(1)).sum();
+                        assert_eq!(
+                            repeats,
+                            batches * b - len,
+                            "world {world} rank {rank} n {n} b {b}"
+                        );
+                        assert!(count.iter().all(|&c| c <= 2));
+                    }
+                    assert!(
+                        owner.iter().all(Option::is_some),
+                        "world {world}: a window in no shard"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn recycles_after_unique_batches_with_a_new_order() {
         let cfg = LoaderConfig::new(2).with_unique_batches(3).with_seed(1);

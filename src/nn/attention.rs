@@ -7,7 +7,7 @@
 //! [`AttentionKernel::Matmul`], it is `matmul → softmax → matmul` with the differentiable
 //! `candle_nn::ops::softmax`.
 
-use candle_core::{D, DType, Tensor};
+use candle_core::{D, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::kernels::attention::FusedAttentionOp;
@@ -46,11 +46,9 @@ pub fn attention_with(
     bias: Option<&Tensor>,
     kernel: AttentionKernel,
 ) -> Result<Tensor> {
-    let f32_cpu = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
-    if kernel == AttentionKernel::Fused
-        && [q, k, v].into_iter().chain(bias).all(f32_cpu)
-        && q.rank() == 4
-    {
+    let mut inputs = vec![q, k, v];
+    inputs.extend(bias);
+    if kernel == AttentionKernel::Fused && crate::nn::kernels::applies(&inputs) && q.rank() == 4 {
         return Ok(FusedAttentionOp::apply(q, k, v, bias)?);
     }
     let head_dim = q.dim(D::Minus1)?;
@@ -67,7 +65,8 @@ pub fn attention_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var};
+    use crate::device::test_device;
+    use candle_core::Var;
 
     fn naive(
         q: &[f32],
@@ -103,67 +102,67 @@ mod tests {
         out
     }
 
-    #[test]
-    fn attention_matches_naive_softmax_with_and_without_mask() -> Result<()> {
-        let (l, hd) = (5, 4);
-        let dev = Device::Cpu;
-        let mk = |s: usize| -> Vec<f32> {
-            (0..l * hd)
-                .map(|i| (((i + s) * 29 % 17) as f32 - 8.0) / 6.0)
-                .collect()
-        };
-        let (q, k, v) = (mk(1), mk(5), mk(9));
-        let t = |x: &Vec<f32>| Tensor::from_vec(x.clone(), (1, 1, l, hd), &dev);
-        let mask: Vec<f32> = (0..l * l)
-            .map(|i| {
-                if i % l > i / l {
-                    f32::NEG_INFINITY
-                } else {
-                    0.0
+    test_device!(
+        fn attention_matches_naive_softmax_with_and_without_mask(dev) {
+            let (l, hd) = (5, 4);
+            let mk = |s: usize| -> Vec<f32> {
+                (0..l * hd)
+                    .map(|i| (((i + s) * 29 % 17) as f32 - 8.0) / 6.0)
+                    .collect()
+            };
+            let (q, k, v) = (mk(1), mk(5), mk(9));
+            let t = |x: &Vec<f32>| Tensor::from_vec(x.clone(), (1, 1, l, hd), dev);
+            let mask: Vec<f32> = (0..l * l)
+                .map(|i| {
+                    if i % l > i / l {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let mask = Tensor::from_vec(mask, (l, l), dev)?;
+            for (bias, causal) in [(None, false), (Some(&mask), true)] {
+                let got: Vec<f32> = attention(&t(&q)?, &t(&k)?, &t(&v)?, bias)?
+                    .flatten_all()?
+                    .to_vec1()?;
+                let want = naive(&q, &k, &v, l, l, hd, causal);
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() < 1e-5, "{g} vs {w}");
                 }
-            })
-            .collect();
-        let mask = Tensor::from_vec(mask, (l, l), &dev)?;
-        for (bias, causal) in [(None, false), (Some(&mask), true)] {
-            let got: Vec<f32> = attention(&t(&q)?, &t(&k)?, &t(&v)?, bias)?
-                .flatten_all()?
-                .to_vec1()?;
-            let want = naive(&q, &k, &v, l, l, hd, causal);
-            for (g, w) in got.iter().zip(&want) {
-                assert!((g - w).abs() < 1e-5, "{g} vs {w}");
             }
+            Ok(())
         }
-        Ok(())
-    }
+    );
 
-    #[test]
-    fn gradients_reach_q_k_v_through_masked_softmax() -> Result<()> {
-        let dev = Device::Cpu;
-        let vars: Vec<Var> = (0..3)
-            .map(|_| Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 2, 4, 8), &dev)?))
-            .collect::<candle_core::Result<_>>()?;
-        let mask: Vec<f32> = (0..16)
-            .map(|i| {
-                if i % 4 > i / 4 {
-                    f32::NEG_INFINITY
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let mask = Tensor::from_vec(mask, (4, 4), &dev)?;
-        let out = attention(
-            vars[0].as_tensor(),
-            vars[1].as_tensor(),
-            vars[2].as_tensor(),
-            Some(&mask),
-        )?;
-        let grads = out.sqr()?.sum_all()?.backward()?;
-        for v in &vars {
-            let g = grads.get(v.as_tensor()).expect("gradient present");
-            let s = g.abs()?.sum_all()?.to_scalar::<f32>()?;
-            assert!(s.is_finite() && s > 0.0);
+    test_device!(
+        fn gradients_reach_q_k_v_through_masked_softmax(dev) {
+            let vars: Vec<Var> = (0..3)
+                .map(|_| Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 2, 4, 8), dev)?))
+                .collect::<candle_core::Result<_>>()?;
+            let mask: Vec<f32> = (0..16)
+                .map(|i| {
+                    if i % 4 > i / 4 {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let mask = Tensor::from_vec(mask, (4, 4), dev)?;
+            let out = attention(
+                vars[0].as_tensor(),
+                vars[1].as_tensor(),
+                vars[2].as_tensor(),
+                Some(&mask),
+            )?;
+            let grads = out.sqr()?.sum_all()?.backward()?;
+            for v in &vars {
+                let g = grads.get(v.as_tensor()).expect("gradient present");
+                let s = g.abs()?.sum_all()?.to_scalar::<f32>()?;
+                assert!(s.is_finite() && s > 0.0);
+            }
+            Ok(())
         }
-        Ok(())
-    }
+    );
 }

@@ -17,7 +17,7 @@
 //! from candle's conv2d, on CPU and CUDA. [`ConvStrategy::SummedTaps`] (one conv2d per tap, summed) is kept for comparison;
 //! `benches/tokeniser.rs` times all three.
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
 use candle_nn::VarBuilder;
@@ -195,7 +195,7 @@ pub fn causal_conv3d(
         ConvStrategy::Gemm => Some(ConvKernel::Im2colGemm),
         ConvStrategy::FoldedTaps | ConvStrategy::SummedTaps => None,
     };
-    if let Some(kernel) = kernel.filter(|_| xs.device().is_cpu() && xs.dtype() == DType::F32) {
+    if let Some(kernel) = kernel.filter(|_| crate::nn::kernels::applies(&[xs, weight])) {
         let op = CausalConvOp {
             stride_time: s_t,
             stride_space: s_s,

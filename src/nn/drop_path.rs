@@ -72,44 +72,45 @@ impl DropPath {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
+    use crate::device::test_device;
     use rand::SeedableRng;
 
-    #[test]
-    fn drop_path_is_identity_in_eval_and_drops_whole_samples_in_train() -> Result<()> {
-        let xs = Tensor::ones((400, 3, 2), candle_core::DType::F32, &Device::Cpu)?;
-        let dp = DropPath::new(0.25);
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        assert_eq!(
-            dp.forward(&xs, Mode::Eval, &mut rng)?
-                .sum_all()?
-                .to_scalar::<f32>()?,
-            2400.0
-        );
-        let ys: Vec<Vec<Vec<f32>>> = dp.forward(&xs, Mode::Train, &mut rng)?.to_vec3()?;
-        let mut dropped = 0;
-        for sample in &ys {
-            let v = sample[0][0];
-            assert!(
-                sample.iter().flatten().all(|&x| x == v),
-                "a sample is kept or dropped whole"
+    test_device!(
+        fn drop_path_is_identity_in_eval_and_drops_whole_samples_in_train(dev) {
+            let xs = Tensor::ones((400, 3, 2), candle_core::DType::F32, dev)?;
+            let dp = DropPath::new(0.25);
+            let mut rng = ChaCha8Rng::seed_from_u64(0);
+            assert_eq!(
+                dp.forward(&xs, Mode::Eval, &mut rng)?
+                    .sum_all()?
+                    .to_scalar::<f32>()?,
+                2400.0
             );
-            assert!(v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6);
-            dropped += (v == 0.0) as usize;
+            let ys: Vec<Vec<Vec<f32>>> = dp.forward(&xs, Mode::Train, &mut rng)?.to_vec3()?;
+            let mut dropped = 0;
+            for sample in &ys {
+                let v = sample[0][0];
+                assert!(
+                    sample.iter().flatten().all(|&x| x == v),
+                    "a sample is kept or dropped whole"
+                );
+                assert!(v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6);
+                dropped += (v == 0.0) as usize;
+            }
+            // 400 samples at rate 0.25: 100 expected, std 8.7
+            assert!((60..140).contains(&dropped), "{dropped} dropped");
+            let mut a = ChaCha8Rng::seed_from_u64(5);
+            let mut b = ChaCha8Rng::seed_from_u64(5);
+            let ya: Vec<f32> = dp
+                .forward(&xs, Mode::Train, &mut a)?
+                .flatten_all()?
+                .to_vec1()?;
+            let yb: Vec<f32> = dp
+                .forward(&xs, Mode::Train, &mut b)?
+                .flatten_all()?
+                .to_vec1()?;
+            assert_eq!(ya, yb);
+            Ok(())
         }
-        // 400 samples at rate 0.25: 100 expected, std 8.7
-        assert!((60..140).contains(&dropped), "{dropped} dropped");
-        let mut a = ChaCha8Rng::seed_from_u64(5);
-        let mut b = ChaCha8Rng::seed_from_u64(5);
-        let ya: Vec<f32> = dp
-            .forward(&xs, Mode::Train, &mut a)?
-            .flatten_all()?
-            .to_vec1()?;
-        let yb: Vec<f32> = dp
-            .forward(&xs, Mode::Train, &mut b)?
-            .flatten_all()?
-            .to_vec1()?;
-        assert_eq!(ya, yb);
-        Ok(())
-    }
+    );
 }

@@ -200,6 +200,7 @@ impl KernelResizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::test_device;
     use candle_core::{Device, Var};
 
     fn randn(shape: &[usize], seed: u64) -> Vec<f32> {
@@ -312,21 +313,22 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn gradients_reach_the_base_kernel_from_every_size() -> Result<()> {
-        for method in [KernelResize::PseudoInverse, KernelResize::Adjoint] {
-            let resizer = KernelResizer::new(method);
-            let w = Var::randn(0f32, 1.0, (3, 16, 16), &Device::Cpu)?;
-            for new in [4, 8, 16] {
-                let loss = resizer.resize(w.as_tensor(), new)?.sqr()?.sum_all()?;
-                let grads = loss.backward()?;
-                let g = grads
-                    .get(&w)
-                    .ok_or_else(|| Error::Msg("no gradient".into()))?;
-                let norm = g.sqr()?.sum_all()?.to_scalar::<f32>()?;
-                assert!(norm > 0.0 && norm.is_finite(), "{method:?} {new}: {norm}");
+    test_device!(
+        fn gradients_reach_the_base_kernel_from_every_size(dev) {
+            for method in [KernelResize::PseudoInverse, KernelResize::Adjoint] {
+                let resizer = KernelResizer::new(method);
+                let w = Var::randn(0f32, 1.0, (3, 16, 16), dev)?;
+                for new in [4, 8, 16] {
+                    let loss = resizer.resize(w.as_tensor(), new)?.sqr()?.sum_all()?;
+                    let grads = loss.backward()?;
+                    let g = grads
+                        .get(&w)
+                        .ok_or_else(|| Error::Msg("no gradient".into()))?;
+                    let norm = g.sqr()?.sum_all()?.to_scalar::<f32>()?;
+                    assert!(norm > 0.0 && norm.is_finite(), "{method:?} {new}: {norm}");
+                }
             }
+            Ok(())
         }
-        Ok(())
-    }
+    );
 }

@@ -6,7 +6,7 @@
 //! [`swiglu`] is the gated activation of the parallel PaLM-style block of Walrus
 //! (`x, gate = chunk(2); silu(gate) * x`, Shazeer 2020).
 
-use candle_core::{D, DType, Tensor};
+use candle_core::{D, Tensor};
 
 use candle_nn::{Init, VarBuilder};
 
@@ -159,7 +159,7 @@ impl Linear {
 /// `silu(x) = x · σ(x)`: one rayon pass forward and one backward ([`SiluOp`]) for `f32`
 /// CPU tensors, candle's `silu` elsewhere. The same bits as candle's, values and gradients.
 pub fn silu(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == DType::F32 {
+    if crate::nn::kernels::applies(&[x]) {
         return Ok(SiluOp::apply(x)?);
     }
     Ok(x.silu()?)
@@ -169,7 +169,7 @@ pub fn silu(x: &Tensor) -> Result<Tensor> {
 /// ([`GeluOp`]) for `f32` CPU tensors, candle's `gelu_erf` elsewhere. The same bits as
 /// candle's, values and gradients.
 pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == DType::F32 {
+    if crate::nn::kernels::applies(&[x]) {
         return Ok(GeluOp::apply(x)?);
     }
     Ok(x.gelu_erf()?)
@@ -180,11 +180,7 @@ pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
 /// One fused op ([`SwigluOp`]) for `f32` CPU tensors of one shape, candle's `silu` and `mul`
 /// elsewhere.
 pub fn swiglu_parts(x: &Tensor, gate: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu()
-        && x.dtype() == DType::F32
-        && gate.dtype() == DType::F32
-        && x.dims() == gate.dims()
-    {
+    if crate::nn::kernels::applies(&[x, gate]) && x.dims() == gate.dims() {
         return Ok(SwigluOp::apply(x, gate)?);
     }
     Ok((gate.silu()? * x)?)
@@ -202,83 +198,87 @@ pub fn swiglu(xs: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var};
+    use crate::device::test_device;
+    use candle_core::Var;
     use candle_nn::VarMap;
 
     use crate::nn::seeded_var_builder;
 
-    /// A part of the output equals the narrowed full output, and the input gradient of the
-    /// parts together equals that of the full product.
-    #[test]
-    fn output_parts_equal_the_narrowed_product() -> Result<()> {
-        let vm = VarMap::new();
-        let vb = seeded_var_builder(&vm, 5, &Device::Cpu);
-        let lin = LinearConfig::new(4, 7).build(vb.pp("lin"))?;
-        let x = Var::from_tensor(&Tensor::arange(0f32, 24.0, &Device::Cpu)?.reshape((2, 3, 4))?)?;
-        let full = lin.forward(x.as_tensor())?;
-        let parts = [(0, 3), (3, 1), (4, 3)];
-        let mut summed = Vec::new();
-        for (start, len) in parts {
-            let part = lin.forward_outputs(x.as_tensor(), start, len)?;
-            let diff = (&part - full.narrow(D::Minus1, start, len)?)?
-                .abs()?
-                .sum_all()?;
-            assert!(diff.to_scalar::<f32>()? < 1e-5);
-            summed.push(part.sqr()?.sum_all()?);
-        }
-        let loss_parts = (&summed[0] + &summed[1])?.add(&summed[2])?;
-        let g_parts = loss_parts.backward()?.get(&x).unwrap().clone();
-        let g_full = full.sqr()?.sum_all()?.backward()?.get(&x).unwrap().clone();
-        let diff = (g_parts - g_full)?
-            .abs()?
-            .flatten_all()?
-            .max(0)?
-            .to_scalar::<f32>()?;
-        assert!(diff < 1e-3, "input gradients differ by {diff}");
-        Ok(())
-    }
-
-    #[test]
-    fn linear_matches_naive_sum_and_swiglu_matches_formula() -> Result<()> {
-        let vm = VarMap::new();
-        let vb = seeded_var_builder(&vm, 3, &Device::Cpu);
-        let lin = LinearConfig::new(3, 2).build(vb.pp("lin"))?;
-        let xs = Tensor::arange(0f32, 12.0, &Device::Cpu)?.reshape((2, 2, 3))?;
-        let ys = lin.forward(&xs)?;
-        assert_eq!(ys.dims(), &[2, 2, 2]);
-        let w: Vec<Vec<f32>> = lin.weight().to_vec2()?;
-        let b: Vec<f32> = lin.bias().unwrap().to_vec1()?;
-        let x: Vec<f32> = xs.flatten_all()?.to_vec1()?;
-        let y: Vec<f32> = ys.flatten_all()?.to_vec1()?;
-        for r in 0..4 {
-            for o in 0..2 {
-                let naive: f32 = (0..3).map(|i| w[o][i] * x[r * 3 + i]).sum::<f32>() + b[o];
-                assert!((naive - y[r * 2 + o]).abs() < 1e-5);
+    test_device!(
+        /// A part of the output equals the narrowed full output, and the input gradient of the
+        /// parts together equals that of the full product.
+        fn output_parts_equal_the_narrowed_product(dev) {
+            let vm = VarMap::new();
+            let vb = seeded_var_builder(&vm, 5, dev);
+            let lin = LinearConfig::new(4, 7).build(vb.pp("lin"))?;
+            let x = Var::from_tensor(&Tensor::arange(0f32, 24.0, dev)?.reshape((2, 3, 4))?)?;
+            let full = lin.forward(x.as_tensor())?;
+            let parts = [(0, 3), (3, 1), (4, 3)];
+            let mut summed = Vec::new();
+            for (start, len) in parts {
+                let part = lin.forward_outputs(x.as_tensor(), start, len)?;
+                let diff = (&part - full.narrow(D::Minus1, start, len)?)?
+                    .abs()?
+                    .sum_all()?;
+                assert!(diff.to_scalar::<f32>()? < 1e-5);
+                summed.push(part.sqr()?.sum_all()?);
             }
+            let loss_parts = (&summed[0] + &summed[1])?.add(&summed[2])?;
+            let g_parts = loss_parts.backward()?.get(&x).unwrap().clone();
+            let g_full = full.sqr()?.sum_all()?.backward()?.get(&x).unwrap().clone();
+            let diff = (g_parts - g_full)?
+                .abs()?
+                .flatten_all()?
+                .max(0)?
+                .to_scalar::<f32>()?;
+            assert!(diff < 1e-3, "input gradients differ by {diff}");
+            Ok(())
         }
+    );
 
-        let s = Tensor::new(&[[1f32, -2.0, 0.5, 3.0]], &Device::Cpu)?;
-        let got: Vec<f32> = swiglu(&s)?.flatten_all()?.to_vec1()?;
-        let silu = |v: f32| v / (1.0 + (-v).exp());
-        assert!((got[0] - silu(0.5) * 1.0).abs() < 1e-6);
-        assert!((got[1] - silu(3.0) * -2.0).abs() < 1e-6);
-        Ok(())
-    }
+    test_device!(
+        fn linear_matches_naive_sum_and_swiglu_matches_formula(dev) {
+            let vm = VarMap::new();
+            let vb = seeded_var_builder(&vm, 3, dev);
+            let lin = LinearConfig::new(3, 2).build(vb.pp("lin"))?;
+            let xs = Tensor::arange(0f32, 12.0, dev)?.reshape((2, 2, 3))?;
+            let ys = lin.forward(&xs)?;
+            assert_eq!(ys.dims(), &[2, 2, 2]);
+            let w: Vec<Vec<f32>> = lin.weight().to_vec2()?;
+            let b: Vec<f32> = lin.bias().unwrap().to_vec1()?;
+            let x: Vec<f32> = xs.flatten_all()?.to_vec1()?;
+            let y: Vec<f32> = ys.flatten_all()?.to_vec1()?;
+            for r in 0..4 {
+                for o in 0..2 {
+                    let naive: f32 = (0..3).map(|i| w[o][i] * x[r * 3 + i]).sum::<f32>() + b[o];
+                    assert!((naive - y[r * 2 + o]).abs() < 1e-5);
+                }
+            }
 
-    #[test]
-    fn gradients_reach_input_weight_and_bias() -> Result<()> {
-        let vm = VarMap::new();
-        let vb = seeded_var_builder(&vm, 4, &Device::Cpu);
-        let lin = LinearConfig::new(4, 6)
-            .with_init(LinearInit::Scaled(1e-6))
-            .build(vb)?;
-        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, 4), &Device::Cpu)?)?;
-        let loss = swiglu(&lin.forward(x.as_tensor())?)?.sqr()?.sum_all()?;
-        let grads = loss.backward()?;
-        for v in vm.all_vars().iter().chain([&x]) {
-            let g = grads.get(v.as_tensor()).expect("gradient present");
-            assert!(g.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0);
+            let s = Tensor::new(&[[1f32, -2.0, 0.5, 3.0]], dev)?;
+            let got: Vec<f32> = swiglu(&s)?.flatten_all()?.to_vec1()?;
+            let silu = |v: f32| v / (1.0 + (-v).exp());
+            assert!((got[0] - silu(0.5) * 1.0).abs() < 1e-6);
+            assert!((got[1] - silu(3.0) * -2.0).abs() < 1e-6);
+            Ok(())
         }
-        Ok(())
-    }
+    );
+
+    test_device!(
+        fn gradients_reach_input_weight_and_bias(dev) {
+            let vm = VarMap::new();
+            let vb = seeded_var_builder(&vm, 4, dev);
+            let lin = LinearConfig::new(4, 6)
+                .with_init(LinearInit::Scaled(1e-6))
+                .build(vb)?;
+            let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, 4), dev)?)?;
+            let loss = swiglu(&lin.forward(x.as_tensor())?)?.sqr()?.sum_all()?;
+            let grads = loss.backward()?;
+            for v in vm.all_vars().iter().chain([&x]) {
+                let g = grads.get(v.as_tensor()).expect("gradient present");
+                assert!(g.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0);
+            }
+            Ok(())
+        }
+    );
 }

@@ -17,6 +17,8 @@ pub(crate) mod kernels;
 mod mlp;
 mod norm;
 mod params;
+#[cfg(test)]
+mod parity;
 mod position_bias;
 mod residual;
 mod rope;

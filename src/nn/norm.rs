@@ -13,7 +13,7 @@
 //! - [`LayerNorm`]: ordinary layer normalisation over the last axis (PyTorch eps 1e-5), used
 //!   for the QK normalisation of attention heads.
 
-use candle_core::{D, DType, Tensor};
+use candle_core::{D, Tensor};
 
 use candle_nn::{Init, VarBuilder};
 
@@ -158,12 +158,13 @@ impl LayerNorm {
 
 /// Whether the fused CPU normalisation ([`NormalizeOp`]) applies: `f32` on the CPU.
 fn fused_cpu(xs: &Tensor) -> bool {
-    xs.device().is_cpu() && xs.dtype() == DType::F32
+    crate::nn::kernels::applies(&[xs])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::test_device;
     use candle_core::{Device, Var};
     use candle_nn::VarMap;
 
@@ -212,65 +213,67 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn rms_group_norm_matches_naive_loop() -> Result<()> {
-        let (b, n, c, g) = (2, 3, 4, 2);
-        let vm = VarMap::new();
-        let norm = RmsGroupNorm::new(g, c, crate::nn::seeded_var_builder(&vm, 0, &Device::Cpu))?;
-        let data: Vec<f32> = (0..b * n * c)
-            .map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.3)
-            .collect();
-        let xs = Tensor::from_vec(data.clone(), (b, n, c), &Device::Cpu)?;
-        let ys: Vec<f32> = norm.forward(&xs)?.flatten_all()?.to_vec1()?;
-        for bi in 0..b {
-            for gi in 0..g {
-                let idx = |t: usize, ch: usize| bi * n * c + t * c + gi * (c / g) + ch;
-                let ms: f64 = (0..n)
-                    .flat_map(|t| (0..c / g).map(move |ch| (t, ch)))
-                    .map(|(t, ch)| (data[idx(t, ch)] as f64).powi(2))
-                    .sum::<f64>()
-                    / (n * c / g) as f64;
-                for t in 0..n {
-                    for ch in 0..c / g {
-                        let want = data[idx(t, ch)] as f64 / (ms + RMS_GROUP_NORM_EPS).sqrt();
-                        assert!((ys[idx(t, ch)] as f64 - want).abs() < 1e-5);
+    test_device!(
+        fn rms_group_norm_matches_naive_loop(dev) {
+            let (b, n, c, g) = (2, 3, 4, 2);
+            let vm = VarMap::new();
+            let norm = RmsGroupNorm::new(g, c, crate::nn::seeded_var_builder(&vm, 0, dev))?;
+            let data: Vec<f32> = (0..b * n * c)
+                .map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.3)
+                .collect();
+            let xs = Tensor::from_vec(data.clone(), (b, n, c), dev)?;
+            let ys: Vec<f32> = norm.forward(&xs)?.flatten_all()?.to_vec1()?;
+            for bi in 0..b {
+                for gi in 0..g {
+                    let idx = |t: usize, ch: usize| bi * n * c + t * c + gi * (c / g) + ch;
+                    let ms: f64 = (0..n)
+                        .flat_map(|t| (0..c / g).map(move |ch| (t, ch)))
+                        .map(|(t, ch)| (data[idx(t, ch)] as f64).powi(2))
+                        .sum::<f64>()
+                        / (n * c / g) as f64;
+                    for t in 0..n {
+                        for ch in 0..c / g {
+                            let want = data[idx(t, ch)] as f64 / (ms + RMS_GROUP_NORM_EPS).sqrt();
+                            assert!((ys[idx(t, ch)] as f64 - want).abs() < 1e-5);
+                        }
                     }
                 }
             }
+            assert!(
+                RmsGroupNorm::new(
+                    3,
+                    4,
+                    crate::nn::seeded_var_builder(&vm, 0, dev).pp("bad")
+                )
+                .is_err()
+            );
+            Ok(())
         }
-        assert!(
-            RmsGroupNorm::new(
-                3,
-                4,
-                crate::nn::seeded_var_builder(&vm, 0, &Device::Cpu).pp("bad")
-            )
-            .is_err()
-        );
-        Ok(())
-    }
+    );
 
-    #[test]
-    fn gradients_reach_input_and_parameters() -> Result<()> {
-        let vm = VarMap::new();
-        let p = crate::nn::seeded_var_builder(&vm, 0, &Device::Cpu);
-        let rms = RmsGroupNorm::new(2, 4, p.pp("rms"))?;
-        let ln = LayerNorm::new(4, Shift::GainAndBias, p.pp("ln"))?;
-        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, 4), &Device::Cpu)?)?;
-        let target = Tensor::randn(0f32, 1.0, (2, 3, 4), &Device::Cpu)?;
-        let ys = ln.forward(&rms.forward(x.as_tensor())?)?;
-        let loss = (ys - target)?.sqr()?.sum_all()?;
-        let grads = loss.backward()?;
-        for v in vm.all_vars().iter().chain([&x]) {
-            let g = grads.get(v.as_tensor()).expect("gradient present");
-            assert!(g.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0);
+    test_device!(
+        fn gradients_reach_input_and_parameters(dev) {
+            let vm = VarMap::new();
+            let p = crate::nn::seeded_var_builder(&vm, 0, dev);
+            let rms = RmsGroupNorm::new(2, 4, p.pp("rms"))?;
+            let ln = LayerNorm::new(4, Shift::GainAndBias, p.pp("ln"))?;
+            let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, 4), dev)?)?;
+            let target = Tensor::randn(0f32, 1.0, (2, 3, 4), dev)?;
+            let ys = ln.forward(&rms.forward(x.as_tensor())?)?;
+            let loss = (ys - target)?.sqr()?.sum_all()?;
+            let grads = loss.backward()?;
+            for v in vm.all_vars().iter().chain([&x]) {
+                let g = grads.get(v.as_tensor()).expect("gradient present");
+                assert!(g.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0);
+            }
+            // layer norm output has zero mean and unit variance per row before the gain
+            let y: Vec<f32> = ln.forward(x.as_tensor())?.flatten_all()?.to_vec1()?;
+            for row in y.chunks(4) {
+                let m: f32 = row.iter().sum::<f32>() / 4.0;
+                let v: f32 = row.iter().map(|a| (a - m).powi(2)).sum::<f32>() / 4.0;
+                assert!(m.abs() < 1e-5 && (v - 1.0).abs() < 1e-3);
+            }
+            Ok(())
         }
-        // layer norm output has zero mean and unit variance per row before the gain
-        let y: Vec<f32> = ln.forward(x.as_tensor())?.flatten_all()?.to_vec1()?;
-        for row in y.chunks(4) {
-            let m: f32 = row.iter().sum::<f32>() / 4.0;
-            let v: f32 = row.iter().map(|a| (a - m).powi(2)).sum::<f32>() / 4.0;
-            assert!(m.abs() < 1e-5 && (v - 1.0).abs() < 1e-3);
-        }
-        Ok(())
-    }
+    );
 }

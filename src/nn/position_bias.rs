@@ -124,6 +124,7 @@ impl RelativePositionBias {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::test_device;
     use candle_nn::VarMap;
 
     #[test]
@@ -150,37 +151,38 @@ mod tests {
         assert_eq!(causal_bucket(40, 32, 128), 23);
     }
 
-    #[test]
-    fn bias_is_table_lookup_with_causal_mask() -> Result<()> {
-        let vm = VarMap::new();
-        let rpb = RelativePositionBias::new(
-            3,
-            32,
-            32,
-            crate::nn::seeded_var_builder(&vm, 0, &Device::Cpu),
-        )?;
-        let table: Vec<Vec<f32>> = rpb.weight.to_vec2()?;
-        let bias: Vec<Vec<Vec<f32>>> = rpb.forward(20, &Device::Cpu)?.to_vec3()?;
-        for (h, rows) in bias.iter().enumerate() {
-            for (q, row) in rows.iter().enumerate() {
-                for (k, &b) in row.iter().enumerate() {
-                    if k > q {
-                        assert_eq!(b, f32::NEG_INFINITY);
-                    } else {
-                        assert_eq!(b, table[causal_bucket(q - k, 32, 32)][h]);
+    test_device!(
+        fn bias_is_table_lookup_with_causal_mask(dev) {
+            let vm = VarMap::new();
+            let rpb = RelativePositionBias::new(
+                3,
+                32,
+                32,
+                crate::nn::seeded_var_builder(&vm, 0, dev),
+            )?;
+            let table: Vec<Vec<f32>> = rpb.weight.to_vec2()?;
+            let bias: Vec<Vec<Vec<f32>>> = rpb.forward(20, dev)?.to_vec3()?;
+            for (h, rows) in bias.iter().enumerate() {
+                for (q, row) in rows.iter().enumerate() {
+                    for (k, &b) in row.iter().enumerate() {
+                        if k > q {
+                            assert_eq!(b, f32::NEG_INFINITY);
+                        } else {
+                            assert_eq!(b, table[causal_bucket(q - k, 32, 32)][h]);
+                        }
                     }
                 }
             }
+            assert!(
+                RelativePositionBias::new(
+                    3,
+                    32,
+                    16,
+                    crate::nn::seeded_var_builder(&vm, 0, dev).pp("bad")
+                )
+                .is_err()
+            );
+            Ok(())
         }
-        assert!(
-            RelativePositionBias::new(
-                3,
-                32,
-                16,
-                crate::nn::seeded_var_builder(&vm, 0, &Device::Cpu).pp("bad")
-            )
-            .is_err()
-        );
-        Ok(())
-    }
+    );
 }

@@ -21,7 +21,7 @@
 //! The rotation uses `candle_nn::rotary_emb::rope_i_slow` (differentiable); the fused
 //! `rope_i` has no backward pass.
 
-use candle_core::{D, DType, Device, Tensor};
+use candle_core::{D, Device, Tensor};
 
 use crate::nn::kernels::rope::RopeOp;
 use crate::{ConfigError, Result};
@@ -142,7 +142,7 @@ impl AxialRope {
         if rot == 0 {
             return Ok(xs.clone());
         }
-        if xs.device().is_cpu() && xs.dtype() == DType::F32 {
+        if crate::nn::kernels::applies(&[xs, &tables.cos, &tables.sin]) {
             return Ok(RopeOp::apply(xs, &tables.cos, &tables.sin)?);
         }
         let hd = xs.dim(D::Minus1)?;
@@ -164,71 +164,74 @@ impl AxialRope {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::test_device;
     use candle_core::Var;
 
-    #[test]
-    fn rope_equals_naive_rotation() -> Result<()> {
-        let (b, h, grid, hd) = (2, 3, [3usize, 4usize], 20);
-        let rope = AxialRope::new(hd, WALRUS_ROPE_MAX_FREQ);
-        // head_dim 20: 5 features per axis -> 2 pairs per axis, frequencies pi and 128 pi
-        assert_eq!(rope.freqs().len(), 2);
-        assert!((rope.freqs()[1] - 128.0 * std::f64::consts::PI).abs() < 1e-9);
-        let n = grid[0] * grid[1];
-        let data: Vec<f32> = (0..b * h * n * hd)
-            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
-            .collect();
-        let xs = Tensor::from_vec(data.clone(), (b, h, n, hd), &Device::Cpu)?;
-        let tables = rope.tables(&grid, &Device::Cpu)?;
-        assert_eq!(tables.rotated_dims(), 8);
-        let ys: Vec<f32> = rope.apply(&xs, &tables)?.flatten_all()?.to_vec1()?;
+    test_device!(
+        fn rope_equals_naive_rotation(dev) {
+            let (b, h, grid, hd) = (2, 3, [3usize, 4usize], 20);
+            let rope = AxialRope::new(hd, WALRUS_ROPE_MAX_FREQ);
+            // head_dim 20: 5 features per axis -> 2 pairs per axis, frequencies pi and 128 pi
+            assert_eq!(rope.freqs().len(), 2);
+            assert!((rope.freqs()[1] - 128.0 * std::f64::consts::PI).abs() < 1e-9);
+            let n = grid[0] * grid[1];
+            let data: Vec<f32> = (0..b * h * n * hd)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
+                .collect();
+            let xs = Tensor::from_vec(data.clone(), (b, h, n, hd), dev)?;
+            let tables = rope.tables(&grid, dev)?;
+            assert_eq!(tables.rotated_dims(), 8);
+            let ys: Vec<f32> = rope.apply(&xs, &tables)?.flatten_all()?.to_vec1()?;
 
-        let pi = std::f64::consts::PI;
-        for bh in 0..b * h {
-            for (i, j) in (0..grid[0]).flat_map(|i| (0..grid[1]).map(move |j| (i, j))) {
-                let token = i * grid[1] + j;
-                let pos = [-1.0 + 2.0 * i as f64 / 2.0, -1.0 + 2.0 * j as f64 / 3.0];
-                let base = (bh * n + token) * hd;
-                for f in 0..hd {
-                    let got = ys[base + f] as f64;
-                    let want = if f < 8 {
-                        let (axis, k) = (f / 4, (f % 4) / 2);
-                        let theta = pos[axis] * [pi, 128.0 * pi][k];
-                        let (x0, x1) = (
-                            data[base + f - f % 2] as f64,
-                            data[base + f - f % 2 + 1] as f64,
-                        );
-                        if f % 2 == 0 {
-                            x0 * theta.cos() - x1 * theta.sin()
+            let pi = std::f64::consts::PI;
+            for bh in 0..b * h {
+                for (i, j) in (0..grid[0]).flat_map(|i| (0..grid[1]).map(move |j| (i, j))) {
+                    let token = i * grid[1] + j;
+                    let pos = [-1.0 + 2.0 * i as f64 / 2.0, -1.0 + 2.0 * j as f64 / 3.0];
+                    let base = (bh * n + token) * hd;
+                    for f in 0..hd {
+                        let got = ys[base + f] as f64;
+                        let want = if f < 8 {
+                            let (axis, k) = (f / 4, (f % 4) / 2);
+                            let theta = pos[axis] * [pi, 128.0 * pi][k];
+                            let (x0, x1) = (
+                                data[base + f - f % 2] as f64,
+                                data[base + f - f % 2 + 1] as f64,
+                            );
+                            if f % 2 == 0 {
+                                x0 * theta.cos() - x1 * theta.sin()
+                            } else {
+                                x1 * theta.cos() + x0 * theta.sin()
+                            }
                         } else {
-                            x1 * theta.cos() + x0 * theta.sin()
-                        }
-                    } else {
-                        data[base + f] as f64
-                    };
-                    assert!(
-                        (got - want).abs() < 1e-4,
-                        "b·h {bh} token {token} feature {f}: {got} vs {want}"
-                    );
+                            data[base + f] as f64
+                        };
+                        assert!(
+                            (got - want).abs() < 1e-4,
+                            "b·h {bh} token {token} feature {f}: {got} vs {want}"
+                        );
+                    }
                 }
             }
+            Ok(())
         }
-        Ok(())
-    }
+    );
 
-    #[test]
-    fn rope_keeps_norm_and_passes_gradient() -> Result<()> {
-        let rope = AxialRope::new(16, WALRUS_ROPE_MAX_FREQ);
-        let tables = rope.tables(&[2, 3], &Device::Cpu)?;
-        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (1, 2, 6, 16), &Device::Cpu)?)?;
-        let y = rope.apply(x.as_tensor(), &tables)?;
-        let (nx, ny) = (
-            x.as_tensor().sqr()?.sum_all()?.to_scalar::<f32>()?,
-            y.sqr()?.sum_all()?.to_scalar::<f32>()?,
-        );
-        assert!((nx - ny).abs() < 1e-3 * nx);
-        let g = y.sum_all()?.backward()?;
-        assert!(g.get(x.as_tensor()).is_some());
-        assert!(rope.tables(&[2, 2, 2, 2, 2], &Device::Cpu).is_err());
-        Ok(())
-    }
+    test_device!(
+        fn rope_keeps_norm_and_passes_gradient(dev) {
+            let rope = AxialRope::new(16, WALRUS_ROPE_MAX_FREQ);
+            let tables = rope.tables(&[2, 3], dev)?;
+            let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (1, 2, 6, 16), dev)?)?;
+            let y = rope.apply(x.as_tensor(), &tables)?;
+            let (nx, ny) = (
+                x.as_tensor().sqr()?.sum_all()?.to_scalar::<f32>()?,
+                y.sqr()?.sum_all()?.to_scalar::<f32>()?,
+            );
+            assert!((nx - ny).abs() < 1e-3 * nx);
+            let g = y.sum_all()?.backward()?;
+            assert!(g.get(x.as_tensor()).is_some());
+            assert!(rope.tables(&[2, 2, 2, 2, 2], dev).is_err());
+            Ok(())
+        }
+    );
 }

@@ -13,7 +13,7 @@
 //! `(t, y, x)` of an `H x W` grid gets the rows `t`, `y`, `x` of the full tables, so a
 //! smaller grid sees exactly the full tables restricted to it.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 
 use crate::nn::kernels::rope::RopeOp;
 use crate::{ConfigError, Result};
@@ -141,7 +141,7 @@ impl Rope3d {
     /// # Shapes
     /// `(batch, heads, tokens, head_dim)` with tables of `tokens` rows → same.
     pub fn apply(xs: &Tensor, tables: &Rope3dTables) -> Result<Tensor> {
-        if xs.device().is_cpu() && xs.dtype() == DType::F32 {
+        if crate::nn::kernels::applies(&[xs, &tables.cos, &tables.sin]) {
             return Ok(RopeOp::apply(xs, &tables.cos, &tables.sin)?);
         }
         Ok(candle_nn::rotary_emb::rope_i_slow(

@@ -6,6 +6,7 @@
 
 #[cfg(feature = "hdf5")]
 mod baseline;
+pub mod dist;
 #[cfg(feature = "hdf5")]
 mod evaluate;
 #[cfg(feature = "hdf5")]

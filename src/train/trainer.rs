@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::dist::{Communicator, average_gradients};
 use super::evaluate::{check_tensor_ids, predict_grid};
 use super::guard::{
     SavedConfig, check_resume, first_non_finite_gradient, missing_gradient_outcome,
@@ -46,9 +47,19 @@ pub struct TrainerBuilder<T: TrainTask> {
     checkpoint_dir: Option<PathBuf>,
     resume: Option<PathBuf>,
     label: Option<String>,
+    communicator: Option<Box<dyn Communicator>>,
 }
 
 impl<T: TrainTask> TrainerBuilder<T> {
+    /// Averages every step's gradients over `comm`'s world before clipping and the
+    /// optimiser step (data-parallel training; [`super::dist`]). Its rank and size must be
+    /// the loader's shard ([`crate::data::LoaderConfig::with_shard`]); only rank 0
+    /// validates and writes checkpoints. Without one the trainer takes the plain path.
+    pub fn communicator(mut self, comm: Box<dyn Communicator>) -> Self {
+        self.communicator = Some(comm);
+        self
+    }
+
     /// The training datasets (several: an equal-probability mixture, Section 2.5).
     pub fn train_data(mut self, datasets: Vec<WellDataset>) -> Self {
         self.train = datasets;
@@ -84,6 +95,17 @@ impl<T: TrainTask> TrainerBuilder<T> {
     /// Checks everything and builds the trainer.
     pub fn build(self) -> Result<Trainer<T>> {
         self.config.check()?;
+        if let Some(c) = &self.communicator {
+            let (w, l) = (c.world(), &self.config.loader);
+            if (w.rank, w.size) != (l.rank, l.world_size) {
+                return Err(ConfigError::Mismatch {
+                    name: "communicator world (rank, size)",
+                    value: format!("({}, {})", w.rank, w.size),
+                    other: format!("the loader's shard ({}, {})", l.rank, l.world_size),
+                }
+                .into());
+            }
+        }
         // keep freed activations in the heap between steps (see nn::kernels::alloc)
         crate::nn::kernels::alloc::tune_allocator();
         if self.train.is_empty() {
@@ -185,6 +207,7 @@ impl<T: TrainTask> TrainerBuilder<T> {
             gradients_checked: false,
             resumed,
             announced: false,
+            communicator: self.communicator,
         })
     }
 }
@@ -233,6 +256,8 @@ pub struct Trainer<T: TrainTask> {
     resumed: Option<String>,
     /// Whether the effective batch was printed (once per trainer).
     announced: bool,
+    /// Averages gradients over a data-parallel world (`None`: the plain path).
+    communicator: Option<Box<dyn Communicator>>,
 }
 
 impl<T: TrainTask> std::fmt::Debug for Trainer<T> {
@@ -257,6 +282,7 @@ impl<T: TrainTask> Trainer<T> {
             checkpoint_dir: None,
             resume: None,
             label: None,
+            communicator: None,
         }
     }
 
@@ -370,7 +396,12 @@ impl<T: TrainTask> Trainer<T> {
                     checkpoint: saved,
                 });
             }
-            let validated = self.config.validate_every > 0
+            let leader = self
+                .communicator
+                .as_ref()
+                .is_none_or(|c| c.world().is_leader());
+            let validated = leader
+                && self.config.validate_every > 0
                 && self.step.is_multiple_of(self.config.validate_every)
                 && !self.valid.is_empty();
             if validated {
@@ -381,7 +412,8 @@ impl<T: TrainTask> Trainer<T> {
                 && self.step.is_multiple_of(self.config.checkpoint_every);
             let by_time = self.config.checkpoint_every_s > 0.0
                 && self.last_save.elapsed().as_secs_f64() >= self.config.checkpoint_every_s;
-            if (by_steps || by_time)
+            if leader
+                && (by_steps || by_time)
                 && let Some(dir) = self.checkpoint_dir.clone()
             {
                 self.save_checkpoint(dir)?;
@@ -427,6 +459,14 @@ impl<T: TrainTask> Trainer<T> {
             }
         }
         let grads = grads.ok_or_else(|| Error::Msg("no micro-batch".into()))?;
+        // the mean over the world before clipping (inside the optimiser step)
+        let grads = match &self.communicator {
+            Some(comm) => {
+                let names = self.task.trainable_names()?;
+                average_gradients(comm.as_ref(), self.task.varmap(), &names, grads)?
+            }
+            None => grads,
+        };
         if !self.gradients_checked {
             self.check_gradients(&grads)?;
         }

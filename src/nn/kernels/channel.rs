@@ -291,7 +291,7 @@ pub fn mul_channel_gain(x: &Tensor, g: &Tensor, axis: usize) -> candle_core::Res
 }
 
 fn channel_map(op: ChannelOp, x: &Tensor, v: &Tensor, axis: usize) -> candle_core::Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 && v.dtype() == x.dtype() {
+    if super::applies(&[x, v]) {
         return ChannelMapOp { op, axis }.apply(x, v);
     }
     let mut shape = vec![1; x.rank()];

@@ -14,14 +14,16 @@
 //!   query rows (each block holds its full score rows, so the softmax is exact without an
 //!   online rescale), and a fused backward that recomputes the probabilities.
 //!
-//! They only run on the CPU with `f32` tensors; callers (`causal_conv3d`, `attention`) keep
-//! candle's own ops for every other device and dtype.
+//! They only run on the CPU with `f32` tensors ([`applies`]); callers (`causal_conv3d`,
+//! `attention`, the norms, RoPE, SwiGLU, channel maps) keep candle's own ops for every other
+//! device and dtype: that is the CUDA path, checked against these kernels by `nn::parity`.
 
 pub(crate) mod alloc;
 pub(crate) mod attention;
 pub(crate) mod channel;
 pub(crate) mod conv;
 pub(crate) mod direct;
+mod dispatch;
 pub(crate) mod gelu;
 mod gemm;
 pub(crate) mod geom;
@@ -33,3 +35,7 @@ pub(crate) mod softmax;
 pub(crate) mod swiglu;
 
 pub(crate) use gemm::{Acc, Mat, SharedMut, contiguous_f32, matmul, raw_matmul};
+
+pub(crate) use dispatch::applies;
+#[cfg(test)]
+pub(crate) use dispatch::testing;

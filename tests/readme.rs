@@ -4,8 +4,10 @@
 
 use serde_json::Value;
 
-#[test]
-fn readme_table5_equals_the_published_results() {
+/// Checks the main study's README block between `<!-- {marker}:begin` and
+/// `<!-- {marker}:end -->`: at least five rows, each a configuration of `results.json`, the
+/// cell of each `(column, metric)` its `mean ± std` to four places.
+fn check_main_study_block(marker: &str, columns: &[(usize, &str)]) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let results: Value = serde_json::from_str(
@@ -13,11 +15,11 @@ fn readme_table5_equals_the_published_results() {
     )
     .unwrap();
     let start = readme
-        .find("<!-- table5:begin")
-        .expect("table5 markers in README.md");
+        .find(&format!("<!-- {marker}:begin"))
+        .unwrap_or_else(|| panic!("{marker} markers in README.md"));
     let end = readme
-        .find("<!-- table5:end -->")
-        .expect("table5 end marker");
+        .find(&format!("<!-- {marker}:end -->"))
+        .unwrap_or_else(|| panic!("{marker} end marker"));
     let rows: Vec<&str> = readme[start..end]
         .lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| configuration"))
@@ -28,61 +30,42 @@ fn readme_table5_equals_the_published_results() {
         let key = cells[0];
         let arm = &results[key];
         assert!(arm.is_object(), "{key} not in results.json");
-        for (cell, metric) in [
-            (cells[1], "vrmse"),
-            (cells[3], "neps_low"),
-            (cells[4], "neps_mid"),
-            (cells[5], "neps_high"),
-        ] {
+        for &(column, metric) in columns {
             let want = format!(
                 "{:.4} ± {:.4}",
                 arm[metric]["mean"].as_f64().unwrap(),
                 arm[metric]["std"].as_f64().unwrap()
             );
-            assert_eq!(cell, want, "{key} {metric}");
+            assert_eq!(cells[column], want, "{key} {metric}");
         }
     }
 }
 
 #[test]
+fn readme_table5_equals_the_published_results() {
+    check_main_study_block(
+        "table5",
+        &[
+            (1, "vrmse"),
+            (3, "neps_low"),
+            (4, "neps_mid"),
+            (5, "neps_high"),
+        ],
+    );
+}
+
+#[test]
 fn readme_horizon_table_equals_the_published_results() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let results: Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("docs/results/results.json")).unwrap(),
-    )
-    .unwrap();
-    let start = readme
-        .find("<!-- horizons:begin")
-        .expect("horizons markers in README.md");
-    let end = readme
-        .find("<!-- horizons:end -->")
-        .expect("horizons end marker");
-    let rows: Vec<&str> = readme[start..end]
-        .lines()
-        .filter(|l| l.starts_with("| ") && !l.starts_with("| configuration"))
-        .collect();
-    assert!(rows.len() >= 5, "{rows:?}");
-    for row in rows {
-        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
-        let key = cells[0];
-        let arm = &results[key];
-        assert!(arm.is_object(), "{key} not in results.json");
-        for (cell, metric) in [
-            (cells[1], "h1"),
-            (cells[2], "h2"),
-            (cells[3], "h3_6"),
-            (cells[4], "h7_18"),
-            (cells[5], "spike_score"),
-        ] {
-            let want = format!(
-                "{:.4} ± {:.4}",
-                arm[metric]["mean"].as_f64().unwrap(),
-                arm[metric]["std"].as_f64().unwrap()
-            );
-            assert_eq!(cell, want, "{key} {metric}");
-        }
-    }
+    check_main_study_block(
+        "horizons",
+        &[
+            (1, "h1"),
+            (2, "h2"),
+            (3, "h3_6"),
+            (4, "h7_18"),
+            (5, "spike_score"),
+        ],
+    );
 }
 
 #[test]

@@ -24,6 +24,7 @@ pub(crate) mod channel;
 pub(crate) mod conv;
 pub(crate) mod direct;
 mod dispatch;
+pub(crate) mod elementwise;
 pub(crate) mod gelu;
 mod gemm;
 pub(crate) mod geom;

@@ -9,12 +9,9 @@
 //! The residual blocks of the tokeniser call it through [`crate::nn::silu`].
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Shape, Tensor};
-use rayon::prelude::*;
 
 use super::contiguous_f32;
-
-/// Elements per rayon task (a fixed partition: the same work whatever the thread count).
-const CHUNK: usize = 16384;
+use super::elementwise::{map1, map3};
 
 /// candle's `silu` of one element.
 #[inline(always)]
@@ -49,15 +46,7 @@ impl CustomOp1 for SiluOp {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = contiguous_f32(s, l)?;
-        let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .for_each(|(o, x)| {
-                for (o, &v) in o.iter_mut().zip(x) {
-                    *o = silu(v);
-                }
-            });
+        let out = map1(contiguous_f32(s, l)?, silu);
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
@@ -98,15 +87,7 @@ impl CustomOp3 for SiluGradOp {
             contiguous_f32(s2, l2)?,
             contiguous_f32(s3, l3)?,
         );
-        let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .zip(y.par_chunks(CHUNK).zip(dy.par_chunks(CHUNK)))
-            .for_each(|((o, x), (y, dy))| {
-                for (o, ((&x, &y), &dy)) in o.iter_mut().zip(x.iter().zip(y).zip(dy)) {
-                    *o = silu_grad(x, y, dy);
-                }
-            });
+        let out = map3(x, y, dy, silu_grad);
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
@@ -132,7 +113,7 @@ mod tests {
     #[test]
     fn equals_candle_silu_bit_for_bit_forward_and_backward() -> candle_core::Result<()> {
         let dev = Device::Cpu;
-        let n = 3 * CHUNK + 777;
+        let n = 3 * 16384 + 777; // a partial last chunk
         let mut v: Vec<f32> = (0..n).map(|i| 40.0 * (0.37 * i as f32).sin()).collect();
         v[5] = f32::NAN;
         v[6] = f32::INFINITY;

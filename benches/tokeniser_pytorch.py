@@ -2,7 +2,8 @@
 
 Mirrors phystok's architecture exactly (src/tokeniser, src/nn): causal 3x3x3 convs (k_t - 1
 leading zero frames, symmetric spatial padding), pre-activation residual blocks
-x + conv2(silu(conv1(silu(x)))), adaptive field heads (columns selected and scaled by
+x + conv2(silu(norm(conv1(silu(norm(x)))))) (the norm a per-frame group norm in the paper
+preset, none in small), adaptive field heads (columns selected and scaled by
 sqrt(c_total / c_active); decoder rows selected), flexible strided downsampling with the
 base kernel resized by A^T (linear interpolation with extrapolation), depth-to-space
 upsampling with the kept channels of the base kernel, discarding the first s_t - 1 frames.
@@ -74,13 +75,31 @@ class Conv(nn.Module):
         return causal_conv(x, self.w, self.b)
 
 
-class Res(nn.Module):
-    def __init__(self, c):
+class FrameGroupNorm(nn.Module):
+    """phystok's ResidualNorm::GroupPerFrame: a group norm over each frame's (C/G, H, W)."""
+
+    def __init__(self, c, groups):
         super().__init__()
-        self.c1, self.c2 = Conv(c, c), Conv(c, c)
+        self.groups = groups
+        self.weight = nn.Parameter(torch.ones(c))
+        self.bias = nn.Parameter(torch.zeros(c))
 
     def forward(self, x):
-        return x + self.c2(F.silu(self.c1(F.silu(x))))
+        b, c, t, h, w = x.shape
+        y = x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
+        y = F.group_norm(y, self.groups, self.weight, self.bias, eps=1e-6)
+        return y.reshape(b, t, c, h, w).permute(0, 2, 1, 3, 4)
+
+
+class Res(nn.Module):
+    def __init__(self, c, groups=None):
+        super().__init__()
+        self.c1, self.c2 = Conv(c, c), Conv(c, c)
+        self.n1 = FrameGroupNorm(c, groups) if groups else nn.Identity()
+        self.n2 = FrameGroupNorm(c, groups) if groups else nn.Identity()
+
+    def forward(self, x):
+        return x + self.c2(F.silu(self.n2(self.c1(F.silu(self.n1(x))))))
 
 
 def interp(base_n, new_n, corners):
@@ -135,23 +154,23 @@ class Up(nn.Module):
 
 
 class Tokeniser(nn.Module):
-    def __init__(self, total_fields, channels, latent, res_blocks, bases):
+    def __init__(self, total_fields, channels, latent, res_blocks, bases, groups=None):
         super().__init__()
         self.total = total_fields
         self.enc_head = Conv(total_fields, channels[0])
         self.enc_levels = nn.ModuleList()
         cin = channels[0]
         for d, cout in enumerate(channels):
-            self.enc_levels.append(nn.ModuleList([nn.Sequential(*[Res(cin) for _ in range(res_blocks)]), Down(cin, cout, bases[d])]))
+            self.enc_levels.append(nn.ModuleList([nn.Sequential(*[Res(cin, groups) for _ in range(res_blocks)]), Down(cin, cout, bases[d])]))
             cin = cout
-        self.enc_mid = nn.Sequential(*[Res(cin) for _ in range(res_blocks)])
+        self.enc_mid = nn.Sequential(*[Res(cin, groups) for _ in range(res_blocks)])
         self.enc_bottleneck = Conv(cin, latent, 1)
         self.dec_bottleneck = Conv(latent, cin)
-        self.dec_mid = nn.Sequential(*[Res(cin) for _ in range(res_blocks)])
+        self.dec_mid = nn.Sequential(*[Res(cin, groups) for _ in range(res_blocks)])
         self.dec_levels = nn.ModuleList()
         for d in range(len(channels)):
             cout = channels[0] if d == 0 else channels[d - 1]
-            self.dec_levels.append(nn.ModuleList([Up(channels[d], cout, bases[d]), nn.Sequential(*[Res(cout) for _ in range(res_blocks)])]))
+            self.dec_levels.append(nn.ModuleList([Up(channels[d], cout, bases[d]), nn.Sequential(*[Res(cout, groups) for _ in range(res_blocks)])]))
         self.dec_head = Conv(channels[0], total_fields)
 
     def forward(self, x, fields, comp):
@@ -193,18 +212,20 @@ def main():
         med, mn = timed(repeats, lambda: causal_conv(x, w, b).square().mean().backward())
         print(f"conv3x3x3_16to16_torch fwd {fwd:.1f} fwd+bwd {med:.1f} min {mn:.1f} n {repeats}")
     presets = {
-        "small": (4, [8, 16, 32], 8, 1),
-        "paper": (18, [16, 32, 64], 18, 4),
+        # (fields, channels, latent, residual blocks, per-frame norm groups), as
+        # TokeniserConfig::small() and ::paper() (the paper's blocks keep a plain group norm)
+        "small": (4, [8, 16, 32], 8, 1, None),
+        "paper": (18, [16, 32, 64], 18, 4, 8),
     }
     bases = [(1, 2), (2, 4), (2, 4)]
     comp = [(1, 2), (2, 2), (2, 2)]
     xs = torch.sin(0.013 * torch.arange(2 * 4 * 9 * 64 * 64, dtype=torch.float32)).reshape(2, 4, 9, 64, 64)
     wanted = os.environ.get("PHYSTOK_BENCH_PRESETS", "small,paper").split(",")
-    for name, (total, channels, latent, res) in presets.items():
+    for name, (total, channels, latent, res, groups) in presets.items():
         if name not in wanted:
             continue
         torch.manual_seed(0)
-        model = Tokeniser(total, channels, latent, res, bases)
+        model = Tokeniser(total, channels, latent, res, bases, groups)
         params = sum(p.numel() for p in model.parameters())
         fields = [0, 1, 2, 3]
         with torch.no_grad():

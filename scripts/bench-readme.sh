@@ -72,7 +72,7 @@ for name in order:
         mem_rows.append(f"| {name} | {rng(a, '{:.0f}')} | {rng(b, '{:.0f}')} | {ratio} |")
     else:
         time_rows.append(f"| {name} | {rng(a, fmt_of(a))} | {rng(b, fmt_of(b))} | {ratio} |")
-head = (f"`bash scripts/bench-readme.sh` on {meta['date']}: {len(runs)} runs of "
+head = (f"`bash scripts/bench-readme.sh` on {meta['date']}: {len(runs)} run{'' if len(runs) == 1 else 's'} of "
         f"`benches/compare-pytorch.sh {meta['repeats']} {meta['threads']}` at commit {meta['commit']}, "
         f"{meta['cpu']} ({meta['cores']} cores), load average after the runs {meta['load_after']}; "
         "ranges over the runs, in brackets the median ratio (phystok / PyTorch; below 1 is faster).")

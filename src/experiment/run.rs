@@ -11,10 +11,11 @@ use super::config::{Arm, DataPolicy, ExperimentConfig, Pretraining};
 use super::provenance::Provenance;
 use super::results::{CurvePoint, ExperimentResults, PretrainResult, RunResult};
 use crate::checkpoint::Checkpoint;
-use crate::data::{ActiveFields, FieldVocabulary, Split, WellDataset, WindowSpec, coarsen_space};
+use crate::data::{ActiveFields, FieldVocabulary, Split, WellDataset, WindowSpec};
 use crate::emulator::Emulator;
 use crate::metrics::{
     HarmonicSpikes, HorizonScores, MetricGrid, RolloutHorizon, ScoreSet, SpikeOptions,
+    stacked_windows,
 };
 use crate::metrics::{WindowScoring, score_rollouts};
 use crate::sim::{Collection, GenerateConfig, System};
@@ -444,11 +445,7 @@ pub fn spike_score(
         let indices = WindowScoring::default()
             .with_windows(SPIKE_WINDOWS)
             .indices(ds.len());
-        let windows = indices
-            .into_iter()
-            .map(|i| ds.window(i)?.to_tensor(&device))
-            .collect::<Result<Vec<_>>>()?;
-        let xs = coarsen_space(&candle_core::Tensor::stack(&windows, 0)?, coarsen.max(1))?;
+        let xs = stacked_windows(ds, &indices, coarsen, &device)?;
         let steps = xs.dim(2)? - t;
         let pred = model.rollout(&xs.narrow(2, 0, t)?, fields, steps)?;
         let spikes = HarmonicSpikes::from_tensors(&pred, &xs.narrow(2, t, steps)?, &options)?;

@@ -51,6 +51,6 @@ pub use summary::{
 };
 pub use temporal::{ConservationDrift, DriftOptions, TemporalOptions, TemporalSpectrum};
 #[cfg(feature = "hdf5")]
-pub(crate) use windows::score_windows;
-#[cfg(feature = "hdf5")]
 pub use windows::{WindowScoring, score_next_frame, score_rollouts};
+#[cfg(feature = "hdf5")]
+pub(crate) use windows::{score_windows, stacked_windows};

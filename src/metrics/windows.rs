@@ -153,15 +153,26 @@ pub(crate) fn score_windows(
     let metrics = MetricsConfig::the_well().build(&shape)?;
     let mut grids = Vec::new();
     for chunk in indices.chunks(options.batch_size.max(1)) {
-        let windows = chunk
-            .iter()
-            .map(|&i| ds.window(i)?.to_tensor(device))
-            .collect::<Result<Vec<_>>>()?;
-        let xs = coarsen_space(&Tensor::stack(&windows, 0)?, coarsen)?;
+        let xs = stacked_windows(ds, chunk, coarsen, device)?;
         let (pred, target) = predict(&xs)?;
         grids.push(metrics.evaluate_tensors(&pred, &target, ds.channel_names())?);
     }
     MetricGrid::concat_samples(&grids)
+}
+
+/// The windows `indices` of `ds` stacked along a new batch axis on `device`, coarsened
+/// `coarsen`-fold in space: `(len(indices), C, T, H / coarsen, W / coarsen)`.
+pub(crate) fn stacked_windows(
+    ds: &WellDataset,
+    indices: &[usize],
+    coarsen: usize,
+    device: &Device,
+) -> Result<Tensor> {
+    let windows = indices
+        .iter()
+        .map(|&i| ds.window(i)?.to_tensor(device))
+        .collect::<Result<Vec<_>>>()?;
+    coarsen_space(&Tensor::stack(&windows, 0)?, coarsen.max(1))
 }
 
 #[cfg(test)]

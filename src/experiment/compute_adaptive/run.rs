@@ -10,10 +10,10 @@ use candle_core::{Device, Tensor};
 
 use super::config::{ComputeAdaptiveConfig, StudyModel};
 use super::results::{ComputeAdaptiveResults, ModelResult, RolloutScore, SizeScore};
-use crate::data::{ActiveFields, FieldVocabulary, Split, WellDataset, WindowSpec, coarsen_space};
+use crate::data::{ActiveFields, FieldVocabulary, Split, WellDataset, WindowSpec};
 use crate::experiment::{SeedStat, ensure_data};
 use crate::metrics::{
-    HarmonicSpikes, MetricsConfig, SpikeOptions, WindowScoring, score_next_frame,
+    HarmonicSpikes, MetricsConfig, SpikeOptions, WindowScoring, score_next_frame, stacked_windows,
 };
 use crate::patch::{PatchModel, PatchSchedule};
 use crate::train::{PatchTask, Trainer};
@@ -190,13 +190,10 @@ impl ComputeAdaptiveConfig {
     fn rollout_data(&self, dir: &Path, device: &Device) -> Result<RolloutData> {
         let n_in = self.model.n_steps_input;
         let ds = WellDataset::open(dir, Split::Valid, WindowSpec::new(n_in, self.rollout_steps))?;
-        let scoring = WindowScoring::default().with_windows(self.rollout_windows);
-        let windows = scoring
-            .indices(ds.len())
-            .into_iter()
-            .map(|i| ds.window(i)?.to_tensor(device))
-            .collect::<Result<Vec<_>>>()?;
-        let xs = coarsen_space(&Tensor::stack(&windows, 0)?, self.trainer.coarsen.max(1))?;
+        let indices = WindowScoring::default()
+            .with_windows(self.rollout_windows)
+            .indices(ds.len());
+        let xs = stacked_windows(&ds, &indices, self.trainer.coarsen, device)?;
         Ok(RolloutData {
             context: xs.narrow(2, 0, n_in)?,
             target: xs.narrow(2, n_in, self.rollout_steps)?,

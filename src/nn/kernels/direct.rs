@@ -95,7 +95,8 @@ pub(crate) fn select(g: &Geom) -> Option<Isa> {
     }
     match g.kernel {
         ConvKernel::Direct => isa(),
-        ConvKernel::DirectAvx2 => detected().filter(|&i| i >= Isa::Avx2).map(|_| Isa::Avx2),
+        // every detected path includes AVX2 + FMA
+        ConvKernel::DirectAvx2 => detected().map(|_| Isa::Avx2),
         ConvKernel::Im2colGemm => None,
     }
 }

@@ -4,6 +4,9 @@
 
 use rayon::prelude::*;
 
+#[cfg(test)]
+use candle_core::Tensor;
+
 /// Elements per rayon task.
 const CHUNK: usize = 16384;
 
@@ -50,4 +53,16 @@ pub(crate) fn map3(
             }
         });
     out
+}
+
+/// The bits of every element of an `f32` tensor, for bit-for-bit comparisons in tests.
+#[cfg(test)]
+pub(crate) fn bits(t: &Tensor) -> Vec<u32> {
+    t.flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect()
 }

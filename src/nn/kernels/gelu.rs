@@ -92,18 +92,9 @@ impl CustomOp2 for GeluGradOp {
 
 #[cfg(test)]
 mod tests {
+    use super::super::elementwise::bits;
     use super::*;
     use candle_core::{Device, Var};
-
-    fn bits(t: &Tensor) -> Vec<u32> {
-        t.flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap()
-            .iter()
-            .map(|v| v.to_bits())
-            .collect()
-    }
 
     /// candle's bits forward and backward, on a length that leaves a partial chunk, for
     /// arguments of both signs, small and large, with NaN, infinities and −0.

@@ -94,18 +94,9 @@ impl CustomOp3 for SiluGradOp {
 
 #[cfg(test)]
 mod tests {
+    use super::super::elementwise::bits;
     use super::*;
     use candle_core::{Device, Var};
-
-    fn bits(t: &Tensor) -> Vec<u32> {
-        t.flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap()
-            .iter()
-            .map(|v| v.to_bits())
-            .collect()
-    }
 
     /// candle's bits forward and backward, on a length that leaves a partial chunk, for
     /// arguments of both signs and large magnitude, with NaN and infinities where candle
